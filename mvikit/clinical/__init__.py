@@ -1,0 +1,3 @@
+"""mvikit.clinical."""
+
+__all__ = []

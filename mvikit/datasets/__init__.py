@@ -1,0 +1,3 @@
+"""mvikit.datasets."""
+
+__all__ = []

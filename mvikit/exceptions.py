@@ -1,0 +1,70 @@
+"""The one error and warning hierarchy of mvikit.
+
+Every error subclasses :class:`MvikitError` *and* the builtin it means, so
+callers may catch either ``mvikit.exceptions.CohortError`` or plain
+``ValueError``.  Messages name the patient id and the column when the problem
+lies in the data, and say how to fix it.
+"""
+
+from __future__ import annotations
+
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+__all__ = [
+    "MvikitError",
+    "CohortError",
+    "ColumnRoleError",
+    "VolumeError",
+    "ImageFileNotFoundError",
+    "ImageReadError",
+    "GeometryMismatchError",
+    "EmptyMaskError",
+    "NotFittedError",
+    "MvikitWarning",
+    "DataWarning",
+]
+
+
+class MvikitError(Exception):
+    """Base class of every error raised by mvikit."""
+
+
+class CohortError(MvikitError, ValueError):
+    """The cohort frame is malformed (duplicate ids, wrong types, bad cells)."""
+
+
+class ColumnRoleError(CohortError):
+    """A column named for a role does not exist, or its role is ambiguous."""
+
+
+class VolumeError(MvikitError, ValueError):
+    """A volume's content is invalid (NaN/inf voxels, wrong dimensionality)."""
+
+
+class ImageFileNotFoundError(MvikitError, FileNotFoundError):
+    """An image or mask file referenced by the cohort does not exist."""
+
+
+class ImageReadError(MvikitError, OSError):
+    """An image file exists but cannot be read (corrupt, unknown format,
+    a DICOM folder holding several series)."""
+
+
+class GeometryMismatchError(VolumeError):
+    """A mask does not match its image in shape or spacing."""
+
+
+class EmptyMaskError(VolumeError):
+    """A tumour mask contains no foreground voxel."""
+
+
+class NotFittedError(MvikitError, _SklearnNotFittedError):
+    """An estimator was used before ``fit``."""
+
+
+class MvikitWarning(UserWarning):
+    """Base class of every warning issued by mvikit."""
+
+
+class DataWarning(MvikitWarning):
+    """Something in the data deserves attention but does not stop the run."""

@@ -1,0 +1,3 @@
+"""mvikit.metrics."""
+
+__all__ = []

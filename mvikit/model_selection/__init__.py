@@ -1,0 +1,3 @@
+"""mvikit.model_selection."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""mvikit.plotting."""
+
+__all__ = []

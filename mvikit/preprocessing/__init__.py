@@ -1,0 +1,3 @@
+"""mvikit.preprocessing."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""mvikit.radiomics."""
+
+__all__ = []

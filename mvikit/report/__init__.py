@@ -1,0 +1,3 @@
+"""mvikit.report."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""mvikit.survival."""
+
+__all__ = []
