@@ -19,6 +19,7 @@ __all__ = [
     "ImageReadError",
     "GeometryMismatchError",
     "EmptyMaskError",
+    "SurvivalTargetError",
     "NotFittedError",
     "MvikitWarning",
     "DataWarning",
@@ -56,6 +57,10 @@ class GeometryMismatchError(VolumeError):
 
 class EmptyMaskError(VolumeError):
     """A tumour mask contains no foreground voxel."""
+
+
+class SurvivalTargetError(MvikitError, ValueError):
+    """A survival target (event indicator and follow-up time) is malformed."""
 
 
 class NotFittedError(MvikitError, _SklearnNotFittedError):
