@@ -1,3 +1,5 @@
-"""mvikit.preprocessing."""
+"""mvikit.preprocessing: turning the clinical columns of a cohort frame into a design matrix."""
 
-__all__ = []
+from ._clinical import ClinicalPreprocessor
+
+__all__ = ["ClinicalPreprocessor"]
