@@ -21,6 +21,7 @@ __all__ = [
     "EmptyMaskError",
     "SurvivalTargetError",
     "NotFittedError",
+    "MetricInputError",
     "MvikitWarning",
     "DataWarning",
 ]
@@ -65,6 +66,11 @@ class SurvivalTargetError(MvikitError, ValueError):
 
 class NotFittedError(MvikitError, _SklearnNotFittedError):
     """An estimator was used before ``fit``."""
+
+
+class MetricInputError(MvikitError, ValueError):
+    """Inputs of a metric are invalid (one class only, NaN or infinite scores,
+    lengths that differ, probabilities outside [0, 1])."""
 
 
 class MvikitWarning(UserWarning):

@@ -1,3 +1,18 @@
-"""mvikit.metrics."""
+"""Statistics for comparing and validating clinical prediction models.
 
-__all__ = []
+Plain functions returning small result objects (named fields, readable
+``repr``, ``to_dict()``): AUC with DeLong CIs and tests, bootstrap intervals,
+threshold metrics with Wilson CIs, calibration, decision curves, NRI/IDI and
+Harrell's optimism correction.
+"""
+
+from ._bootstrap import bootstrap_ci, paired_bootstrap_test
+from ._roc import delong_covariance, delong_test, roc_auc_ci
+
+__all__ = [
+    "bootstrap_ci",
+    "delong_covariance",
+    "delong_test",
+    "paired_bootstrap_test",
+    "roc_auc_ci",
+]
