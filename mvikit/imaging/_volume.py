@@ -34,13 +34,24 @@ IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
-def _as_triple(value, name: str, default: tuple[float, float, float]):
+def _as_triple(value, name: str, default):
     if value is None:
         return default
     triple = tuple(float(v) for v in np.ravel(value))
     if len(triple) != 3:
         raise VolumeError(f"`{name}` must have 3 values, got {len(triple)}: {value!r}.")
     return triple
+
+
+def _as_direction(value) -> tuple:
+    if value is None:
+        return _IDENTITY
+    direction = tuple(float(v) for v in np.ravel(value))
+    if len(direction) != 9:
+        raise VolumeError(
+            f"`direction` must have 9 values (a 3x3 matrix, row-major), got {len(direction)}."
+        )
+    return direction
 
 
 def _looks_like_image_path(value: Any) -> bool:
@@ -62,13 +73,18 @@ class Volume:
     path : str or path-like, default=None
         NIfTI (``.nii``, ``.nii.gz``), NRRD, MHA/MHD file, or a folder holding
         one DICOM series.  Read lazily with SimpleITK.
-    spacing : sequence of 3 floats, default=(1, 1, 1)
-        Voxel size in mm along ``(D, H, W)``.  Ignored for files (read from
-        the header).
-    origin : sequence of 3 floats, default=(0, 0, 0)
-        Physical ``(x, y, z)`` position in mm of voxel ``[0, 0, 0]``.
-    direction : sequence of 9 floats, default=identity
-        ITK direction cosines, row-major.
+    spacing : sequence of 3 floats, default=None
+        Voxel size in mm along ``(D, H, W)``; ``(1, 1, 1)`` for an array when
+        not given.  For a file the header's value is used unless given; a given
+        value must agree with the header to within ``1e-4`` (relative) and then
+        replaces it, which keeps float64 geometry exact for formats that store
+        float32 (NIfTI).
+    origin : sequence of 3 floats, default=None
+        Physical ``(x, y, z)`` position in mm of voxel ``[0, 0, 0]``;
+        ``(0, 0, 0)`` for an array when not given.  Files: as ``spacing``.
+    direction : sequence of 9 floats, default=None
+        ITK direction cosines, row-major; identity for an array when not
+        given.  Files: as ``spacing``.
     series_uid : str, default=None
         For a DICOM folder holding several series: the SeriesInstanceUID to
         read.
@@ -118,15 +134,15 @@ class Volume:
             self._path = None
             self._shape = tuple(int(s) for s in array.shape)
             self._spacing = _as_triple(spacing, "spacing", (1.0, 1.0, 1.0))
-            if min(self._spacing) <= 0:
-                raise VolumeError(f"`spacing` must be positive, got {self._spacing}.")
             self._origin = _as_triple(origin, "origin", (0.0, 0.0, 0.0))
-            self._direction = (_IDENTITY if direction is None
-                               else tuple(float(v) for v in np.ravel(direction)))
+            self._direction = _as_direction(direction)
         else:
             self._array = None
             self._path = Path(os.fspath(path))
             self._read_header()
+            self._override_geometry(spacing, origin, direction)
+        if min(self._spacing) <= 0 or not np.all(np.isfinite(self._spacing)):
+            raise VolumeError(f"`spacing` must be positive and finite, got {self._spacing}.")
 
     # ------------------------------------------------------------------ I/O
     def _read_header(self) -> None:
@@ -137,6 +153,23 @@ class Volume:
         self._spacing = header["spacing"]
         self._origin = header["origin"]
         self._direction = header["direction"]
+
+    def _override_geometry(self, spacing, origin, direction) -> None:
+        given = {"spacing": _as_triple(spacing, "spacing", None),
+                 "origin": _as_triple(origin, "origin", None),
+                 "direction": None if direction is None else _as_direction(direction)}
+        for name, value in given.items():
+            if value is None:
+                continue
+            header = getattr(self, f"_{name}")
+            # float32 headers (NIfTI) round to ~1e-7 relative; 1e-4 mm catches real mismatches.
+            if not np.allclose(value, header, rtol=1e-4, atol=1e-4):
+                raise VolumeError(
+                    f"The {name} given for {str(self._path)!r}, {value}, disagrees with the "
+                    f"file header, {header}. Was the file replaced? Drop the stored geometry "
+                    "or rewrite the cohort."
+                )
+            setattr(self, f"_{name}", value)
 
     @classmethod
     def from_sitk(cls, image) -> "Volume":
