@@ -1,0 +1,15 @@
+"""Building blocks shared by mvikit's 3D networks (pure PyTorch)."""
+
+from .attention import SymmetricAttention
+from .blocks import ConvBlock3d, ConvTrunk3d, global_avg_max_pool, scaled_channels
+from .fusion import ClinicalGates, channel_gate
+
+__all__ = [
+    "ClinicalGates",
+    "ConvBlock3d",
+    "ConvTrunk3d",
+    "SymmetricAttention",
+    "channel_gate",
+    "global_avg_max_pool",
+    "scaled_channels",
+]

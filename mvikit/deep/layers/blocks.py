@@ -1,0 +1,108 @@
+"""Convolutional building blocks shared by the 3D networks.
+
+Shapes follow PyTorch: volumes are ``(B, C, D, H, W)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["scaled_channels", "ConvBlock3d", "ConvTrunk3d", "global_avg_max_pool"]
+
+#: Channels of the four convolutional blocks of MD-Net at ``width=1``
+#: (Sec. III-A of the MD-Net paper: 64, 128, 256, 256).
+MDNET_CHANNELS: tuple[int, ...] = (64, 128, 256, 256)
+
+
+def scaled_channels(channels: tuple[int, ...] | list[int], width: float) -> tuple[int, ...]:
+    """Multiply channel counts by ``width`` (rounded, at least 1).
+
+    Examples
+    --------
+    >>> scaled_channels((64, 128, 256, 256), 0.125)
+    (8, 16, 32, 32)
+    """
+    return tuple(max(1, int(round(c * width))) for c in channels)
+
+
+class ConvBlock3d(nn.Module):
+    """Two 3x3x3 convolutions, each followed by BatchNorm and ReLU, then a 2x max-pool.
+
+    The block of MD-Net's MRI modules (Fig. 3).  The pool uses ``ceil_mode=True`` so
+    an axis of odd length (or of length 1, e.g. the depth of a thin crop after
+    three blocks) is halved rounding up instead of vanishing.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels in and out.
+
+    Shape
+    -----
+    ``(B, in_channels, D, H, W) -> (B, out_channels, ceil(D/2), ceil(H/2), ceil(W/2))``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.convs = nn.Sequential(
+            nn.Conv3d(in_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm3d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(out_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm3d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+        self.pool = nn.MaxPool3d(2, ceil_mode=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.convs(x))
+
+
+class ConvTrunk3d(nn.Module):
+    """A stack of `ConvBlock3d` with channels ``MDNET_CHANNELS * width``.
+
+    Parameters
+    ----------
+    in_channels : int, default=1
+        Input channels (1 for one sequence; ``S`` when sequences are stacked as
+        channels, the "3DCNN" baseline).
+    width : float, default=1.0
+        Channel multiplier.
+    channels : tuple of int, default=(64, 128, 256, 256)
+        Channels at ``width=1``.
+
+    Shape
+    -----
+    ``(B, in_channels, D, H, W) -> (B, C_last, D/16, H/16, W/16)`` (rounded up).
+    """
+
+    def __init__(self, in_channels: int = 1, width: float = 1.0,
+                 channels: tuple[int, ...] = MDNET_CHANNELS) -> None:
+        super().__init__()
+        self.channels = scaled_channels(channels, width)
+        ins = (in_channels,) + self.channels[:-1]
+        self.blocks = nn.ModuleList(ConvBlock3d(i, o) for i, o in zip(ins, self.channels))
+
+    @property
+    def out_channels(self) -> int:
+        return self.channels[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+def global_avg_max_pool(x: torch.Tensor) -> torch.Tensor:
+    """Global average and max pooling, concatenated: ``(B, C, D, H, W) -> (B, 2C)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.arange(8.0).reshape(1, 1, 2, 2, 2)
+    >>> global_avg_max_pool(x)
+    tensor([[3.5000, 7.0000]])
+    """
+    flat = x.flatten(2)
+    return torch.cat([flat.mean(dim=2), flat.amax(dim=2)], dim=1)
