@@ -1,3 +1,15 @@
-"""mvikit.model_selection."""
+"""Comparing models on the same folds, and centre-wise validation.
 
-__all__ = []
+:func:`compare_models` cross-validates several classifiers on identical splits
+(repeated stratified K-fold by default, as MD-Net's 5-fold CV x 5 seeds) and
+returns a :class:`ModelComparison` with per-fold scores, a Table II-style
+summary, Wilcoxon and DeLong tests and the pooled out-of-fold predictions.
+:class:`LeaveOneCentreOut` and :class:`ExternalValidationSplit` are the
+multi-centre designs of seed 001.
+"""
+
+from ._compare import compare_models
+from ._results import ModelComparison
+from ._splitters import ExternalValidationSplit, LeaveOneCentreOut
+
+__all__ = ["compare_models", "ModelComparison", "LeaveOneCentreOut", "ExternalValidationSplit"]
