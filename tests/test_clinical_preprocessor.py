@@ -67,8 +67,8 @@ def test_hand_values_bool_string_and_indicator():
     np.testing.assert_allclose(out["x"], (np.array([1, 3, 3, 8]) - 3.75) / sd)
     # flag: most frequent True fills b; sex: "M" (2 of 3) fills c, "F" is the reference
     np.testing.assert_array_equal(out["flag"], [1, 1, 0, 1])
-    np.testing.assert_array_equal(out["sex_M"], [0, 1, 1, 1])
-    assert list(out.columns) == ["x", "flag", "sex_M", "x_missing", "flag_missing",
+    np.testing.assert_array_equal(out["sex=M"], [0, 1, 1, 1])
+    assert list(out.columns) == ["x", "flag", "sex=M", "x_missing", "flag_missing",
                                  "sex_missing"]
     np.testing.assert_array_equal(out["flag_missing"], [0, 1, 0, 0])
     np.testing.assert_array_equal(out["x_missing"], [0, 0, 1, 0])
@@ -83,14 +83,14 @@ def test_volume_and_mask_columns_are_dropped_and_names():
     assert pre.n_features_in_ == X.shape[1]
     assert list(pre.feature_names_in_) == list(X.columns)
     names = list(pre.get_feature_names_out())
-    assert names == ["age", "AFP", "ALB", "HBV", "cirrhosis", "sex_F", "sex_M", "BCLC_0",
-                     "BCLC_A", "BCLC_B", "margin_irregular", "margin_non-smooth",
-                     "margin_smooth"]
+    assert names == ["age", "AFP", "ALB", "HBV", "cirrhosis", "sex=F", "sex=M", "BCLC=0",
+                     "BCLC=A", "BCLC=B", "margin=irregular", "margin=non-smooth",
+                     "margin=smooth"]
     assert pre.transform(X).shape == (40, len(names))
     # default drop="first" leaves out the reference level (first category)
     first = ClinicalPreprocessor().fit(X)
-    assert "sex_F" not in first.get_feature_names_out()
-    assert "BCLC_0" not in first.get_feature_names_out()
+    assert "sex=F" not in first.get_feature_names_out()
+    assert "BCLC=0" not in first.get_feature_names_out()
 
 
 def test_feature_map_reproduces_transform():
@@ -123,7 +123,9 @@ def test_log_transform_auto_and_list():
     assert pre.skewness_["AFP"] > 1 and abs(pre.skewness_["ALB"]) < 1
     assert pre.log_columns_ == ["AFP"]
     logged = np.log(X["AFP"])
-    np.testing.assert_allclose(pre.transform(X)[:, 1], (logged - logged.mean()) / logged.std(ddof=0))
+    np.testing.assert_allclose(pre.transform(X)[:, 1],
+                               (logged - logged.mean()) / logged.std(ddof=0))
+    assert pre.data_range_["AFP"] == (X["AFP"].min(), X["AFP"].max())
     assert ClinicalPreprocessor(log_transform=["ALB"]).fit(X).log_columns_ == ["ALB"]
     bad = X.assign(ALB=X["ALB"] - 100)
     with pytest.raises(CohortError, match="'ALB'.*'P000'.*<= 0"):

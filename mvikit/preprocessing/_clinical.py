@@ -123,7 +123,9 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         ordinal codes and indicators stay 0/1 or integer codes.
     encode : {"onehot", "ordinal"}, default="onehot"
         Categorical columns (strings, objects, pandas categoricals): one 0/1
-        column per category, or one column of integer codes (ordered pandas
+        column per category (named ``"<column>=<category>"``, the
+        `sklearn.feature_extraction.DictVectorizer` convention, so later steps
+        can group the dummies of one variable), or one column of integer codes (ordered pandas
         categoricals in their own order, other columns in sorted order).
     drop : {"first", "if_binary"} or None, default="first"
         Passed to `sklearn.preprocessing.OneHotEncoder`. ``"first"`` leaves out
@@ -146,6 +148,9 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         Imputed value per clinical column, in original units.
     categories_ : dict
         Categories per categorical column (in code order).
+    data_range_ : dict
+        ``(min, max)`` of the observed values of each numeric column in fit
+        (original units; the nomogram's axis range).
     skewness_ : dict
         Skewness of each numeric column in fit (before any log).
     scaler_ : StandardScaler or None
@@ -189,7 +194,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
     ...                  index=["p1", "p2", "p3", "p4"])
     >>> pre = ClinicalPreprocessor().set_output(transform="pandas").fit(X)
     >>> pre.transform(X).round(3)
-          age  sex_M
+          age  sex=M
     p1 -1.414    0.0
     p2  0.000    1.0
     p3  0.000    1.0
@@ -285,6 +290,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
     def _fit_numeric(self, frame) -> dict:
         cols = self.numeric_columns_
         self.skewness_ = {c: float(frame[c].astype(float).skew()) for c in cols}
+        self.data_range_ = {c: (float(frame[c].min()), float(frame[c].max())) for c in cols}
         self.log_columns_ = self._choose_log_columns(frame)
         if not cols:
             self.numeric_imputer_, self.scaler_ = None, None
@@ -400,7 +406,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         for column, kind, category in zip(table["column"], table["kind"], table["category"]):
             name = str(input_names[position[column]])
             if kind == "onehot":
-                name = f"{name}_{category}"
+                name = f"{name}={category}"
             elif kind == "indicator":
                 name = f"{name}_missing"
             names.append(name)
@@ -483,7 +489,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         """Output feature names.
 
         Numeric, boolean and ordinal columns keep their name; one-hot columns
-        are ``"<column>_<category>"``; indicators ``"<column>_missing"``.
+        are ``"<column>=<category>"``; indicators ``"<column>_missing"``.
 
         Parameters
         ----------
