@@ -5,11 +5,26 @@ float), built with :meth:`Surv.from_arrays` or :func:`make_survival_target`.
 """
 
 from ._cox import CoxPHSurvival
+from ._horizon import HorizonLabels, horizon_labels
+from ._km import LogRankResult, hazard_ratio, km_summary, logrank_test
+from ._metrics import calibration_at_horizon
+from ._scorers import SurvivalScorer, make_survival_scorer
+from ._stratify import RiskStratifier
 from ._target import Surv, check_survival_y, make_survival_target
 
 __all__ = [
     "CoxPHSurvival",
+    "HorizonLabels",
+    "LogRankResult",
+    "RiskStratifier",
     "Surv",
+    "SurvivalScorer",
+    "calibration_at_horizon",
     "check_survival_y",
+    "hazard_ratio",
+    "horizon_labels",
+    "km_summary",
+    "logrank_test",
+    "make_survival_scorer",
     "make_survival_target",
 ]
