@@ -34,6 +34,8 @@ def _fmt(value):
         return f"{value:.4g}"
     if isinstance(value, tuple):
         return "(" + ", ".join(_fmt(v) for v in value) + ")"
+    if isinstance(value, np.ndarray) and value.ndim > 1:
+        return repr(np.round(value, 4).tolist())
     if isinstance(value, np.ndarray):
         return np.array2string(value, precision=4, separator=", ", threshold=12)
     if isinstance(value, pd.DataFrame):
@@ -186,6 +188,8 @@ class KappaResult(_Result):
     kappa: float
     se: float
     ci: tuple
+    statistic: float
+    p_value: float
     weights: str | None
     alpha: float = 0.05
 

@@ -211,8 +211,9 @@ def roc_auc_ci(
     >>> y = [0, 0, 0, 0, 1, 1, 1, 1]
     >>> score = [0.1, 0.3, 0.35, 0.6, 0.4, 0.7, 0.8, 0.9]
     >>> res = roc_auc_ci(y, score)
-    >>> res.auc, round(res.se, 4)
-    (0.875, 0.125)
+    >>> res
+    AUCResult(auc=0.9375, variance=0.007812, se=0.08839, ci=(0.7643, 1), method='delong',
+              n_pos=4, n_neg=4, alpha=0.05, multi_class=None)
     """
     alpha = _check_alpha(alpha)
     _check_options(method, transform, multi_class)
@@ -346,8 +347,8 @@ def delong_test(y_true, y_score_a, y_score_b=None, *, paired=True, alpha=0.05, y
     >>> a = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
     >>> b = [0.5, 0.2, 0.3, 0.7, 0.4, 0.6, 0.1, 0.8]
     >>> res = delong_test(y, a, b)
-    >>> res.difference, round(res.p_value, 3)
-    (0.5, 0.034)
+    >>> res.auc_a, res.auc_b, round(res.p_value, 3)
+    (1.0, 0.5625, 0.074)
     """
     alpha = _check_alpha(alpha)
     if y_true_b is not None and paired:
