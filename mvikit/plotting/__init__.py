@@ -1,3 +1,5 @@
 """mvikit.plotting."""
 
-__all__ = []
+from ._km import plot_km
+
+__all__ = ["plot_km"]
