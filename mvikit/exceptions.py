@@ -19,6 +19,7 @@ __all__ = [
     "ImageReadError",
     "GeometryMismatchError",
     "EmptyMaskError",
+    "OutputExistsError",
     "SurvivalTargetError",
     "NotFittedError",
     "MetricInputError",
@@ -62,6 +63,10 @@ class EmptyMaskError(VolumeError):
 
 class SurvivalTargetError(MvikitError, ValueError):
     """A survival target (event indicator and follow-up time) is malformed."""
+
+
+class OutputExistsError(MvikitError, FileExistsError):
+    """An output folder or file exists and overwriting was not asked for."""
 
 
 class NotFittedError(MvikitError, _SklearnNotFittedError):
