@@ -141,8 +141,7 @@ class ModelComparison:
         scores = pd.DataFrame(records, columns=["model", "repeat", "fold", "metric", "value"])
         predictions = pd.concat(predictions, ignore_index=True)
         fits = pd.DataFrame(fits)
-        probability_models = set(fits.loc[fits["is_probability"].fillna(False).astype(bool),
-                                          "model"])
+        probability_models = set(fits.loc[fits["is_probability"].eq(True), "model"])
         primary = "auc" if "auc" in metrics else metrics[0]
         positive = classes[pos_index]
         # DeLong needs only the ranking, so decision_function scores qualify too
