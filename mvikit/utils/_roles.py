@@ -93,6 +93,21 @@ def _column_kind(X: pd.DataFrame, column) -> str:
     return "clinical"
 
 
+def _suggest(name, X: pd.DataFrame, role: str):
+    """The closest column name, preferring columns whose cells fit ``role``."""
+    columns = [str(c) for c in X.columns]
+    wants_image = role in ("Volume", "Mask")
+    fitting = [str(c) for c in X.columns if (_column_kind(X, c) == "image") == wants_image]
+    for pool in (fitting, columns):
+        lower = {c.lower(): c for c in pool}
+        if str(name).lower() in lower:
+            return lower[str(name).lower()]
+        close = difflib.get_close_matches(str(name), pool, n=1)
+        if close:
+            return close[0]
+    return None
+
+
 def _check_named(X: pd.DataFrame, names, role: str) -> list:
     if isinstance(names, str):
         names = [names]
@@ -101,8 +116,8 @@ def _check_named(X: pd.DataFrame, names, role: str) -> list:
     if missing:
         hints = []
         for name in missing:
-            close = difflib.get_close_matches(str(name), [str(c) for c in X.columns], n=1)
-            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            close = _suggest(name, X, role)
+            hints.append(f"{name!r}" + (f" (did you mean {close!r}?)" if close else ""))
         raise ColumnRoleError(
             f"{role} column(s) not in the cohort frame: {', '.join(hints)}. "
             f"Available columns: {', '.join(map(repr, X.columns[:20]))}"

@@ -1,0 +1,118 @@
+"""Image reading/writing: geometry round trips per format, DICOM series, bad files."""
+
+import os
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from mvikit import Volume
+from mvikit.exceptions import ImageFileNotFoundError, ImageReadError
+from mvikit.imaging import as_volume, read_image, write_image
+
+ROTATION = (0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
+
+
+def _volume(dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    data = (rng.normal(size=(5, 12, 10)) * 100).astype(dtype)
+    return Volume(data, spacing=(2.5, 0.75, 0.7), origin=(10.5, -20.25, 30.0), direction=ROTATION)
+
+
+def _assert_same(volume, back, tol):
+    np.testing.assert_array_equal(back.array, volume.array)
+    assert back.array.dtype == volume.array.dtype
+    np.testing.assert_allclose(back.spacing, volume.spacing, rtol=tol)
+    np.testing.assert_allclose(back.origin, volume.origin, atol=tol)
+    np.testing.assert_allclose(back.direction, volume.direction, atol=tol)
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nii", ".nrrd", ".mha"])
+@pytest.mark.parametrize("dtype", [np.float32, np.int16, np.uint8])
+def test_round_trip_per_format(tmp_path, suffix, dtype):
+    volume = _volume(dtype)
+    path = write_image(volume, tmp_path / f"img{suffix}")
+    # NIfTI stores geometry as float32 (relative error ~6e-8); the others as text/double.
+    _assert_same(volume, Volume(path=path), 1e-6)
+    assert sorted(os.listdir(tmp_path)) == [f"img{suffix}"]  # no temporary file left
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    with pytest.raises(RuntimeError):
+        write_image(_volume(), tmp_path / "img.unknownformat")
+    assert os.listdir(tmp_path) == []
+
+
+def _write_dicom_series(volume, folder, series_uid, study_uid="1.2.826.0.1.3680043.2.1125.1"):
+    """One file per slice, with the tags a series reader needs (ImageSeriesWriter style)."""
+    image = sitk.Cast(volume.to_sitk(), sitk.sitkInt16)
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    direction = image.GetDirection()
+    orientation = "\\".join(f"{v:.6f}" for v in (direction[0], direction[3], direction[6],
+                                                  direction[1], direction[4], direction[7]))
+    for k in range(image.GetDepth()):
+        slice_ = image[:, :, k]
+        position = image.TransformIndexToPhysicalPoint((0, 0, k))
+        tags = {
+            "0008|0060": "MR",
+            "0020|000d": study_uid,
+            "0020|000e": series_uid,
+            "0008|0018": f"{series_uid}.{k + 1}",
+            "0020|0013": str(k + 1),
+            "0020|0032": "\\".join(f"{p:.6f}" for p in position),
+            "0020|0037": orientation,
+            "0018|0050": f"{volume.spacing[0]:.6f}",
+        }
+        for tag, value in tags.items():
+            slice_.SetMetaData(tag, value)
+        writer.SetFileName(os.fspath(folder / f"{series_uid}_{k:03d}.dcm"))
+        writer.Execute(slice_)
+
+
+SERIES_A = "1.2.826.0.1.3680043.2.1125.10"
+SERIES_B = "1.2.826.0.1.3680043.2.1125.20"
+
+
+def test_dicom_series_folder(tmp_path):
+    volume = _volume(np.int16)
+    _write_dicom_series(volume, tmp_path, SERIES_A)
+    back = Volume(path=tmp_path)
+    # DICOM writes positions/orientation as decimal strings: 1e-4 mm.
+    _assert_same(volume, back, 1e-4)
+    assert back.shape == (5, 12, 10)
+
+
+def test_dicom_folder_with_two_series(tmp_path):
+    first, second = _volume(np.int16, seed=1), _volume(np.int16, seed=2)
+    _write_dicom_series(first, tmp_path, SERIES_A)
+    _write_dicom_series(second, tmp_path, SERIES_B)
+    with pytest.raises(ImageReadError, match=rf"holds 2 series:(.|\n)*{SERIES_A} \(5 files\)"
+                                             rf"(.|\n)*{SERIES_B}(.|\n)*series_uid="):
+        Volume(path=tmp_path)
+    with pytest.raises(ImageReadError, match=r"patient 'p3', column 'AP'.*2 series"):
+        as_volume(os.fspath(tmp_path), patient_id="p3", column="AP")
+    np.testing.assert_array_equal(Volume(path=tmp_path, series_uid=SERIES_B).array, second.array)
+    np.testing.assert_array_equal(Volume(path=tmp_path, series_uid=SERIES_A).array, first.array)
+    with pytest.raises(ImageReadError, match="has no series '1.2.3'"):
+        Volume(path=tmp_path, series_uid="1.2.3")
+
+
+def test_missing_empty_and_corrupt_files(tmp_path):
+    with pytest.raises(ImageFileNotFoundError, match="does not exist"):
+        read_image(tmp_path / "nope.nii.gz")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ImageReadError, match="No DICOM series"):
+        Volume(path=tmp_path / "empty")
+    (tmp_path / "bad.nii.gz").write_bytes(b"this is not an image")
+    with pytest.raises(ImageReadError, match=r"patient 'p1', column 'HBP': Cannot read image"):
+        as_volume(os.fspath(tmp_path / "bad.nii.gz"), patient_id="p1", column="HBP")
+
+
+def test_single_2d_file_becomes_one_slice_volume(tmp_path):
+    image = sitk.GetImageFromArray(np.arange(12, dtype=np.int16).reshape(3, 4))
+    image.SetSpacing((0.5, 0.6))
+    sitk.WriteImage(image, os.fspath(tmp_path / "slice.nrrd"))
+    volume = Volume(path=tmp_path / "slice.nrrd")
+    assert volume.shape == (1, 3, 4) and volume.spacing == (1.0, 0.6, 0.5)
+    np.testing.assert_array_equal(volume.array[0], np.arange(12).reshape(3, 4))
