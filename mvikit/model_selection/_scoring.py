@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 from sklearn import metrics as skm
+from sklearn.exceptions import UndefinedMetricWarning
 
 from ..exceptions import DataWarning
 
@@ -136,10 +137,19 @@ def compute_metric(name: str, fold) -> float:
     function, _, needs_proba = METRICS[name]
     if needs_proba and not fold.is_probability:
         return np.nan
-    try:
-        return float(function(fold))
-    except ValueError as exc:
-        # A test fold holding one class only (a small centre) has no AUC: report NaN,
-        # never drop the fold silently.
-        warnings.warn(f"{name} is undefined on {fold.label}: {exc}", DataWarning, stacklevel=3)
-        return np.nan
+    # A test fold holding one class only (a small centre) has no AUC: report NaN and say
+    # which model and fold, never drop the fold silently.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UndefinedMetricWarning)
+        try:
+            value = float(function(fold))
+        except ValueError as exc:
+            caught.append(warnings.WarningMessage(str(exc), UndefinedMetricWarning, "", 0))
+            value = np.nan
+    for record in caught:
+        if issubclass(record.category, UndefinedMetricWarning):
+            warnings.warn(f"{name} is undefined on {fold.label}: {record.message}", DataWarning,
+                          stacklevel=4)
+        else:
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+    return value
