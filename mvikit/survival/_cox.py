@@ -154,8 +154,9 @@ class CoxPHSurvival(BaseEstimator):
         self : CoxPHSurvival
         """
         ids = X.index if isinstance(X, pd.DataFrame) else None
-        event, time = check_survival_y(y, patient_ids=ids)
+        # X first: scikit-learn's messages for empty, sparse, NaN or complex input
         X = validate_data(self, X, reset=True, dtype=float, ensure_min_samples=2)
+        event, time = check_survival_y(y, patient_ids=ids)
         if X.shape[0] != event.shape[0]:
             raise ValueError(f"X has {X.shape[0]} patients but y has {event.shape[0]}.")
         names = self._column_names()

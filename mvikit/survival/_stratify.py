@@ -7,6 +7,7 @@ from numbers import Real
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone, is_classifier
 from sklearn.metrics import roc_curve
+from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._validation import HasMethods, Interval, StrOptions, fit_context
@@ -92,6 +93,10 @@ class RiskStratifier(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = False
+        # the output is a group code, whatever the input dtype
+        tags.transformer_tags.preserves_dtype = []
+        if self.estimator is not None:
+            tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
         return tags
 
     def _scores(self, X, *, fitting):
@@ -164,6 +169,9 @@ class RiskStratifier(TransformerMixin, BaseEstimator):
         if self.estimator is not None:
             self.estimator_ = clone(self.estimator).fit(X, y)
         scores = self._scores(X, fitting=True)
+        if scores.size < 2:
+            raise ValueError(f"RiskStratifier needs at least 2 patients to choose cut-offs, got "
+                             f"{scores.size} sample.")
         self.cutoffs_ = self._cutoffs(scores, y)
         n_groups = self.cutoffs_.size + 1
         self.group_names_ = _GROUP_NAMES.get(n_groups, [f"group {i}" for i in range(n_groups)])

@@ -115,6 +115,12 @@ def check_survival_y(y, *, patient_ids=None, allow_all_censored=False):
     >>> event, time
     (array([ True, False]), array([3., 5.]))
     """
+    if y is None:
+        # scikit-learn's wording, so that generic tooling recognises a missing target
+        raise SurvivalTargetError(
+            f"This survival model requires y to be passed, but the target y is None. "
+            f"{_HOW_TO_BUILD}"
+        )
     if isinstance(y, (pd.DataFrame, pd.Series)) or not isinstance(y, np.ndarray):
         raise SurvivalTargetError(
             f"A survival target must be a structured numpy array with an event and a time "
