@@ -257,8 +257,8 @@ def calibration_curve(y_true, y_prob, n_bins=10, strategy="quantile", method="bi
     >>> y = [0, 0, 1, 0, 1, 1]
     >>> p = [0.1, 0.2, 0.3, 0.6, 0.7, 0.9]
     >>> res = calibration_curve(y, p, n_bins=2)
-    >>> res.prob_pred, res.prob_true, res.counts
-    (array([0.2, 0.7333]), array([0.3333, 0.6667]), array([3, 3]))
+    >>> res.prob_pred.round(4).tolist(), res.prob_true.round(4).tolist(), res.counts.tolist()
+    ([0.2, 0.7333], [0.3333, 0.6667], [3, 3])
     """
     alpha = _check_alpha(alpha)
     if strategy not in ("quantile", "uniform"):

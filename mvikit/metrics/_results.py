@@ -268,6 +268,9 @@ class OptimismResult(_Result):
     table: pd.DataFrame
     n_bootstrap: int
 
+    def __repr__(self):
+        return f"OptimismResult(n_bootstrap={self.n_bootstrap})\n{self.table.round(4).to_string()}"
+
     def __getitem__(self, metric):
         """The row of one metric: apparent, optimism, corrected."""
         return self.table.loc[metric]
