@@ -22,6 +22,7 @@ __all__ = [
     "OutputExistsError",
     "SurvivalTargetError",
     "NotFittedError",
+    "TrainingError",
     "MetricInputError",
     "MvikitWarning",
     "DataWarning",
@@ -76,6 +77,10 @@ class NotFittedError(MvikitError, _SklearnNotFittedError):
 class MetricInputError(MvikitError, ValueError):
     """Inputs of a metric are invalid (one class only, NaN or infinite scores,
     lengths that differ, probabilities outside [0, 1])."""
+
+
+class TrainingError(MvikitError, RuntimeError):
+    """Training a model failed (e.g. the loss became NaN or infinite)."""
 
 
 class MvikitWarning(UserWarning):
