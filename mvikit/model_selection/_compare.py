@@ -131,11 +131,10 @@ def compare_models(models, X, y, *, cv=None, scoring=None, groups=None, referenc
     ...     {"logistic": LogisticRegression(), "naive Bayes": GaussianNB()}, X, y,
     ...     cv=RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=0),
     ...     scoring=["auc", "accuracy"], threshold=0.5)
-    >>> result.summary[["auc_mean", "auc_sd"]].round(3)
-                 auc_mean  auc_sd
-    model
-    logistic        0.946   0.030
-    naive Bayes     0.931   0.031
+    >>> print(result.table().to_string(index=False))
+          Model           AUC      Accuracy p Wilcoxon (AUC) p DeLong (AUC, repeat 0)
+       logistic 0.966 ± 0.019 0.913 ± 0.014             ref.                     ref.
+    naive Bayes 0.964 ± 0.019 0.921 ± 0.010            0.469                    0.186
     """
     names, models = _check_models(models)
     sample_ids = X.index.to_numpy() if isinstance(X, pd.DataFrame) else np.arange(_n_rows(X))
