@@ -40,9 +40,9 @@ class Task(NamedTuple):
     inputs: tuple
 
 
-def _disk_cached(key, transformer, task, volumes, patient_id):
-    # ``key`` alone is hashed by joblib.Memory (the other arguments are ignored).
-    return transformer._compute(task, volumes, patient_id)
+def _disk_cached(key, compute):
+    # joblib.Memory hashes ``key`` only (``compute`` is ignored), so a hit reads no voxels.
+    return compute()
 
 
 class VolumeTransformerBase(TransformerMixin, BaseEstimator):
@@ -201,13 +201,14 @@ class VolumeTransformerBase(TransformerMixin, BaseEstimator):
                    tuple(v.cache_key for v in inputs))
             result = VOLUME_CACHE.get(key)
             if result is None:
-                volumes = [load(column) for column in task.inputs]
+                def compute(task=task):
+                    volumes = [load(column) for column in task.inputs]
+                    return self._compute(task, volumes, patient_id)
+
                 if memory is not None:
-                    result = memory.cache(_disk_cached, ignore=["transformer", "task", "volumes",
-                                                                "patient_id"])(
-                        key, self, task, volumes, patient_id)
+                    result = memory.cache(_disk_cached, ignore=["compute"])(key, compute)
                 else:
-                    result = self._compute(task, volumes, patient_id)
+                    result = compute()
                 VOLUME_CACHE.put(key, result)
             row.update(zip(task.outputs, result))
         return row

@@ -167,7 +167,6 @@ class PeritumoralShell(VolumeTransformerBase):
         tumor_array = check_mask_nonempty(tumor.array, patient_id=patient_id, column=self.mask)
         distances = self._distances()
         distance = distance_from_mask(tumor_array, tumor.spacing, max(distances))
-        self._warn_if_cut(tumor_array, tumor, max(distances), patient_id)
         outside = distance > 0
         if len(volumes) > 1:
             outside &= volumes[1].array > 0
@@ -182,6 +181,7 @@ class PeritumoralShell(VolumeTransformerBase):
                        self.liver_mask_ else "") + "). Check the masks or use a larger distance."
                 )
             shells.append(tumor.with_array(shell))
+        self._warn_if_cut(tumor_array, tumor, max(distances), patient_id)
         return tuple(shells)
 
     def _warn_if_cut(self, tumor_array, tumor: Volume, distance: float, patient_id) -> None:
