@@ -1,3 +1,6 @@
-"""mvikit.clinical."""
+"""mvikit.clinical: clinical logistic models, variable selection and nomograms."""
 
-__all__ = []
+from ._classifier import NomogramClassifier
+from ._selection import EmptySelectionError, StepwiseSelector
+
+__all__ = ["NomogramClassifier", "StepwiseSelector", "EmptySelectionError"]
