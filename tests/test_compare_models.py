@@ -23,7 +23,7 @@ from sklearn.model_selection import (
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
 
-from mvikit.exceptions import CohortError
+from mvikit.exceptions import CohortError, TrainingError
 from mvikit.model_selection import compare_models
 
 CV = RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=1)
@@ -247,7 +247,7 @@ def test_failing_model_is_reported_and_others_kept(binary):
 def test_every_fit_failing_raises(binary):
     X, y = binary
     X = X.assign(row=0)
-    with pytest.raises(RuntimeError, match="Every fit failed.*fragile.*LinAlgError"):
+    with pytest.raises(TrainingError, match="Every fit failed.*fragile.*LinAlgError"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             compare_models({"fragile": _FailsOnSomeFolds()}, X, y, cv=CV)

@@ -101,6 +101,8 @@ def compare_models(models, X, y, *, cv=None, scoring=None, groups=None, referenc
         unknown metric or reference, a model without probabilities.
     CohortError
         Missing labels, one class only, or ``X``/``y``/``groups`` of different lengths.
+    TrainingError
+        Every fit of every model failed (the first error is quoted).
 
     See Also
     --------

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import FitFailedWarning
 
+from ..exceptions import TrainingError
 from ._scoring import compute_metric
 from ._stats import centre_table, delong_table, wilcoxon_table
 
@@ -92,7 +93,10 @@ class ModelComparison:
         sensitivity, specificity, accuracy, calibration intercept and slope,
         Brier score (binary); ``None`` without groups.
     fits : DataFrame
-        ``model, repeat, fold, status, threshold, fit_time, predict_time``.
+        ``model, repeat, fold, status, threshold, fit_time, predict_time,
+        is_probability`` (scores are ``predict_proba`` rather than ``decision_function``).
+    probability_models : list of str
+        Models whose scores are probabilities (calibration and net benefit need them).
     failures : DataFrame
         ``model, repeat, fold, error, message, traceback`` of every failed fit.
 
@@ -152,7 +156,8 @@ class ModelComparison:
             classes=classes, pos_label=positive, task="binary" if len(classes) == 2 else "multiclass",
             cv=repr(splitter), threshold=threshold, splits=split_table, scores=scores,
             wilcoxon=wilcoxon, delong=delong, predictions=predictions,
-            fits=fits.drop(columns="is_probability", errors="ignore"), failures=failures,
+            fits=fits, failures=failures,
+            probability_models=[m for m in names if m in probability_models],
             centre_metrics=(centre_table(predictions, classes, positive, probability_models)
                             if groups is not None else None),
         )
@@ -322,7 +327,7 @@ def _check_failures(failures, names, n_splits):
         return
     if len(failures) == len(names) * n_splits:
         first = failures.iloc[0]
-        raise RuntimeError(
+        raise TrainingError(
             f"Every fit failed. First: model {first['model']!r}, repeat {first['repeat']}, fold "
             f"{first['fold']}: {first['error']}: {first['message']}"
         )

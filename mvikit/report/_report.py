@@ -1,0 +1,301 @@
+"""Comparison report: Markdown + self-contained HTML + PNG figures + CSV tables."""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .._version import __version__
+from ..exceptions import OutputExistsError
+from ._figures import (
+    calibration_figure,
+    decision_curve_figure,
+    forest_figure,
+    png_bytes,
+    roc_figure,
+)
+
+__all__ = ["ComparisonReport", "build_report", "write_report"]
+
+FIGURE_CAPTIONS = {
+    "roc": "ROC curves: every fold (thin), the vertical mean (thick) and mean ± 1 SD (band).",
+    "calibration": "Calibration of the pooled out-of-fold risks (10 quantile bins).",
+    "decision_curve": "Decision curves of the pooled out-of-fold risks, with treat-all and "
+                      "treat-none.",
+    "forest": "Forest plot against the reference model.",
+}
+
+
+@dataclass
+class ComparisonReport:
+    """A rendered comparison report, held in memory.
+
+    Attributes
+    ----------
+    title : str
+        Report title.
+    markdown : str
+        Markdown text; figures are linked as ``figures/<name>.png``.
+    html : str
+        Self-contained HTML page; figures are embedded as base64 PNG.
+    figures : dict of str -> bytes
+        PNG bytes by figure name (``roc``, ``calibration``, ``decision_curve``, ``forest``).
+    tables : dict of str -> DataFrame
+        The result's tables written as CSV (``summary``, ``scores``, ...).
+
+    See Also
+    --------
+    build_report, write_report
+    """
+
+    title: str
+    markdown: str
+    html: str
+    figures: dict = field(repr=False)
+    tables: dict = field(repr=False)
+
+    def _repr_html_(self):
+        return self.html
+
+
+def build_report(result, *, title="Model comparison", repeat=0, digits=3):
+    """Render a :func:`~mvikit.model_selection.compare_models` result as a report.
+
+    Parameters
+    ----------
+    result : ModelComparison
+        The comparison to report.
+    title : str, default="Model comparison"
+        Title of the report.
+    repeat : int, default=0
+        Repeat whose pooled out-of-fold predictions feed the calibration,
+        decision-curve and forest figures (the DeLong tests of the summary use
+        repeat 0 too).
+    digits : int, default=3
+        Decimals in the tables.
+
+    Returns
+    -------
+    ComparisonReport
+
+    See Also
+    --------
+    write_report : Write the report to a folder.
+
+    Notes
+    -----
+    Binary outcomes get four figures: ROC curves with per-fold curves and a
+    mean +/- SD band, calibration, decision curves and a forest plot of the
+    DeLong AUC differences.  Multiclass outcomes get the forest plot of the mean
+    fold AUC (ROC, calibration and decision curves are binary tools).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from mvikit.model_selection import compare_models
+    >>> from mvikit.report import build_report
+    >>> X, y = make_classification(n_samples=90, n_features=4, random_state=0)
+    >>> result = compare_models({"logistic": LogisticRegression(), "nb": GaussianNB()},
+    ...                         X, y, cv=3, scoring=["auc"], threshold=0.5)
+    >>> report = build_report(result)
+    >>> sorted(report.figures)
+    ['calibration', 'decision_curve', 'forest', 'roc']
+    >>> report.markdown.splitlines()[0]
+    '# Model comparison'
+    """
+    figures = {name: png_bytes(_figure(name, result, repeat)) for name in _figure_names(result)}
+    tables = _tables(result)
+    markdown = _markdown(result, title, figures, digits)
+    page = _html(result, title, figures, digits)
+    return ComparisonReport(title=title, markdown=markdown, html=page, figures=figures,
+                            tables=tables)
+
+
+def write_report(result, directory, *, overwrite=False, **kwargs):
+    """Write a comparison report to ``directory``, atomically.
+
+    The report is built in memory, written to a temporary folder beside
+    ``directory`` and renamed into place, so a failure never leaves a partial
+    report.  Layout: ``report.md``, ``report.html`` (self-contained),
+    ``figures/*.png``, ``tables/*.csv``.
+
+    Parameters
+    ----------
+    result : ModelComparison
+        The comparison to report.
+    directory : str or path-like
+        Output folder; its parent is created if needed.
+    overwrite : bool, default=False
+        Replace an existing ``directory``.  Otherwise an existing one is an error.
+    **kwargs
+        Passed to :func:`build_report` (``title``, ``repeat``, ``digits``).
+
+    Returns
+    -------
+    pathlib.Path
+        The report folder.
+
+    Raises
+    ------
+    OutputExistsError
+        ``directory`` exists and ``overwrite`` is False.
+
+    See Also
+    --------
+    build_report : The report in memory.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from mvikit.model_selection import compare_models
+    >>> from mvikit.report import write_report
+    >>> X, y = make_classification(n_samples=90, n_features=4, random_state=0)
+    >>> result = compare_models({"logistic": LogisticRegression(), "nb": GaussianNB()},
+    ...                         X, y, cv=3, scoring=["auc"], threshold=0.5)
+    >>> folder = write_report(result, pathlib.Path(tempfile.mkdtemp()) / "report")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['figures', 'report.html', 'report.md', 'tables']
+    """
+    directory = Path(directory)
+    if directory.exists() and not overwrite:
+        raise OutputExistsError(
+            f"{directory} exists; pass overwrite=True to replace it or choose another folder."
+        )
+    if directory.exists() and not directory.is_dir():
+        raise OutputExistsError(f"{directory} exists and is not a folder; remove it first.")
+    report = build_report(result, **kwargs)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        _write_files(report, staging)
+        _move_into_place(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def _write_files(report, folder: Path):
+    (folder / "figures").mkdir()
+    (folder / "tables").mkdir()
+    for name, png in report.figures.items():
+        (folder / "figures" / f"{name}.png").write_bytes(png)
+    for name, table in report.tables.items():
+        table.to_csv(folder / "tables" / f"{name}.csv", index=False)
+    (folder / "report.md").write_text(report.markdown, encoding="utf-8")
+    (folder / "report.html").write_text(report.html, encoding="utf-8")
+
+
+def _move_into_place(staging: Path, directory: Path):
+    if not directory.exists():
+        os.rename(staging, directory)
+        return
+    # replace: move the old folder aside first, so one of the two is always complete
+    retired = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex[:8]}"
+    os.rename(directory, retired)
+    try:
+        os.rename(staging, directory)
+    except BaseException:
+        os.rename(retired, directory)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _figure_names(result) -> list:
+    if result.task != "binary":
+        return ["forest"]
+    names = ["roc"]
+    if result.probability_models:
+        names += ["calibration", "decision_curve"]
+    return names + ["forest"]
+
+
+def _figure(name, result, repeat):
+    if name == "roc":
+        return roc_figure(result)
+    if name == "calibration":
+        return calibration_figure(result, repeat)
+    if name == "decision_curve":
+        return decision_curve_figure(result, repeat)
+    return forest_figure(result, repeat)
+
+
+def _tables(result) -> dict:
+    tables = {"summary": result.summary.reset_index(), "scores": result.scores,
+              "wilcoxon": result.wilcoxon, "delong": result.delong,
+              "predictions": result.predictions,
+              "splits": result.splits.drop(columns=["train_indices", "test_indices"]),
+              "fits": result.fits}
+    if result.centre_metrics is not None:
+        tables["centre_metrics"] = result.centre_metrics
+    if not result.failures.empty:
+        tables["failures"] = result.failures
+    return tables
+
+
+def methods_text(result) -> str:
+    """A methods paragraph stating how every number of the report was obtained."""
+    n_repeats = result.splits["repeat"].nunique()
+    threshold = {"youden": "the Youden threshold chosen on each training fold",
+                 "predict": "each model's own predict"}.get(
+        result.threshold, f"a fixed probability threshold of {result.threshold}")
+    text = (f"Every model was fitted on the same {len(result.splits)} train/test splits "
+            f"({n_repeats} repeat(s); {result.cv}). Fold scores are summarised as mean ± SD "
+            "(ddof=1) over all folds. Threshold-dependent metrics use "
+            f"{threshold}; the test fold never informs the threshold. ")
+    if len(result.splits) > 1:
+        text += (f"p-values compare each model with the reference ({result.reference}) by the "
+                 "two-sided Wilcoxon signed-rank test on the paired fold scores. ")
+    if result.task == "binary":
+        text += ("AUCs were also compared by the paired DeLong test on the pooled out-of-fold "
+                 "predictions of each repeat (the summary shows repeat 0). Calibration and "
+                 "decision curves use the pooled out-of-fold predictions.")
+    return text
+
+
+def _markdown(result, title, figures, digits) -> str:
+    body = result.to_markdown(digits).split("\n", 2)[2]  # drop its own heading
+    parts = [f"# {title}", "", f"Generated by mvikit {__version__}.", "", "## Methods", "",
+             methods_text(result), "", body, "", "## Figures", ""]
+    for name in figures:
+        parts += [f"![{name}](figures/{name}.png)", "", f"*{FIGURE_CAPTIONS[name]}*", ""]
+    return "\n".join(parts)
+
+
+def _html(result, title, figures, digits) -> str:
+    images = "\n".join(
+        f'<figure><img alt="{name}" src="data:image/png;base64,'
+        f'{base64.b64encode(png).decode("ascii")}"/><figcaption>'
+        f"{html.escape(FIGURE_CAPTIONS[name])}</figcaption></figure>"
+        for name, png in figures.items())
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"/><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 70em; margin: 2em auto; }}
+table.mvikit-table {{ border-collapse: collapse; margin-bottom: 1.5em; font-size: 0.9em; }}
+table.mvikit-table th, table.mvikit-table td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; }}
+figure img {{ max-width: 100%; }}
+</style></head>
+<body>
+<h1>{html.escape(title)}</h1>
+<p>Generated by mvikit {__version__}.</p>
+<h2>Methods</h2>
+<p>{html.escape(methods_text(result))}</p>
+{result.to_html(digits)}
+<h2>Figures</h2>
+{images}
+</body>
+</html>
+"""
