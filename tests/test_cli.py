@@ -1,0 +1,55 @@
+"""The `mvikit` command line."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mvikit import __version__
+from mvikit.cli import main
+from mvikit.datasets import load_cohort, make_hcc_cohort
+
+
+def test_version_flag_prints_package_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mvikit {__version__}"
+
+
+def test_console_script_is_installed():
+    out = subprocess.run([sys.executable, "-m", "mvikit.cli", "--version"],
+                         capture_output=True, text=True, check=True).stdout
+    assert __version__ in out
+
+
+def test_simulate_writes_a_cohort_that_loads_back_exactly(tmp_path):
+    out = tmp_path / "cohort"
+    assert main(["simulate", "--out", str(out), "--n-patients", "3", "--task", "mvi",
+                 "--seed", "7"]) == 0
+    loaded = load_cohort(out)
+    expected = make_hcc_cohort(n_patients=3, task="mvi", random_state=7)
+    assert list(loaded.X.index) == list(expected.X.index)
+    np.testing.assert_array_equal(np.asarray(loaded.y), np.asarray(expected.y))
+    for column in expected.volume_columns + expected.mask_columns:
+        for pid in expected.X.index:
+            got, want = loaded.X.at[pid, column], expected.X.at[pid, column]
+            np.testing.assert_array_equal(got.array, want.array)
+            assert got.spacing == pytest.approx(want.spacing)
+
+
+def test_simulate_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "cohort"
+    out.mkdir()
+    (out / "keep.txt").write_text("user data")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "--out", str(out), "--n-patients", "2"])
+    assert exit_info.value.code == 2
+    assert "overwrite" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "user data"
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 1
+    assert "simulate" in capsys.readouterr().out
