@@ -112,8 +112,8 @@ default="backward"
     >>> model.summary_[["coef", "odds_ratio", "p_value"]].round(3)
                 coef  odds_ratio  p_value
     term
-    Intercept  0.032       1.032    0.790
-    x0         0.782       2.185    0.000
+    Intercept -0.032       0.969    0.794
+    x0         0.652       1.920    0.000
     """
 
     _parameter_constraints: dict = dict(SELECTION_PARAMETERS)

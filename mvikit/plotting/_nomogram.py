@@ -1,0 +1,128 @@
+"""The classic points nomogram figure (as ``plot(rms::nomogram(...))``)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logit
+
+__all__ = ["plot_nomogram"]
+
+_RISKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+
+
+def _format(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _term_ticks(term, n_ticks):
+    """Tick values of one row in original units."""
+    from matplotlib.ticker import LogLocator, MaxNLocator
+
+    if term.kind == "indicator":
+        return [False, True]
+    if term.kind == "categorical":
+        return list(term.levels)
+    low, high = term.value_range
+    if term.log and low > 0 and high / low > 10:
+        ticks = LogLocator(base=10, subs=(1.0, 2.0, 5.0)).tick_values(low, high)
+    else:
+        ticks = MaxNLocator(nbins=n_ticks).tick_values(low, high)
+    ticks = [t for t in ticks if low - 1e-12 <= t <= high + 1e-12]
+    return ticks or [low, high]
+
+
+def _axis(ax, y, label, positions, labels, *, fontsize):
+    positions = np.asarray(positions, dtype=float)
+    ax.plot([positions.min(), positions.max()], [y, y], color="black", lw=1)
+    for x, text in zip(positions, labels):
+        ax.plot([x, x], [y, y + 0.12], color="black", lw=1)
+        ax.text(x, y + 0.18, text, ha="center", va="bottom", fontsize=fontsize)
+    ax.text(-4, y, label, ha="right", va="center", fontsize=fontsize + 1)
+
+
+def plot_nomogram(nomogram, *, ax=None, n_ticks=6, risks=_RISKS, fontsize=8):
+    """Draw a points nomogram.
+
+    Rows from top: "Points" (0-100), one row per variable with its values at
+    their points, "Total points", "Linear predictor" and the risk row(s)
+    (``P(Y >= class)`` for an ordinal model).
+
+    Parameters
+    ----------
+    nomogram : mvikit.clinical.Nomogram
+        From `Nomogram.from_estimator`.
+    ax : matplotlib Axes, default=None
+        Axes to draw on; a new figure when ``None``.
+    n_ticks : int, default=6
+        About how many ticks on numeric rows.
+    risks : sequence of float, default=(0.01, ..., 0.99)
+        Probabilities marked on the risk rows (those inside the total-points range).
+    fontsize : float, default=8
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from mvikit.clinical import Nomogram, NomogramClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"size": rng.normal(4, 1.5, 200)})
+    >>> y = (X["size"] + rng.logistic(size=200) > 4).astype(int)
+    >>> model = NomogramClassifier(selection=None).fit(X, y)
+    >>> ax = Nomogram.from_estimator(model, X=X).plot()
+    >>> [t.get_text() for t in ax.texts if t.get_text() in ("Points", "Total points")]
+    ['Points', 'Total points']
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        n_rows = len(nomogram.terms) + 3 + (len(nomogram.classes) - 1)
+        _, ax = plt.subplots(figsize=(8, 0.55 * n_rows + 0.8))
+    y = 0.0
+    _axis(ax, y, "Points", np.arange(0, 101, 10), [str(v) for v in range(0, 101, 10)],
+          fontsize=fontsize)
+    for term, low in zip(nomogram.terms, nomogram._lows):
+        y -= 1
+        values = _term_ticks(term, n_ticks)
+        if term.kind == "indicator":
+            points = (np.where(values, term.slope, 0.0) - low) * nomogram.points_per_unit
+        else:
+            points = (term.contribution(values) - low) * nomogram.points_per_unit
+        _axis(ax, y, term.name, points, [_format(v) for v in values], fontsize=fontsize)
+    total_max = float(sum(_row_max(nomogram, t, low) for t, low in
+                          zip(nomogram.terms, nomogram._lows)))
+    to_x = 100.0 / total_max  # total points -> x position
+    y -= 1
+    totals = np.unique(np.round(np.linspace(0, total_max, 7), -1 if total_max > 60 else 0))
+    _axis(ax, y, "Total points", totals * to_x, [f"{t:g}" for t in totals], fontsize=fontsize)
+    y -= 1
+    lp_low, lp_high = nomogram.linear_predictor([0.0, total_max])
+    lps = np.unique(np.round(np.linspace(lp_low, lp_high, 6), 1))
+    lps = lps[(lps >= lp_low) & (lps <= lp_high)]
+    _axis(ax, y, "Linear predictor", (lps - nomogram.intercept) * nomogram.points_per_unit * to_x,
+          [f"{v:g}" for v in lps], fontsize=fontsize)
+    cuts = nomogram.thresholds_ if nomogram.ordinal else np.zeros(1)
+    for k, cut in enumerate(cuts):
+        y -= 1
+        marks = [r for r in risks if lp_low <= logit(r) + cut <= lp_high]
+        label = (f"P({nomogram.classes[k + 1]} or above)" if nomogram.ordinal
+                 else f"Risk of {nomogram.classes[1]}")
+        if marks:
+            lp = logit(np.asarray(marks)) + cut
+            _axis(ax, y, label, (lp - nomogram.intercept) * nomogram.points_per_unit * to_x,
+                  [f"{r:g}" for r in marks], fontsize=fontsize)
+    ax.set_xlim(-32, 105)  # room for the row labels on the left
+    ax.set_ylim(y - 0.6, 0.8)
+    ax.axis("off")
+    return ax
+
+
+def _row_max(nomogram, term, low) -> float:
+    highs = term.extremes()[1]
+    return (highs - low) * nomogram.points_per_unit
