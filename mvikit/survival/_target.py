@@ -22,11 +22,16 @@ _HOW_TO_BUILD = (
 )
 
 
+def _plain(value):
+    """A numpy scalar as the Python value (so messages read 3.0, not np.float64(3.0))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _patient(ids, position):
     """Name a patient by id when ids are known, else by row position."""
     if ids is None:
         return f"row {position}"
-    return f"patient {ids[position]!r}"
+    return f"patient {_plain(ids[position])!r}"
 
 
 def _first_bad(mask, ids, limit=3):
@@ -45,7 +50,7 @@ def _check_event(event, ids, name):
         if bad.any():
             raise SurvivalTargetError(
                 f"The event indicator {name!r} must be boolean or 0/1; "
-                f"{_first_bad(bad, ids)} has {event[bad][0]!r}. Code events as True/1 and "
+                f"{_first_bad(bad, ids)} has {_plain(event[bad][0])!r}. Code events as True/1 and "
                 f"censoring as False/0."
             )
         return event.astype(bool)
@@ -77,7 +82,7 @@ def _check_time(time, ids, name):
     if (time <= 0).any():
         raise SurvivalTargetError(
             f"The follow-up time {name!r} must be positive; {_first_bad(time <= 0, ids)} has "
-            f"{time[time <= 0][0]!r}. An event on the day of diagnosis is usually coded as a "
+            f"{_plain(time[time <= 0][0])!r}. An event on the day of diagnosis is usually coded as a "
             f"small positive time (e.g. 0.5 day)."
         )
     return time
