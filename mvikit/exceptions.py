@@ -24,6 +24,8 @@ __all__ = [
     "NotFittedError",
     "TrainingError",
     "MetricInputError",
+    "FeatureExtractionError",
+    "InvalidSettingsError",
     "MvikitWarning",
     "DataWarning",
 ]
@@ -81,6 +83,15 @@ class MetricInputError(MvikitError, ValueError):
 
 class TrainingError(MvikitError, RuntimeError):
     """Training a model failed (e.g. the loss became NaN or infinite)."""
+
+
+class FeatureExtractionError(MvikitError, RuntimeError):
+    """Feature extraction (e.g. pyradiomics) failed for a patient's image and mask."""
+
+
+class InvalidSettingsError(MvikitError, ValueError):
+    """A settings dictionary or file of an external tool (e.g. pyradiomics) holds an
+    unknown key or an invalid value."""
 
 
 class MvikitWarning(UserWarning):
