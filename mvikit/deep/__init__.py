@@ -1,3 +1,11 @@
-"""mvikit.deep."""
+"""Deep 3D networks over cohort frames, as scikit-learn classifiers (skorch).
 
-__all__ = []
+`VolumeNetClassifier` trains the image baselines (3DCNN, Concat, LSTM) and MD-Net's
+networks alone; `MDNetClassifier` trains MD-Net's teacher and student jointly
+and predicts from images only.  The PyTorch pieces live in `mvikit.deep.nets`,
+`mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augment`.
+"""
+
+from ._volume_net import VolumeNetClassifier
+
+__all__ = ["VolumeNetClassifier"]

@@ -1,0 +1,484 @@
+"""The skorch base of mvikit's deep estimators: cohort frame in, tensors to the net.
+
+Two layers, so that each library's contract holds:
+
+* `CohortNet` is a `skorch.NeuralNet` that receives the dict batch
+  ``{"volumes": (B, S, D, H, W), "masks": (B, S, D, H, W), "clinical": (B, C)}``.
+  It overrides only small methods (`train_step_single` to augment the batch,
+  `evaluation_step` to centre-crop it, `infer`, `get_loss`), never
+  ``fit``/``fit_loop``.
+* `CohortNetEstimator` is the scikit-learn estimator users see.  Its ``__init__``
+  only stores parameters; ``fit`` resolves the column roles, fits the clinical
+  preprocessing on the training rows only (fold-safe), crops and normalises every
+  volume once (through `mvikit.imaging.ROICropper` and `IntensityNormalizer`,
+  whose results are cached by `Volume.cache_key`), stacks them into one float32
+  tensor and hands it to a fresh `CohortNet`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from skorch.callbacks import LRScheduler
+from skorch.dataset import unpack_data
+from skorch.utils import to_device, to_tensor
+
+from ..exceptions import CohortError, ColumnRoleError, TrainingError
+from ..utils._roles import check_cohort_frame, mask_column_for, resolve_columns
+from ..utils._validation import Integral, Interval, Real, StrOptions
+from .augment import BatchAugmenter
+from .losses import focal_loss
+
+__all__ = ["CohortNet", "CohortNetEstimator", "PRESETS"]
+
+logger = logging.getLogger(__name__)
+
+#: Settings filled in by ``preset`` when the matching parameter is None.
+#: "paper": MD-Net Sec. III-F (width 1, 16x64x64 crops, 80 epochs, batch 16, Adam 3e-4).
+#: "cpu": a narrow net on smaller crops that trains on the default 270-patient
+#: simulated cohort in a minute or two on two CPU cores.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {"width": 1.0, "crop_size": (16, 64, 64), "max_epochs": 80, "batch_size": 16,
+              "lr": 3e-4},
+    "cpu": {"width": 0.125, "crop_size": (16, 48, 48), "max_epochs": 12, "batch_size": 16,
+            "lr": 1e-3},
+}
+_PRESET_KEYS = ("width", "crop_size", "max_epochs", "batch_size", "lr")
+
+
+class FocalCriterion(torch.nn.Module):
+    """`focal_loss` as a module (skorch's ``criterion``); ``gamma=0`` is cross-entropy."""
+
+    def __init__(self, gamma: float = 0.0, weight: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.gamma = gamma
+        self.register_buffer("weight", weight)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return focal_loss(logits, target, self.gamma, self.weight)
+
+
+class CohortNet(NeuralNet):
+    """A `skorch.NeuralNet` over dict batches of cohort tensors (internal).
+
+    Parameters
+    ----------
+    module, criterion, **kwargs
+        As `skorch.NeuralNet`.
+    augmenter : BatchAugmenter
+        Random crop + augmentation of training batches, centre crop otherwise.
+    augment_seed : int, default=0
+        Seed of the augmentation's random generator.
+    """
+
+    def __init__(self, module, criterion, *args, augmenter: BatchAugmenter | None = None,
+                 augment_seed: int = 0, **kwargs) -> None:
+        super().__init__(module, criterion, *args, **kwargs)
+        self.augmenter = augmenter
+        self.augment_seed = augment_seed
+
+    # --------------------------------------------------------------- batches
+    def _generator(self) -> torch.Generator:
+        generator = self.__dict__.get("_augment_generator")
+        if generator is None:
+            generator = torch.Generator().manual_seed(int(self.augment_seed))
+            self.__dict__["_augment_generator"] = generator
+        return generator
+
+    def _training_batch(self, Xi: dict) -> dict:
+        Xi = to_device(dict(Xi), self.device)
+        volumes, masks = self.augmenter.train(Xi["volumes"], Xi["masks"].float(),
+                                              self._generator())
+        return {**Xi, "volumes": volumes, "masks": masks}
+
+    def _inference_batch(self, Xi: dict) -> dict:
+        Xi = to_device(dict(Xi), self.device)
+        return {**Xi, "volumes": self.augmenter.inference(Xi["volumes"]),
+                "masks": self.augmenter.inference(Xi["masks"].float())}
+
+    def train_step_single(self, batch, **fit_params):
+        Xi, yi = unpack_data(batch)
+        return super().train_step_single((self._training_batch(Xi), yi), **fit_params)
+
+    def evaluation_step(self, batch, training=False):
+        Xi, yi = unpack_data(batch)
+        return super().evaluation_step((self._inference_batch(Xi), yi), training=training)
+
+    def infer(self, x, **fit_params):
+        x = to_tensor(x, device=self.device)
+        return self.module_(volumes=x["volumes"], masks=x["masks"], clinical=x["clinical"])
+
+    # ------------------------------------------------------------------ loss
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = self.criterion_(y_pred["logits"], to_tensor(y_true, device=self.device))
+        return self.check_finite(loss)
+
+    def check_finite(self, loss: torch.Tensor) -> torch.Tensor:
+        """Raise `TrainingError` naming the epoch when the loss is NaN or infinite."""
+        if not torch.isfinite(loss.detach()).all():
+            epoch = len(self.history) if self.history else 0
+            raise TrainingError(
+                f"The training loss became {float(loss.detach())} in epoch {epoch}. Lower the "
+                "learning rate (`lr`), check the input volumes for extreme values, or use "
+                "normalize='zscore'."
+            )
+        return loss
+
+    def outputs(self, X: dict, module: torch.nn.Module | None = None) -> dict[str, np.ndarray]:
+        """Run ``module`` (default the main module) in eval mode over ``X`` (centre
+        crops) and return every output concatenated over batches, as numpy."""
+        module = self.module_ if module is None else module
+        self._set_training(False)
+        module.eval()
+        chunks: dict[str, list] = {}
+        with torch.no_grad():
+            for batch in self.get_iterator(self.get_dataset(X), training=False):
+                Xi = self._inference_batch(unpack_data(batch)[0])
+                out = module(volumes=Xi["volumes"], masks=Xi["masks"], clinical=Xi["clinical"])
+                for key, value in out.items():
+                    chunks.setdefault(key, []).append(value.detach().cpu().numpy())
+        return {key: np.concatenate(parts) for key, parts in chunks.items()}
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_augment_generator", None)  # a torch.Generator does not pickle
+        return state
+
+
+def _seed(random_state) -> int:
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+@contextmanager
+def _seeded_torch(seed: int, device: str):
+    """Seed torch inside a forked RNG state, so fitting leaves the caller's RNG alone."""
+    devices = []
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        devices = [torch.device(device).index or 0]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class CohortNetEstimator(ClassifierMixin, BaseEstimator):
+    """Shared machinery of the deep classifiers over cohort frames (not public).
+
+    Subclasses define ``__init__`` (storing parameters), ``_parameter_constraints``,
+    ``_uses_clinical_input`` and ``_make_net``.
+    """
+
+    _parameter_constraints: dict = {
+        "volumes": [StrOptions({"auto"}), list, tuple, str],
+        "clinical": [StrOptions({"auto"}), list, tuple, None],
+        "masks": [StrOptions({"auto"}), list, tuple, None],
+        "cube": ["array-like"],
+        "crop_size": ["array-like", None],
+        "width": [Interval(Real, 0, None, closed="neither"), None],
+        "max_epochs": [Interval(Integral, 0, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "lr": [Interval(Real, 0, None, closed="neither"), None],
+        "preset": [StrOptions(set(PRESETS))],
+        "lr_step": [Interval(Integral, 1, None, closed="left")],
+        "lr_gamma": [Interval(Real, 0, 1, closed="right")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "augment": ["boolean"],
+        "normalize": [StrOptions({"zscore", "percentile"}), None],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------------ settings
+    def _settings(self) -> dict[str, Any]:
+        """Preset values, overridden by every explicitly given (non-None) parameter."""
+        settings = dict(PRESETS[self.preset])
+        for key in _PRESET_KEYS:
+            if getattr(self, key) is not None:
+                settings[key] = getattr(self, key)
+        settings["crop_size"] = tuple(int(s) for s in settings["crop_size"])
+        cube = tuple(int(s) for s in self.cube)
+        if len(cube) != 3 or len(settings["crop_size"]) != 3:
+            raise ValueError(f"{type(self).__name__}: `cube` and `crop_size` need 3 sizes "
+                             f"(D, H, W); got cube={self.cube!r}, crop_size="
+                             f"{settings['crop_size']!r}.")
+        if any(c > k for c, k in zip(settings["crop_size"], cube)):
+            raise ValueError(
+                f"{type(self).__name__}: crop_size={settings['crop_size']} is larger than the "
+                f"cube={cube} it is cropped from. Use a crop no larger than the cube on every "
+                "axis (the paper crops 16x64x64 out of 20x80x80)."
+            )
+        settings["cube"] = cube
+        return settings
+
+    def _augmenter(self) -> BatchAugmenter:
+        crop = self.settings_["crop_size"]
+        if self.augment:
+            return BatchAugmenter(crop)
+        return BatchAugmenter(crop, flip=False, rotation=0.0, scale=0.0, translation=0.0,
+                              intensity=0.0)
+
+    # --------------------------------------------------------------- data
+    def _resolve_columns(self, X: pd.DataFrame) -> None:
+        roles = resolve_columns(X, clinical=self.clinical, volumes=self.volumes,
+                                masks=self.masks)
+        if not roles.volumes:
+            raise ColumnRoleError(
+                f"{type(self).__name__} found no volume column in X (columns: "
+                f"{list(X.columns)[:12]}). Add volume columns (Volume cells) or name them "
+                "with volumes=[...]."
+            )
+        self.volume_columns_ = list(roles.volumes)
+        self.mask_columns_ = list(roles.masks)
+        self.clinical_columns_ = list(roles.clinical)
+
+    def _check_volume_columns(self, X: pd.DataFrame) -> None:
+        needed = self.volume_columns_ + self.mask_columns_
+        missing = [c for c in needed if c not in X.columns]
+        if missing:
+            raise ColumnRoleError(
+                f"{type(self).__name__} was fitted with volume/mask columns {needed}; X lacks "
+                f"{missing}. Pass a cohort frame with these columns."
+            )
+        for column in needed:
+            absent = X[column].isna()
+            if absent.any():
+                ids = ", ".join(map(repr, X.index[absent][:5]))
+                raise CohortError(
+                    f"Column {column!r} has no volume for patient(s) {ids}. Every patient needs "
+                    "every sequence and mask: drop these patients or fill the cells."
+                )
+
+    def _volume_tensors(self, X: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
+        """Crop around the tumour, normalise, stack: ``(N, S, D, H, W)`` float32
+        volumes and uint8 masks."""
+        from ..imaging import IntensityNormalizer, ROICropper
+
+        self._check_volume_columns(X)
+        cube = self.settings_["cube"]
+        frame = X[self.volume_columns_ + self.mask_columns_]
+        columns = {"volumes": self.volume_columns_, "masks": self.mask_columns_}
+        if self.mask_columns_:
+            frame = ROICropper(size=cube, **columns).fit_transform(frame)
+        if self.normalize is not None:
+            region = "roi" if self.mask_columns_ else "image"
+            frame = IntensityNormalizer(self.normalize, region=region,
+                                        **columns).fit_transform(frame)
+        volumes = self._stack(frame, self.volume_columns_, np.float32)
+        if self.mask_columns_:
+            mask_cols = [mask_column_for(c, self.mask_columns_) for c in self.volume_columns_]
+            masks = self._stack(frame, mask_cols, np.uint8)
+        else:
+            masks = np.zeros(volumes.shape, np.uint8)
+        return torch.from_numpy(volumes), torch.from_numpy(masks)
+
+    def _stack(self, frame: pd.DataFrame, columns: list, dtype) -> np.ndarray:
+        cube = self.settings_["cube"]
+        out = np.empty((len(frame), len(columns)) + cube, dtype=dtype)
+        for j, column in enumerate(columns):
+            for i, (pid, cell) in enumerate(frame[column].items()):
+                array = cell.array if hasattr(cell, "array") else np.asarray(cell)
+                if array.shape != cube:
+                    raise CohortError(
+                        f"patient {pid!r}, column {column!r}: volume of shape {array.shape}, "
+                        f"expected the cube {cube}. Add a tumour mask column (the cube is "
+                        "cropped around it) or set `cube` to the volumes' shape."
+                    )
+                out[i, j] = array
+        return out
+
+    def _clinical_matrix(self, X: pd.DataFrame) -> np.ndarray:
+        missing = [c for c in self.clinical_columns_ if c not in X.columns]
+        if missing:
+            raise ColumnRoleError(
+                f"{type(self).__name__} uses the clinical columns it was fitted with; X lacks "
+                f"{missing[:10]}{' ...' if len(missing) > 10 else ''}. Pass them (NaN cells "
+                "are imputed)."
+            )
+        return self.clinical_preprocessor_.transform(X[self.clinical_columns_]).astype(
+            np.float32)
+
+    def _fit_clinical(self, X: pd.DataFrame) -> np.ndarray:
+        from ..preprocessing import ClinicalPreprocessor
+
+        if not self.clinical_columns_:
+            raise ColumnRoleError(
+                f"{type(self).__name__} needs clinical columns to fit, but X has none (or "
+                "clinical=None). Add the clinical columns or name them with clinical=[...]."
+            )
+        self.clinical_preprocessor_ = ClinicalPreprocessor(clinical=self.clinical_columns_)
+        self.clinical_preprocessor_.fit(X[self.clinical_columns_])
+        return self._clinical_matrix(X)
+
+    def _encode_labels(self, X: pd.DataFrame, y) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValueError(f"y must be 1-D with one label per patient ({len(X)}); got shape "
+                             f"{y.shape}.")
+        if pd.isna(pd.Series(y)).any():
+            ids = ", ".join(map(repr, X.index[pd.isna(pd.Series(y)).to_numpy()][:5]))
+            raise ValueError(f"y is missing for patient(s) {ids}; drop them before fitting.")
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y; got only "
+                f"{self.classes_.tolist()}. Check the labels (or the fold split)."
+            )
+        return encoder.transform(y).astype(np.int64)
+
+    def _class_weight_tensor(self, y_encoded: np.ndarray) -> torch.Tensor | None:
+        if self.class_weight is None:
+            return None
+        n_classes = len(self.classes_)
+        if self.class_weight == "balanced":
+            counts = np.bincount(y_encoded, minlength=n_classes)
+            weights = len(y_encoded) / (n_classes * np.maximum(counts, 1))
+        else:
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(f"class_weight names classes {sorted(unknown)} not in y "
+                                 f"({self.classes_.tolist()}).")
+            weights = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
+        return torch.as_tensor(weights, dtype=torch.float32)
+
+    def _net_kwargs(self) -> dict[str, Any]:
+        """Settings shared by every `CohortNet` (optimiser, schedule, device, ...)."""
+        s = self.settings_
+        return {
+            "optimizer": torch.optim.Adam,
+            "lr": s["lr"],
+            "optimizer__weight_decay": self.weight_decay,
+            "max_epochs": s["max_epochs"],
+            "batch_size": s["batch_size"],
+            "iterator_train__shuffle": True,
+            "train_split": None,
+            "callbacks": [("lr_scheduler", LRScheduler(policy=torch.optim.lr_scheduler.StepLR,
+                                                       step_size=self.lr_step,
+                                                       gamma=self.lr_gamma))],
+            "device": self.device,
+            "verbose": int(self.verbose),
+            "augmenter": self._augmenter(),
+        }
+
+    # ---------------------------------------------------------------- fit
+    def _prepare_fit(self, X, y) -> tuple[dict, np.ndarray]:
+        """Validate, resolve columns, encode labels, fit clinical preprocessing and build
+        the training tensors."""
+        X = check_cohort_frame(X)
+        self.settings_ = self._settings()
+        self._resolve_columns(X)
+        y_encoded = self._encode_labels(X, y)
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        if self._uses_clinical_input():
+            clinical = self._fit_clinical(X)
+        else:
+            self.clinical_preprocessor_ = None
+            clinical = np.zeros((len(X), 0), np.float32)
+        volumes, masks = self._volume_tensors(X)
+        data = {"volumes": volumes, "masks": masks, "clinical": torch.from_numpy(clinical)}
+        return data, y_encoded
+
+    def _train(self, build_net: Callable[[], CohortNet], data: dict, y: np.ndarray,
+               seed: int) -> CohortNet:
+        """Build the net and train it under one torch seed (initial weights,
+        shuffling and augmentation all follow ``random_state``)."""
+        with _seeded_torch(seed, self.device):
+            net = build_net()
+            if len(y) % net.batch_size == 1:
+                # a last batch of one patient gives BatchNorm a degenerate estimate
+                net.set_params(iterator_train__drop_last=True)
+            net.fit(data, y)
+        return net
+
+    # ------------------------------------------------------------ predict
+    def _inference_data(self, X, *, with_clinical: bool) -> dict:
+        check_is_fitted(self, "net_")
+        X = check_cohort_frame(X)
+        volumes, masks = self._volume_tensors(X)
+        if with_clinical:
+            clinical = torch.from_numpy(self._clinical_matrix(X))
+        else:
+            clinical = torch.zeros((len(X), 0))
+        return {"volumes": volumes, "masks": masks, "clinical": clinical}
+
+    def _student_outputs(self, X) -> dict[str, np.ndarray]:
+        data = self._inference_data(X, with_clinical=self._uses_clinical_input())
+        return self.net_.outputs(data)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Class scores (logits) of the network.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Cohort frame with the volume (and mask) columns seen in fit.
+
+        Returns
+        -------
+        ndarray of shape (n_patients,) for two classes (the log-odds of
+        ``classes_[1]``), else (n_patients, n_classes).
+        """
+        logits = self._student_outputs(X)["logits"]
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (softmax of the logits), columns in ``classes_`` order.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Cohort frame with the volume (and mask) columns seen in fit.
+
+        Returns
+        -------
+        ndarray of shape (n_patients, n_classes)
+        """
+        logits = torch.from_numpy(self._student_outputs(X)["logits"])
+        return torch.softmax(logits.double(), dim=1).numpy()
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class of each patient.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+
+        Returns
+        -------
+        ndarray of shape (n_patients,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def transform(self, X) -> np.ndarray:
+        """Embeddings: the image features the classifier reads (for t-SNE, Fig. 5).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+
+        Returns
+        -------
+        ndarray of shape (n_patients, n_embedding)
+        """
+        return self._student_outputs(X)["embedding"]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = str(self.device).startswith("cuda")
+        tags.input_tags.allow_nan = True
+        return tags

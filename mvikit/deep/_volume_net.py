@@ -1,0 +1,200 @@
+"""`VolumeNetClassifier`: the baseline 3D networks as scikit-learn classifiers."""
+
+from __future__ import annotations
+
+from ..utils._validation import Real, StrOptions, Interval, fit_context
+from ._base import CohortNet, CohortNetEstimator, FocalCriterion, _seed
+from .nets import CNN3DNet, ConcatNet, LSTMNet, StudentNet, TeacherNet
+
+__all__ = ["VolumeNetClassifier"]
+
+ARCHITECTURES = ("cnn3d", "concat", "lstm", "mdnet_student", "mdnet_teacher")
+
+
+class VolumeNetClassifier(CohortNetEstimator):
+    """A 3D CNN over the volume columns of a cohort frame (optionally + clinical).
+
+    The image-only baselines of MD-Net's Table II, and MD-Net's own teacher and
+    student networks trained alone (the "S-..." and "T-Clinical-..." rows of
+    Table III).
+
+    Parameters
+    ----------
+    architecture : {"cnn3d", "concat", "lstm", "mdnet_student", "mdnet_teacher"}, \
+default="concat"
+        ``"cnn3d"``: sequences stacked as channels of one CNN; ``"concat"``: one
+        CNN per sequence, features concatenated; ``"lstm"``: one CNN per sequence,
+        features read by an LSTM; ``"mdnet_student"``: MD-Net's student (MRI-only
+        modules + symmetric attention), 1 or 2 sequences; ``"mdnet_teacher"``:
+        MD-Net's teacher (MRI-clinical-fusion modules + SA), needs
+        ``use_clinical=True``.  All CNNs are MD-Net's MRI-only module.
+    use_clinical : bool, default=False
+        Feed the preprocessed clinical vector too: late fusion for the baselines,
+        channel-wise gating (eq. 1) for ``"mdnet_teacher"``.  The clinical columns
+        are then needed at predict time as well (NaN cells are imputed).
+    focal_gamma : float, default=0.0
+        Focal-loss parameter; 0 is cross-entropy.
+    volumes : "auto", str or list of str, default="auto"
+        Volume columns (sequences), in the order the network reads them.
+    clinical : "auto", list of str or None, default="auto"
+        Clinical columns (used with ``use_clinical=True``).
+    masks : "auto", list of str or None, default="auto"
+        Mask columns; the tumour mask centres the cube.
+    cube : tuple of 3 int, default=(20, 80, 80)
+        Box ``(D, H, W)`` cropped around the tumour once per fit/predict.
+    crop_size : tuple of 3 int, default=None
+        Network input: random crops of the cube in training, its centre crop
+        at inference.  None takes the preset's.
+    width : float, default=None
+        Channel multiplier (1 = 64/128/256/256 channels).  None: preset.
+    max_epochs, batch_size : int, default=None
+        None: preset.
+    lr : float, default=None
+        Adam's learning rate.  None: preset.
+    preset : {"cpu", "paper"}, default="cpu"
+        Fills the None-valued ``width``, ``crop_size``, ``max_epochs``,
+        ``batch_size`` and ``lr``: ``"paper"`` = 1, (16, 64, 64), 80, 16, 3e-4
+        (MD-Net Sec. III-F); ``"cpu"`` = 0.125, (16, 48, 48), 12, 16, 1e-3.
+        A parameter given explicitly always wins over the preset.
+    lr_step, lr_gamma : int, float, default=2, 0.9
+        StepLR schedule: the learning rate is multiplied by ``lr_gamma`` every
+        ``lr_step`` epochs.
+    weight_decay : float, default=0.0
+        Adam's weight decay.
+    class_weight : "balanced", dict or None, default=None
+        Class weights of the loss.
+    augment : bool, default=True
+        Random flips, affine transform and intensity jitter of training batches
+        (the random crop is always applied).
+    normalize : {"zscore", "percentile"} or None, default="zscore"
+        Per-patient intensity normalisation (`mvikit.imaging.IntensityNormalizer`,
+        statistics over the tumour and a 10 mm margin).
+    device : str, default="cpu"
+        ``"cpu"`` or ``"cuda"`` (``"cuda:1"``...).
+    random_state : int, RandomState or None, default=None
+        Seeds initialisation, shuffling and augmentation; on the CPU the same
+        seed gives bit-identical predictions.
+    verbose : int, default=0
+        skorch's per-epoch log when > 0.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Class labels.
+    volume_columns_, mask_columns_, clinical_columns_ : list of str
+        Resolved column roles.
+    clinical_preprocessor_ : ClinicalPreprocessor or None
+        Fitted on the training rows (``use_clinical=True``).
+    settings_ : dict
+        The effective ``width``, ``crop_size``, ``max_epochs``, ``batch_size``,
+        ``lr`` and ``cube``.
+    net_ : skorch.NeuralNet
+        The trained network (``net_.module_``; ``net_.history`` per epoch).
+    n_features_in_ : int
+        Columns of the training frame.
+    feature_names_in_ : ndarray of str
+        Their names.
+
+    See Also
+    --------
+    MDNetClassifier : the teacher-student network.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from mvikit import Volume
+    >>> from mvikit.deep import VolumeNetClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> mask = np.zeros((8, 16, 16), np.uint8); mask[3:5, 6:10, 6:10] = 1
+    >>> X = pd.DataFrame({
+    ...     "PRE": [Volume(rng.normal(size=(8, 16, 16))) for _ in range(8)],
+    ...     "HBP": [Volume(rng.normal(size=(8, 16, 16))) for _ in range(8)],
+    ...     "tumor_mask": [Volume(mask)] * 8}, index=[f"p{i}" for i in range(8)])
+    >>> y = np.array([0, 1] * 4)
+    >>> clf = VolumeNetClassifier(cube=(8, 16, 16), crop_size=(8, 16, 16), width=0.0625,
+    ...                           max_epochs=1, batch_size=4, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X).shape
+    (8, 2)
+    """
+
+    _parameter_constraints: dict = {
+        **CohortNetEstimator._parameter_constraints,
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "use_clinical": ["boolean"],
+        "focal_gamma": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(self, architecture="concat", *, use_clinical=False, focal_gamma=0.0,
+                 volumes="auto", clinical="auto", masks="auto", cube=(20, 80, 80),
+                 crop_size=None, width=None, max_epochs=None, batch_size=None, lr=None,
+                 preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, class_weight=None,
+                 augment=True, normalize="zscore", device="cpu", random_state=None,
+                 verbose=0):
+        self.architecture = architecture
+        self.use_clinical = use_clinical
+        self.focal_gamma = focal_gamma
+        self.volumes = volumes
+        self.clinical = clinical
+        self.masks = masks
+        self.cube = cube
+        self.crop_size = crop_size
+        self.width = width
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.preset = preset
+        self.lr_step = lr_step
+        self.lr_gamma = lr_gamma
+        self.weight_decay = weight_decay
+        self.class_weight = class_weight
+        self.augment = augment
+        self.normalize = normalize
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _uses_clinical_input(self) -> bool:
+        return bool(self.use_clinical)
+
+    def _module(self, n_sequences: int, n_classes: int, n_clinical: int):
+        width = self.settings_["width"]
+        if self.architecture == "mdnet_teacher":
+            if not self.use_clinical:
+                raise ValueError("architecture='mdnet_teacher' fuses clinical data into every "
+                                 "block: set use_clinical=True.")
+            return TeacherNet(n_clinical, n_sequences, n_classes, width)
+        if self.architecture == "mdnet_student":
+            if self.use_clinical:
+                raise ValueError("architecture='mdnet_student' sees images only; use "
+                                 "'mdnet_teacher' or MDNetClassifier for clinical data.")
+            return StudentNet(n_sequences, n_classes, 0, width)
+        net = {"cnn3d": CNN3DNet, "concat": ConcatNet, "lstm": LSTMNet}[self.architecture]
+        return net(n_sequences, n_classes, n_clinical, width)
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Crop, normalise and stack the volumes, then train the network.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Cohort frame: volume columns, a tumour mask column, clinical columns
+            (used with ``use_clinical=True``).
+        y : array-like of shape (n_patients,)
+            Class labels (ints or strings; two or more classes).
+
+        Returns
+        -------
+        self : VolumeNetClassifier
+        """
+        data, y_encoded = self._prepare_fit(X, y)
+        seed = _seed(self.random_state)
+        criterion = FocalCriterion(self.focal_gamma, self._class_weight_tensor(y_encoded))
+
+        def build_net() -> CohortNet:
+            module = self._module(len(self.volume_columns_), len(self.classes_),
+                                  data["clinical"].shape[1])
+            return CohortNet(module, criterion, augment_seed=seed, **self._net_kwargs())
+
+        self.net_ = self._train(build_net, data, y_encoded, seed)
+        return self
