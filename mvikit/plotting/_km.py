@@ -5,13 +5,14 @@ from __future__ import annotations
 __all__ = ["plot_km"]
 
 
-def _annotation(y, groups, levels):
+def _annotation(y, groups, names):
     from ..survival import hazard_ratio, logrank_test
 
     lines = [f"log-rank p = {logrank_test(y, groups).p_value:.3g}"]
-    table = hazard_ratio(y, groups)
-    for level, row in table.iterrows():  # one line per group against the reference
-        lines.append(f"HR {level} vs {levels[0]} = {row['HR']:.2f} "
+    table = hazard_ratio(y, groups)  # against the first group in sorted order
+    reference = names[0]
+    for name, (_, row) in zip(names[1:], table.iterrows()):
+        lines.append(f"HR {name} vs {reference} = {row['HR']:.2f} "
                      f"({row['HR lower']:.2f}-{row['HR upper']:.2f})")
     return "\n".join(lines)
 
@@ -86,7 +87,7 @@ def plot_km(y, groups, *, ax=None, at_risk=True, ci=True, annotate=True, group_n
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.02)
     if annotate and len(levels) >= 2:
-        ax.text(0.98, 0.98, _annotation(y, groups, levels), transform=ax.transAxes,
+        ax.text(0.98, 0.98, _annotation(y, groups, names), transform=ax.transAxes,
                 ha="right", va="top", fontsize=9)
     if at_risk:
         add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk", "Events"])

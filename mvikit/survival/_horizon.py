@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from lifelines import KaplanMeierFitter
+from sksurv.nonparametric import kaplan_meier_estimator
 
 from ..exceptions import SurvivalTargetError
 from ._target import check_survival_y
@@ -44,25 +44,25 @@ class HorizonLabels:
     censored: str
 
 
-def _left_limit(fitter, times):
-    """Kaplan-Meier value just before each time, ``G(t-)``."""
-    timeline = fitter.survival_function_.index.to_numpy()
-    values = fitter.survival_function_.iloc[:, 0].to_numpy()
-    position = np.searchsorted(timeline, times, side="left") - 1
+def _step_value(times, values, at, *, left):
+    """Right-continuous step function (value 1 before the first time) at ``at``,
+    or its left limit ``f(at-)`` when ``left``."""
+    position = np.searchsorted(times, at, side="left" if left else "right") - 1
     return np.where(position >= 0, values[np.clip(position, 0, None)], 1.0)
 
 
 def _ipcw(event, time, horizon, is_case, is_control):
-    # Kaplan-Meier of the censoring distribution G: censoring is the "event".
-    censoring = KaplanMeierFitter().fit(time, event_observed=~event)
-    g_horizon = float(censoring.survival_function_at_times(horizon).iloc[0])
+    # Kaplan-Meier of the censoring distribution G (scikit-survival's reverse estimator:
+    # at a time shared by events and censorings the events come first, as in Graf et al.)
+    times, survival = kaplan_meier_estimator(event, time, reverse=True)
+    g_horizon = float(_step_value(times, survival, horizon, left=False))
     if g_horizon <= 0:
         raise SurvivalTargetError(
             f"Every patient is censored before the horizon {horizon}; the censoring "
             f"distribution is 0 there and IPCW weights are undefined. Choose an earlier horizon."
         )
     weights = np.zeros(event.shape[0])
-    weights[is_case] = 1.0 / _left_limit(censoring, time[is_case])
+    weights[is_case] = 1.0 / _step_value(times, survival, time[is_case], left=True)
     weights[is_control] = 1.0 / g_horizon
     return weights
 
@@ -100,7 +100,9 @@ def horizon_labels(y, horizon, *, censored="exclude"):
     Notes
     -----
     IPCW (Graf et al., Stat. Med. 1999): with ``G`` the Kaplan-Meier estimate of the
-    censoring distribution (lifelines, censoring treated as the event),
+    censoring distribution (censoring treated as the event; at tied times events are
+    removed from the risk set first: scikit-survival's ``kaplan_meier_estimator(...,
+    reverse=True)``),
 
     - a case (event at ``T_i <= h``) gets ``w_i = 1 / G(T_i-)``;
     - a control (``T_i > h``) gets ``w_i = 1 / G(h)``;
