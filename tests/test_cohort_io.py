@@ -49,7 +49,13 @@ def _cohort(n=5, seed=0):
                  centers=pd.Series(rng.choice(["A", "B", "C"], n), index=ids, name="center"),
                  truth=pd.DataFrame({"a": rng.normal(size=n), "sign": rng.random(n) < 0.5},
                                     index=ids),
-                 description="A test cohort.", clinical_columns=list(X.columns[:8]))
+                 description="A test cohort.", clinical_columns=list(X.columns[:8]),
+                 # non-patient fields: kept in the sidecar as tagged JSON
+                 center_info=pd.DataFrame({"spacing": [(3.0, 0.7, 0.7), (2.0, 0.78, 0.78)],
+                                           "weight": [0.6, 0.4], "external": [False, True]},
+                                          index=pd.Index(["C1", "C2"], name="center")),
+                 params={"b_a": 1.2, "thresholds": (-0.1, 0.9), "sequences": ["PRE", "HBP"]},
+                 oracle_auc=np.float64(0.9), weights=np.arange(6.0).reshape(2, 3))
 
 
 def _assert_volumes_equal(left, right):
@@ -80,6 +86,10 @@ def test_bunch_round_trip_is_exact(tmp_path):
     pd.testing.assert_series_equal(back.centers, cohort.centers)
     pd.testing.assert_frame_equal(back.truth, cohort.truth, check_exact=True)
     assert back.description == cohort.description
+    pd.testing.assert_frame_equal(back.center_info, cohort.center_info, check_exact=True)
+    assert back.params == cohort.params and isinstance(back.params["thresholds"], tuple)
+    assert back.oracle_auc == cohort.oracle_auc and type(back.oracle_auc) is np.float64
+    np.testing.assert_array_equal(back.weights, cohort.weights)
     assert back.volume_columns == ["PRE", "HBP"] and back.mask_columns == ["tumor_mask"]
     # Lazy cells: the whole frame pickles as paths (a few hundred bytes per cell).
     assert len(pickle.dumps(back.X)) < 1500 * back.X.size / 4

@@ -33,7 +33,7 @@ from sklearn.utils import Bunch
 from ..exceptions import CohortError, ColumnRoleError, DataWarning, OutputExistsError
 from ..imaging._volume import IMAGE_SUFFIXES, Volume, as_volume
 from ..utils._roles import _is_missing, check_cohort_frame, resolve_columns
-from ._dtypes import dtype_spec, from_text, to_text
+from ._dtypes import decode, dtype_spec, encode, from_text, to_text
 
 __all__ = ["write_cohort", "load_cohort"]
 
@@ -155,23 +155,26 @@ def _check_names(X: pd.DataFrame) -> None:
         )
 
 
-def _extras(meta: dict, folder: Path, sidecar: dict) -> None:
+def _extras(meta: dict, X: pd.DataFrame, folder: Path, sidecar: dict) -> None:
     for key, value in meta.items():
         if key in _OUTCOMES:
             continue
-        if isinstance(value, pd.DataFrame):
-            _check_names(value)
-            sidecar["frames"][key] = _write_frame_csv(value, folder / f"{_safe(key)}.csv", key)
-            sidecar["frames"][key]["file"] = f"{_safe(key)}.csv"
-            continue
+        if isinstance(value, pd.DataFrame) and value.index.equals(X.index):
+            # per-patient tables (the simulator's truth, outcomes) stay readable CSVs
+            try:
+                _check_names(value)
+                info = _write_frame_csv(value, folder / f"{_safe(key)}.csv", key)
+            except CohortError:
+                pass
+            else:
+                sidecar["frames"][key] = {**info, "file": f"{_safe(key)}.csv"}
+                continue
         try:
-            json.dumps(value)
+            sidecar["extra"][key] = encode(value)
         except TypeError:
             warnings.warn(
                 f"write_cohort: the Bunch's field {key!r} ({type(value).__name__}) cannot be "
                 "stored in JSON and is not written.", DataWarning, stacklevel=3)
-            continue
-        sidecar["extra"][key] = value
 
 
 def _fill_folder(X: pd.DataFrame, meta: dict, folder: Path, compression_level: int) -> None:
@@ -200,7 +203,7 @@ def _fill_folder(X: pd.DataFrame, meta: dict, folder: Path, compression_level: i
     if meta.get("survival") is not None:
         sidecar["survival"] = _survival(meta["survival"], X, taken, csv)
     sidecar["geometry"] = _write_images(X, image_columns, folder, csv, compression_level)
-    _extras(meta, folder, sidecar)
+    _extras(meta, X, folder, sidecar)
     order = [id_column, *[c for c in X.columns if c not in image_columns],
              *[c for c in csv if c not in X.columns and c != id_column], *image_columns]
     pd.DataFrame(csv)[order].to_csv(folder / CSV_NAME, index=False)
@@ -395,7 +398,7 @@ def _load_with_sidecar(csv: Path, sidecar: dict, options: dict) -> Bunch:
     for key, info in sidecar["frames"].items():
         frame_text = _read_text(csv.parent / info["file"])
         bunch[key] = _frame_from_text(frame_text, info, "__index__")
-    bunch.update(sidecar["extra"])
+    bunch.update({key: decode(value) for key, value in sidecar["extra"].items()})
     return bunch
 
 

@@ -122,3 +122,73 @@ def _from_text(text: pd.Series, spec: dict) -> pd.Series:
         return pd.Series(pd.array([pd.NA if v == "" else int(v) for v in text], dtype=dtype),
                          index=text.index)
     return text.astype(dtype)
+
+
+# ---------------------------------------------------------------- tagged JSON
+# Bunch fields that are not per-patient columns (centre tables, parameters,
+# thresholds) go into the sidecar as JSON with type tags, so tuples, numpy
+# scalars/arrays and small frames come back as they were.
+_TAG = "__mvikit__"
+
+
+def _encode_frame(frame: pd.DataFrame) -> dict:
+    return {_TAG: "frame", "columns": [encode(c) for c in frame.columns],
+            "index": encode(list(frame.index)), "index_name": encode(frame.index.name),
+            "data": [encode(list(frame[c])) for c in frame.columns],
+            "dtypes": [str(frame[c].dtype) for c in frame.columns]}
+
+
+def encode(value):
+    """``value`` as JSON-able data with type tags; raises TypeError when impossible."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float)) and type(value) in (int, float):
+        return value
+    if isinstance(value, np.generic):
+        return {_TAG: "np", "dtype": value.dtype.str, "value": value.item()}
+    if isinstance(value, tuple):
+        return {_TAG: "tuple", "items": [encode(v) for v in value]}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {_TAG: "dict", "items": [[encode(k), encode(v)] for k, v in value.items()]}
+    if isinstance(value, np.ndarray) and value.dtype.names is None and value.dtype != object:
+        return {_TAG: "ndarray", "dtype": value.dtype.str, "shape": list(value.shape),
+                "data": value.ravel().tolist()}
+    if isinstance(value, pd.DataFrame):
+        return _encode_frame(value)
+    if isinstance(value, pd.Series):
+        return {_TAG: "series", "frame": _encode_frame(value.to_frame(name="v")),
+                "name": encode(value.name)}
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _decode_frame(data: dict) -> pd.DataFrame:
+    index = pd.Index(decode(data["index"]), name=decode(data["index_name"]))
+    frame = pd.DataFrame({i: pd.Series(decode(values), index=index, dtype=object)
+                          for i, values in enumerate(data["data"])}, index=index)
+    for i, dtype in enumerate(data["dtypes"]):
+        if dtype != "object":
+            frame[i] = frame[i].astype(dtype)
+    frame.columns = [decode(c) for c in data["columns"]]
+    return frame
+
+
+def decode(data):
+    """Inverse of `encode`."""
+    if isinstance(data, list):
+        return [decode(v) for v in data]
+    if not isinstance(data, dict) or _TAG not in data:
+        return data
+    kind = data[_TAG]
+    if kind == "np":
+        return np.dtype(data["dtype"]).type(data["value"])
+    if kind == "tuple":
+        return tuple(decode(v) for v in data["items"])
+    if kind == "dict":
+        return {decode(k): decode(v) for k, v in data["items"]}
+    if kind == "ndarray":
+        return np.asarray(data["data"], dtype=np.dtype(data["dtype"])).reshape(data["shape"])
+    if kind == "frame":
+        return _decode_frame(data)
+    return _decode_frame(data["frame"])["v"].rename(decode(data["name"]))
