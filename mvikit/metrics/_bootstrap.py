@@ -160,7 +160,7 @@ def bootstrap_ci(
     >>> rng = np.random.RandomState(0)
     >>> y = np.r_[np.zeros(40), np.ones(40)]
     >>> score = 2 * y + rng.normal(size=80)
-    >>> res = bootstrap_ci(roc_auc_score, y, score, n_resamples=500, random_state=0)
+    >>> res = bootstrap_ci(roc_auc_score, y, score, n_resamples=200, random_state=0)
     >>> round(res.estimate, 3), res.ci[0] < res.estimate < res.ci[1]
     (0.835, True)
     """
@@ -242,7 +242,7 @@ def paired_bootstrap_test(
     >>> rng = np.random.RandomState(0)
     >>> y = np.r_[np.zeros(50), np.ones(50)]
     >>> strong, weak = 2 * y + rng.normal(size=100), 0.3 * y + rng.normal(size=100)
-    >>> res = paired_bootstrap_test(roc_auc_score, y, strong, weak, n_resamples=300,
+    >>> res = paired_bootstrap_test(roc_auc_score, y, strong, weak, n_resamples=200,
     ...                             random_state=0)
     >>> res.difference > 0, res.p_value < 0.001
     (True, True)
