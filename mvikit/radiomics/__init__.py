@@ -1,3 +1,7 @@
-"""mvikit.radiomics."""
+"""mvikit.radiomics: pyradiomics features, fold-safe feature selection, the
+LASSO radiomics signature (rad-score), ComBat harmonisation and the combined
+radiomics nomogram."""
 
-__all__ = []
+from ._features import RadiomicsFeatures
+
+__all__ = ["RadiomicsFeatures"]
