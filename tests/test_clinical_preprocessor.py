@@ -74,6 +74,10 @@ def test_hand_values_bool_string_and_indicator():
     np.testing.assert_array_equal(out["x_missing"], [0, 0, 1, 0])
     assert list(out.index) == ["a", "b", "c", "d"]
     assert pre.binary_columns_ == ["flag"] and pre.categorical_columns_ == ["sex"]
+    # a gap in a column complete during fit: imputed, no indicator (none was fitted)
+    later = pre.transform(pd.DataFrame({"x": [2.0], "flag": [np.nan], "sex": ["F"]},
+                                       index=["e"]))
+    assert later["flag"].iloc[0] == 1 and later["flag_missing"].iloc[0] == 1
 
 
 def test_volume_and_mask_columns_are_dropped_and_names():

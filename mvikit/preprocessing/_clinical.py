@@ -107,7 +107,8 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         images (`mvikit.utils.resolve_columns`).
     add_indicator : bool, default=False
         Append one 0/1 column ``"<column>_missing"`` per clinical column that
-        had missing values during fit.
+        had missing values during fit (a column complete in fit but with
+        gaps later is imputed, without an indicator).
     log_transform : None, "auto" or list of str, default=None
         Numeric columns to replace by their natural logarithm (after
         imputation, before scaling). ``"auto"`` picks, in ``fit``, the numeric
@@ -280,7 +281,8 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         self.statistics_ = {**numeric, **binary, **categorical}
         self.statistics_ = {c: self.statistics_[c] for c in columns}
         if self.add_indicator:
-            self.indicator_ = MissingIndicator(features="missing-only").fit(
+            self.indicator_ = MissingIndicator(features="missing-only",
+                                             error_on_new=False).fit(
                 self._missing(frame))
         else:
             self.indicator_ = None

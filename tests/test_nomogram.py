@@ -1,0 +1,156 @@
+"""`Nomogram`: points reproduce predict_proba through log, one-hot, imputation and indicators."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mvikit import Volume
+from mvikit.clinical import Nomogram, NomogramClassifier, StepwiseSelector
+from mvikit.plotting import plot_nomogram
+from mvikit.preprocessing import ClinicalPreprocessor
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    rng = np.random.default_rng(7)
+    n = 300
+    afp = np.exp(rng.normal(3, 2, n))
+    size = rng.normal(4, 1.5, n).clip(0.5)
+    stage = rng.choice(["0", "A", "B"], n, p=[0.3, 0.45, 0.25])
+    capsule = rng.random(n) < 0.6
+    noise = rng.normal(size=n)
+    lp = -3 + 0.35 * np.log(afp) + 0.4 * size + 1.0 * (stage == "B") - 0.6 * capsule
+    y = (rng.random(n) < expit(lp)).astype(int)
+    X = pd.DataFrame({"AFP": afp, "size": size, "BCLC": stage, "capsule": capsule,
+                      "noise": noise, "HBP": [Volume(np.zeros((2, 4, 4)))] * n},
+                     index=[f"P{i:03d}" for i in range(n)])
+    X.loc[X.index[::9], "AFP"] = np.nan  # gaps: imputed by the training median
+    X.loc[X.index[::13], "BCLC"] = np.nan
+    return X, y
+
+
+def _pipeline(**pre):
+    return make_pipeline(ClinicalPreprocessor(log_transform=["AFP"], **pre),
+                         NomogramClassifier(selection=None))
+
+
+@pytest.mark.parametrize("pre", [{}, {"add_indicator": True}, {"encode": "ordinal"},
+                                 {"scale": False, "drop": "if_binary"}])
+def test_points_reproduce_predict_proba(cohort, pre):
+    X, y = cohort
+    model = _pipeline(**pre).fit(X, y)
+    nomogram = Nomogram.from_estimator(model)
+    points = nomogram.points(X)
+    expected = model.predict_proba(X)
+    np.testing.assert_allclose(nomogram.probability(points["total_points"]), expected,
+                               atol=1e-6)
+    np.testing.assert_allclose(nomogram.linear_predictor(points["total_points"]),
+                               model.decision_function(X), atol=1e-9)
+    assert points.index.equals(X.index)
+    # rms convention: the widest variable spans exactly 0-100 over its range
+    spans = [t.extremes()[1] - t.extremes()[0] for t in nomogram.terms]
+    assert max(spans) * nomogram.points_per_unit == pytest.approx(100)
+    assert points.drop(columns="total_points").min().min() >= -1e-9
+
+
+def test_points_by_hand_and_missing_values(cohort):
+    X, y = cohort
+    model = _pipeline().fit(X, y)
+    pre, clf = model[0], model[-1]
+    nomogram = Nomogram.from_estimator(model)
+    beta = dict(zip(pre.get_feature_names_out(), clf.coef_[0]))
+    fm = pre.feature_map_.set_index("feature")
+    # size: slope per cm = beta / SD; its row spans the training range
+    slope = beta["size"] / fm.loc["size", "scale"]
+    low, high = pre.data_range_["size"]
+    size_row = nomogram.points(pd.DataFrame({"AFP": [20.0, 20.0], "size": [low, high],
+                                             "BCLC": ["A", "A"], "capsule": [True, True],
+                                             "noise": [0.0, 0.0]}))["size"]
+    assert size_row.iloc[1] - size_row.iloc[0] == pytest.approx(
+        abs(slope) * (high - low) * nomogram.points_per_unit)
+    # a missing AFP gets the points of the training median (in ng/mL, before the log)
+    patient = {"size": 4.0, "BCLC": "B", "capsule": False, "noise": 0.0}
+    missing = nomogram.points(pd.DataFrame([{**patient, "AFP": np.nan}]))
+    median = nomogram.points(pd.DataFrame([{**patient, "AFP": pre.statistics_["AFP"]}]))
+    assert missing["AFP"].iloc[0] == pytest.approx(median["AFP"].iloc[0])
+    # BCLC "0" is the reference level: the dummy effects become points differences
+    bclc = nomogram.points(pd.DataFrame([{**patient, "AFP": 50.0, "BCLC": b}
+                                         for b in ["0", "A", "B"]]))["BCLC"]
+    np.testing.assert_allclose(np.diff(bclc.to_numpy()) / nomogram.points_per_unit,
+                               [beta["BCLC=A"], beta["BCLC=B"] - beta["BCLC=A"]])
+
+
+def test_risk_calculator_and_selected_pipeline(cohort):
+    X, y = cohort
+    model = make_pipeline(ClinicalPreprocessor(log_transform="auto", add_indicator=True),
+                          NomogramClassifier(selection="backward")).set_output(
+        transform="pandas").fit(X, y)
+    assert "noise" not in model[-1].selected_variables_
+    nomogram = Nomogram.from_estimator(model)
+    assert "noise" not in [t.name for t in nomogram.terms]
+    risk = nomogram.risk_calculator()
+    for patient_id in X.index[:12]:
+        row = X.loc[patient_id].drop("HBP").to_dict()
+        assert risk(row) == pytest.approx(model.predict_proba(X.loc[[patient_id]])[0, 1],
+                                          abs=1e-6)
+    # an absent value is imputed as the pipeline does
+    partial = X.iloc[:1].assign(size=np.nan)
+    assert risk({k: v for k, v in X.iloc[0].drop("HBP").items() if k != "size"}) == \
+        pytest.approx(model.predict_proba(partial)[0, 1], abs=1e-6)
+
+
+def test_selector_scaler_and_sklearn_logistic(cohort):
+    X, y = cohort
+    numeric = X[["size", "noise"]].assign(logAFP=np.log(X["AFP"].fillna(20)))
+    model = make_pipeline(StandardScaler(), StepwiseSelector(screen=False),
+                          LogisticRegression(C=1e6, tol=1e-10)).fit(numeric, y)
+    nomogram = Nomogram.from_estimator(model, X=numeric)
+    total = nomogram.points(numeric)["total_points"]
+    np.testing.assert_allclose(nomogram.probability(total), model.predict_proba(numeric),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="needs X"):
+        Nomogram.from_estimator(model)
+
+
+def test_ordinal_nomogram():
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"a": rng.normal(size=250), "b": rng.normal(size=250)})
+    grade = np.digitize(X["a"] - 0.5 * X["b"] + rng.logistic(size=250), [0.0, 1.5])
+    model = NomogramClassifier(ordinal=True, selection=None).fit(X, grade)
+    nomogram = Nomogram.from_estimator(model, X=X)
+    total = nomogram.points(X)["total_points"]
+    np.testing.assert_allclose(nomogram.probability(total), model.predict_proba(X), atol=1e-6)
+    assert nomogram.risk_calculator()({"a": 0.3, "b": -1.0}).shape == (3,)
+
+
+def test_plot_places_ticks_at_their_points(cohort):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    X, y = cohort
+    model = _pipeline().fit(X, y)
+    nomogram = Nomogram.from_estimator(model)
+    fig, ax = plt.subplots()
+    assert plot_nomogram(nomogram, ax=ax) is ax
+    labels = [t.get_text() for t in ax.texts]
+    for row in ["Points", "AFP", "size", "BCLC", "capsule", "Total points",
+                "Linear predictor", "Risk of 1"]:
+        assert row in labels
+    # the "B" tick of BCLC sits at x = its points
+    bclc_b = nomogram.points(X.iloc[:1].assign(BCLC="B"))["BCLC"].iloc[0]
+    b_texts = [t for t in ax.texts if t.get_text() == "B"]
+    assert any(t.get_position()[0] == pytest.approx(bclc_b) for t in b_texts)
+    # the risk 0.5 tick sits where total points give lp = 0
+    total_max = sum((t.extremes()[1] - t.extremes()[0]) * nomogram.points_per_unit
+                    for t in nomogram.terms)
+    half = [t for t in ax.texts if t.get_text() == "0.5"]
+    if half:
+        x_expected = -nomogram.intercept * nomogram.points_per_unit * 100 / total_max
+        assert half[-1].get_position()[0] == pytest.approx(x_expected)
+    plt.close(fig)
