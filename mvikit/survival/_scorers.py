@@ -26,7 +26,7 @@ from ._target import check_survival_y
 __all__ = ["SurvivalScorer", "make_survival_scorer"]
 
 _METRICS = ("harrell_c", "uno_c", "cumulative_auc", "neg_integrated_brier")
-# Default grid of evaluation times: these quantiles of the test fold's observed times.
+# Default grid of evaluation times: these quantiles of the test fold's event times.
 _DEFAULT_TIME_QUANTILES = np.linspace(0.1, 0.8, 8)
 # Default Uno truncation: this quantile of the times the censoring distribution comes from.
 _DEFAULT_TAU_QUANTILE = 0.9
@@ -56,6 +56,24 @@ def _training_target(estimator):
         f"censoring='test') to estimate the censoring distribution on the test fold, or wrap "
         f"the model in sksurv.metrics.as_concordance_index_ipcw_scorer."
     )
+
+
+def _truncate(y, last_time):
+    """Censor follow-up just after the last evaluation time.
+
+    The AUC and Brier score at times ``t <= last_time`` are unchanged (a patient followed
+    beyond ``last_time`` stays a control there), but events after it no longer need the
+    censoring distribution, which is 0 after the last training time when follow-up ends
+    administratively (every patient left is censored then).
+    """
+    cap = np.nextafter(last_time, np.inf)
+    beyond = y["time"] > cap
+    if not beyond.any():
+        return y
+    y = y.copy()
+    y["event"][beyond] = False
+    y["time"][beyond] = cap
+    return y
 
 
 class SurvivalScorer:
@@ -95,6 +113,7 @@ class SurvivalScorer:
                 tau = float(np.quantile(train["time"], _DEFAULT_TAU_QUANTILE))
             return float(concordance_index_ipcw(train, test, self._risk(estimator, X), tau=tau)[0])
         times = self._times(test, train)
+        test = _truncate(test, times.max())
         if self.metric == "cumulative_auc":
             return float(cumulative_dynamic_auc(train, test, self._risk(estimator, X), times)[1])
         survival = np.vstack([fn(times) for fn in estimator.predict_survival_function(X)])
@@ -109,9 +128,10 @@ class SurvivalScorer:
     def _times(self, test, train):
         if self.times is not None:
             return np.asarray(self.times, dtype=float)
-        times = np.unique(np.quantile(test["time"], _DEFAULT_TIME_QUANTILES))
-        # IPCW weights (and predicted survival) are only defined before the last training time
-        return times[times < train["time"].max()]
+        times = np.unique(np.quantile(test["time"][test["event"]], _DEFAULT_TIME_QUANTILES))
+        # IPCW weights (and predicted survival) are only defined before the last training
+        # time; the metrics need follow-up beyond the last evaluation time
+        return times[(times < train["time"].max()) & (times < test["time"].max())]
 
 
 def make_survival_scorer(metric, *, tau=None, times=None, censoring="train"):
@@ -133,8 +153,11 @@ def make_survival_scorer(metric, *, tau=None, times=None, censoring="train"):
         data the censoring distribution comes from (training target, or test fold).
     times : array-like, default=None
         Evaluation times. ``None``: the 10th, 20th, ..., 80th percentiles of the test fold's
-        observed times (before the last training time). Pass fixed times to compare folds
-        on the same grid; they must lie inside every test fold's follow-up.
+        event times (those before the last training and test times). Pass fixed times to
+        compare folds on the same grid; they must lie inside every test fold's follow-up.
+        Test follow-up is censored just after the last evaluation time: this leaves the
+        AUC and Brier score at the evaluation times unchanged and avoids censoring weights
+        after the end of follow-up, where they are infinite.
     censoring : {"train", "test"}, default="train"
         Censoring distribution of the IPCW metrics: Kaplan-Meier of the training target
         (read from the fitted estimator's ``survival_train_``) or of the test fold.
