@@ -1,7 +1,19 @@
 """mvikit.plotting."""
 
+from ._calibration import plot_calibration
+from ._confusion import plot_confusion_matrix
+from ._decision_curve import plot_decision_curve
 from ._forest import plot_forest
 from ._km import plot_km
 from ._nomogram import plot_nomogram
+from ._roc import plot_roc
 
-__all__ = ["plot_forest", "plot_km", "plot_nomogram"]
+__all__ = [
+    "plot_calibration",
+    "plot_confusion_matrix",
+    "plot_decision_curve",
+    "plot_forest",
+    "plot_km",
+    "plot_nomogram",
+    "plot_roc",
+]
