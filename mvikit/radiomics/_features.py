@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from typing import NamedTuple
@@ -14,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import (CohortError, ColumnRoleError, DataWarning, EmptyMaskError,
                           FeatureExtractionError, MvikitError, VolumeError)
-from ..imaging import PeritumoralShell
+from ..imaging import PeritumoralShell, as_volume
 from ..imaging._checks import check_finite, check_mask_matches
 from ..utils._roles import _is_missing, check_cohort_frame, resolve_columns
 from ..utils._validation import HasMethods, Integral, Interval, Real, StrOptions, fit_context
@@ -35,16 +36,29 @@ class _Job(NamedTuple):
     mask: str
 
 
+def _extractor(params: dict, settings_key: str):
+    """The pyradiomics extractor of resolved parameters, built (and schema-checked)
+    once per process."""
+    extractor = _EXTRACTORS.get(settings_key)
+    if extractor is None:
+        extractor = make_extractor(params)
+        _EXTRACTORS[settings_key] = extractor
+    return extractor
+
+
+def _settings_key(params: dict) -> str:
+    import radiomics
+
+    return settings_digest(params, radiomics.__version__)
+
+
 def _extract_one(image, mask, params: dict, settings_key: str) -> dict:
     """Run pyradiomics on one image and binary mask (in-memory `Volume`s).
 
     Returns ``{pyradiomics feature name: value}``, e.g.
     ``{"original_firstorder_Mean": 231.5, ...}``, diagnostics left out.
     """
-    extractor = _EXTRACTORS.get(settings_key)
-    if extractor is None:
-        extractor = make_extractor(params)
-        _EXTRACTORS[settings_key] = extractor
+    extractor = _extractor(params, settings_key)
     with quiet_pyradiomics():
         result = extractor.execute(image.to_sitk(), mask.to_sitk(), label=1)
     return {name: float(value) for name, value in result.items()
@@ -79,22 +93,74 @@ def _checked_pair(patient_id, job: _Job, image, mask):
     return image, mask.with_array(binary.astype(np.uint8))
 
 
-def _features_of(patient_id, job, image, mask, params, settings_key, cache) -> dict:
-    image, mask = _checked_pair(patient_id, job, image, mask)
-    key = entry_key(settings_key, volume_digest(image), volume_digest(mask, binary=True))
+class _PatientMasks:
+    """The ROI masks of one patient, shells made only when an extraction needs them.
+
+    A shell is a function of the tumour mask, the liver mask and the
+    thickness, so its cache key hashes those: a cached run never computes it.
+    """
+
+    def __init__(self, patient_id, row: pd.DataFrame, shells: list):
+        self.patient_id = patient_id
+        self.row = row
+        self.shells = shells
+        self._shell_of = {c: (shell, d) for shell in shells
+                          for c, d in zip(shell.shell_columns_, np.atleast_1d(shell.distance_mm))}
+        self._with_shells = None
+
+    def _cell(self, column):
+        cell = self.row.at[self.patient_id, column]
+        return None if _is_missing(cell) else as_volume(cell, patient_id=self.patient_id,
+                                                        column=column)
+
+    def digest(self, column: str) -> str:
+        if column not in self._shell_of:
+            return volume_digest(self._present(column), binary=True)
+        shell, distance = self._shell_of[column]
+        parts = [f"shell {float(distance)!r} mm",
+                 volume_digest(self._present(shell.mask), binary=True)]
+        if shell.liver_mask_ is not None:
+            parts.append(volume_digest(self._present(shell.liver_mask_), binary=True))
+        return hashlib.blake2b("|".join(parts).encode(), digest_size=20).hexdigest()
+
+    def _present(self, column: str):
+        volume = self._cell(column)
+        if volume is None:
+            raise VolumeError(
+                f"patient {self.patient_id!r}: mask column {column!r} is missing, but it is "
+                "needed for radiomics. Provide the mask, or drop the patient."
+            )
+        return volume
+
+    def volume(self, column: str):
+        if column not in self._shell_of:
+            return self._present(column)
+        if self._with_shells is None:
+            row = self.row
+            for shell in self.shells:  # PeritumoralShell's errors name patient and column
+                row = shell.transform(row)
+            self._with_shells = row
+        return self._with_shells.at[self.patient_id, column]
+
+
+def _features_of(patient_id, job, image, masks: _PatientMasks, params, settings_key,
+                 cache) -> dict:
+    key = entry_key(settings_key, volume_digest(image), masks.digest(job.mask))
     values = cache.get(key)
-    if values is None:
-        try:
-            # Looked up in the module namespace at call time (tests count the calls).
-            values = _extract_one(image, mask, params, settings_key)
-        except MvikitError:
-            raise
-        except Exception as exc:
-            raise FeatureExtractionError(
-                f"{_where(patient_id, job)}: pyradiomics failed: {exc} Check the image and "
-                "mask, or use on_error='nan' to keep the patient with missing features."
-            ) from exc
-        cache.put(key, values)
+    if values is not None:
+        return values
+    image, mask = _checked_pair(patient_id, job, image, masks.volume(job.mask))
+    try:
+        # Looked up in the module namespace at call time (tests count the calls).
+        values = _extract_one(image, mask, params, settings_key)
+    except MvikitError:
+        raise
+    except Exception as exc:
+        raise FeatureExtractionError(
+            f"{_where(patient_id, job)}: pyradiomics failed: {exc} Check the image and "
+            "mask, or use on_error='nan' to keep the patient with missing features."
+        ) from exc
+    cache.put(key, values)
     return values
 
 
@@ -102,28 +168,16 @@ def _extract_patient(patient_id, row: pd.DataFrame, shells: list, jobs: list, pa
                      settings_key: str, location, on_error: str):
     """Every (volume, ROI) feature of one patient: ``(features, failures)``."""
     cache = FeatureCache(location)
+    masks = _PatientMasks(patient_id, row, shells)
     failures: list = []
-    try:
-        for shell in shells:
-            row = shell.transform(row)
-    except Exception as exc:
-        if on_error == "raise":
-            raise
-        shell_columns = {c for shell in shells for c in shell.shell_columns_}
-        failures.extend((job, str(exc)) for job in jobs if job.mask in shell_columns)
-        jobs = [job for job in jobs if job.mask not in shell_columns]
     features: dict = {}
     for job in jobs:
-        image, mask = row.at[patient_id, job.volume], row.at[patient_id, job.mask]
+        image = row.at[patient_id, job.volume]
         if _is_missing(image):  # a missing sequence gives missing features
             continue
         try:
-            if _is_missing(mask):
-                raise VolumeError(
-                    f"patient {patient_id!r}: mask column {job.mask!r} is missing, but it is "
-                    f"the ROI of {job.volume!r}. Provide the mask, or drop the patient."
-                )
-            values = _features_of(patient_id, job, image, mask, params, settings_key, cache)
+            image = as_volume(image, patient_id=patient_id, column=job.volume)
+            values = _features_of(patient_id, job, image, masks, params, settings_key, cache)
         except Exception as exc:
             if on_error == "raise":
                 raise
@@ -390,7 +444,7 @@ class RadiomicsFeatures(TransformerMixin, BaseEstimator):
     def _fit(self, X):
         X = check_cohort_frame(X)
         self.params_ = resolve_params(self)
-        make_extractor(self.params_)  # pyradiomics' own schema check, before any work
+        _extractor(self.params_, _settings_key(self.params_))  # pyradiomics' schema check
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self._fit_columns(X)
@@ -441,9 +495,7 @@ class RadiomicsFeatures(TransformerMixin, BaseEstimator):
     def _extract(self, X: pd.DataFrame) -> list:
         """Extract every patient (in parallel); one dict of features per patient."""
         params = self.params_
-        import radiomics
-
-        settings_key = settings_digest(params, radiomics.__version__)
+        settings_key = _settings_key(params)
         location = cache_location(self.memory)
         frame = X[self._image_columns]
         jobs = self._jobs()
