@@ -139,3 +139,13 @@ def test_centre_with_one_class_gets_nan_auc_not_a_crash(cohort):
     assert row["specificity"] == pytest.approx(
         res.scores.query("model == 'logistic' and fold == 3 and metric == 'specificity'")["value"]
         .iloc[0])
+
+
+def test_groups_series_is_matched_to_patients_by_id(cohort):
+    X, y, centres = cohort
+    series = pd.Series(centres, index=X.index).sample(frac=1.0, random_state=0)
+    by_id = compare_models(_models(), X, y, groups=series, threshold=0.5)
+    in_order = compare_models(_models(), X, y, groups=centres, threshold=0.5)
+    pd.testing.assert_frame_equal(by_id.centre_metrics, in_order.centre_metrics)
+    with pytest.raises(CohortError, match=r"no centre for patient\(s\) 'P000'"):
+        compare_models(_models(), X, y, groups=series.drop("P000"))

@@ -64,7 +64,8 @@ def compare_models(models, X, y, *, cv=None, scoring=None, groups=None, referenc
         other string is a scikit-learn scorer name; a dict maps display names
         to such names or to scorer callables.
     groups : array-like of shape (n_samples,), default=None
-        Centre of each patient.  Enables per-centre metrics in the result.
+        Centre of each patient (a Series indexed by patient id is matched to
+        ``X`` by id).  Enables per-centre metrics in the result.
     reference : str, default=None
         The model the others are tested against; default: the first in ``models``.
     threshold : {"youden", "predict"} or float, default="youden"
@@ -149,7 +150,7 @@ def compare_models(models, X, y, *, cv=None, scoring=None, groups=None, referenc
     metric_specs = resolve_scoring(scoring, len(classes))
     _check_threshold(threshold, threshold_cv)
     if groups is not None:
-        groups = _check_groups(groups, len(y))
+        groups = _check_groups(_align_groups(groups, X), len(y))
     _check_scores_available(models, len(classes))
 
     rng = check_random_state(random_state)
@@ -215,6 +216,22 @@ def _check_target(y, sample_ids) -> np.ndarray:
     if np.unique(y).size < 2:
         raise CohortError(f"y holds one class only ({np.unique(y)[0]!r}); nothing to discriminate.")
     return y
+
+
+def _align_groups(groups, X):
+    """A Series of centres indexed by patient id is matched to ``X``'s rows by id."""
+    if not (isinstance(groups, pd.Series) and isinstance(X, pd.DataFrame)):
+        return groups
+    if groups.index.equals(X.index):
+        return groups.to_numpy()
+    unknown = X.index.difference(groups.index)
+    if len(unknown):
+        shown = ", ".join(repr(i) for i in unknown[:10])
+        raise CohortError(
+            f"groups has no centre for patient(s) {shown} ({len(unknown)} in all); pass one centre "
+            "per row of X (a Series indexed by patient id, or an array in X's row order)."
+        )
+    return groups.loc[X.index].to_numpy()
 
 
 def _positive_index(classes, pos_label) -> int:
