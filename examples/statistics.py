@@ -8,15 +8,28 @@ metrics at the Youden threshold (MTnet) with McNemar (CDLM), kappa, calibration
 (intercept, slope, Hosmer-Lemeshow, Spiegelhalter), decision curves (CDLM,
 MTnet), NRI / IDI (MTnet) and Harrell's optimism-corrected performance.
 
-Run: ``python examples/statistics.py`` (a few seconds).
+The four figures (ROC per fold with mean +/- SD band, calibration, decision
+curves, confusion matrix) are saved to ``statistics.png`` in the folder given
+as first argument (a temporary folder by default).
+
+Run: ``python examples/statistics.py [output folder]`` (a few seconds).
 """
 
-import numpy as np
-import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+import sys
+import tempfile
+from pathlib import Path
 
-from mvikit.metrics import (
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np
+import pandas as pd  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.model_selection import StratifiedKFold, cross_val_predict  # noqa: E402
+
+from mvikit.metrics import (  # noqa: E402
     bootstrap_ci,
     calibration_curve,
     calibration_stats,
@@ -36,6 +49,12 @@ from mvikit.metrics import (
     threshold_metrics,
     youden_threshold,
 )
+from mvikit.plotting import (  # noqa: E402
+    plot_calibration,
+    plot_confusion_matrix,
+    plot_decision_curve,
+    plot_roc,
+)
 
 
 def simulated_cohort(n=400, seed=0):
@@ -46,7 +65,20 @@ def simulated_cohort(n=400, seed=0):
     return X, rng.binomial(1, 1 / (1 + np.exp(-lp)))
 
 
-def main():
+def save_figures(y, p_clin, p_full, folds, threshold, out_dir):
+    figure, axes = plt.subplots(2, 2, figsize=(11, 10))
+    plot_roc(y, p_full, folds=folds, ax=axes[0, 0], label="full")
+    plot_calibration(y, p_full, n_bins=8, ax=axes[0, 1], label="full")
+    plot_decision_curve(y, {"clinical": p_clin, "full": p_full}, ax=axes[1, 0])
+    plot_confusion_matrix(y, (p_full >= threshold).astype(int), ax=axes[1, 1])
+    figure.tight_layout()
+    path = Path(out_dir) / "statistics.png"
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path
+
+
+def main(out_dir):
     X, y = simulated_cohort()
     cv = StratifiedKFold(5, shuffle=True, random_state=0)  # the same folds for both models
     model = LogisticRegression()
@@ -97,6 +129,11 @@ def main():
     print("\n== Internal validation ==")
     print(optimism_corrected(LogisticRegression(), X, y, n_bootstrap=50, random_state=0))
 
+    folds = np.empty(len(y), dtype=int)
+    for k, (_, test) in enumerate(cv.split(X, y)):
+        folds[test] = k
+    print("\nfigures:", save_figures(y, p_clin, p_full, folds, cut.threshold, out_dir))
+
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="mvikit-statistics-"))
