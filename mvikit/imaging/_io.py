@@ -73,7 +73,37 @@ def _reader(path: Path, series_uid: str | None):
 
 
 def read_image(path, series_uid: str | None = None):
-    """Read a file or DICOM folder into a 3D ``SimpleITK.Image``."""
+    """Read an image file or a DICOM series folder into a 3D ``SimpleITK.Image``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        NIfTI, NRRD, MHA/MHD or DICOM file, or a folder holding a DICOM series.
+    series_uid : str, default=None
+        The SeriesInstanceUID to read from a folder holding several series.
+
+    Returns
+    -------
+    SimpleITK.Image
+        A scalar 3D image (a single 2D slice becomes a one-slice volume).
+
+    Raises
+    ------
+    ImageFileNotFoundError
+        ``path`` does not exist.
+    ImageReadError
+        The file cannot be read, or the folder holds several DICOM series and
+        ``series_uid`` does not pick one (the message lists their UIDs).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from mvikit import Volume
+    >>> from mvikit.imaging import read_image, write_image
+    >>> path = write_image(Volume(np.zeros((2, 3, 4))), os.path.join(tempfile.mkdtemp(), "a.mha"))
+    >>> read_image(path).GetSize()
+    (4, 3, 2)
+    """
     path = Path(os.fspath(path))
     reader = _reader(path, series_uid)
     try:
@@ -144,8 +174,22 @@ def write_image(volume, path, *, compress: bool = True) -> Path:
     """Write a `Volume` (or ``SimpleITK.Image``) to ``path`` atomically.
 
     The image is written to a temporary file in the same folder and renamed,
-    so a crash never leaves a partial file.  The format follows the suffix
-    (``.nii.gz`` recommended).
+    so a crash never leaves a partial file.
+
+    Parameters
+    ----------
+    volume : Volume or SimpleITK.Image
+        The image, with its geometry.
+    path : str or path-like
+        Target file; the format follows the suffix (``.nii.gz`` recommended,
+        ``.nii``, ``.nrrd``, ``.mha``).
+    compress : bool, default=True
+        Compress the voxels where the format allows it.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
 
     Examples
     --------

@@ -199,7 +199,12 @@ class Volume:
         """An in-memory copy (the volume itself if it is already in memory)."""
         if not self.is_lazy:
             return self
-        return self.with_array(self.array)
+        # The freshly read array belongs to no one else: adopt it without a copy.
+        loaded = object.__new__(Volume)
+        for slot in self.__slots__:
+            object.__setattr__(loaded, slot, getattr(self, slot))
+        loaded._array, loaded._path, loaded._token = self.array, None, uuid.uuid4().hex
+        return loaded
 
     def with_array(self, array, *, spacing=None, origin=None) -> "Volume":
         """A new in-memory volume with other voxels and this geometry
