@@ -49,7 +49,7 @@ ITEMS = [
          what="Edmondson-Steiner grade, ordinal probit in a"),
     dict(name="cirrhosis", paper="cirrhosis", group="pathological", kind="probit", unit="0/1",
          c0=0.6, ca=0.0, cs=0.5, missable=True, what="probit in s"),
-    _gauss("ki67", "Ki-67", "pathological", "%", "logit100", -1.4, 0.5, 0.0, 0.8, 0, 1, 95,
+    _gauss("ki67", "Ki-67", "pathological", "%", "logit100", -1.4, 0.65, 0.0, 0.8, 0, 1, 95,
            "proliferation index, logit-normal in a"),
     dict(name="gender", paper="Gender", group="clinical", kind="categorical", unit="",
          levels=("M", "F"), probs=(0.86, 0.14), missable=False, what="noise"),
@@ -71,35 +71,35 @@ ITEMS = [
          missable=False, what="noise"),
     dict(name="hbv", paper="HBV", group=_L, kind="probit", unit="0/1", c0=1.0, ca=0.0, cs=0.0,
          missable=False, what="noise"),
-    _gauss("afp", "AFP", _L, "ng/mL", LOG10, 1.45, 0.45, 0.35, 0.85, 1, 0.6, 120000.0,
+    _gauss("afp", "AFP", _L, "ng/mL", LOG10, 1.45, 0.6, 0.45, 0.85, 1, 0.6, 120000.0,
            "log10-normal in a and s (heavy-tailed)"),
-    _gauss("cea", "CEA", _L, "ng/mL", "log", math.log(2.5), 0.0, 0.05, 0.6, 2, 0.2, 200.0,
+    _gauss("cea", "CEA", _L, "ng/mL", "log", math.log(2.5), 0.0, 0.07, 0.6, 2, 0.2, 200.0,
            "noise (weak s)"),
-    _gauss("ca199", "CA199", _L, "U/mL", "log", math.log(18.0), 0.0, 0.1, 0.7, 1, 0.6, 1000.0,
+    _gauss("ca199", "CA199", _L, "U/mL", "log", math.log(18.0), 0.0, 0.13, 0.7, 1, 0.6, 1000.0,
            "noise (weak s)"),
-    _gauss("plt", "PLT", _L, "10^9/L", "log", math.log(150.0), 0.05, -0.15, 0.35, 0, 20, 600,
+    _gauss("plt", "PLT", _L, "10^9/L", "log", math.log(150.0), 0.07, -0.2, 0.35, 0, 20, 600,
            "log-normal, falls with s"),
-    _gauss("tbil", "TBIL", _L, "umol/L", "log", math.log(14.0), 0.0, 0.2, 0.38, 1, 3, 200,
+    _gauss("tbil", "TBIL", _L, "umol/L", "log", math.log(14.0), 0.0, 0.26, 0.38, 1, 3, 200,
            "log-normal, rises with s"),
-    _gauss("dbil", "DBIL", _L, "umol/L", "log", math.log(4.8), 0.0, 0.2, 0.45, 1, 0.5, 120,
+    _gauss("dbil", "DBIL", _L, "umol/L", "log", math.log(4.8), 0.0, 0.26, 0.45, 1, 0.5, 120,
            "log-normal, rises with s"),
-    _gauss("tp", "TP", _L, "g/L", "identity", 68.0, 0.0, -1.0, 6.0, 1, 40, 95, "falls with s"),
-    _gauss("alb", "ALB", _L, "g/L", "identity", 40.0, 0.0, -2.0, 4.0, 1, 20, 55, "falls with s"),
-    _gauss("alt", "ALT", _L, "U/L", "log", math.log(38.0), 0.0, 0.15, 0.55, 0, 5, 900,
+    _gauss("tp", "TP", _L, "g/L", "identity", 68.0, 0.0, -1.3, 6.0, 1, 40, 95, "falls with s"),
+    _gauss("alb", "ALB", _L, "g/L", "identity", 40.0, 0.0, -2.6, 4.0, 1, 20, 55, "falls with s"),
+    _gauss("alt", "ALT", _L, "U/L", "log", math.log(38.0), 0.0, 0.2, 0.55, 0, 5, 900,
            "log-normal, rises with s"),
-    _gauss("ast", "AST", _L, "U/L", "log", math.log(40.0), 0.08, 0.2, 0.5, 0, 8, 900,
+    _gauss("ast", "AST", _L, "U/L", "log", math.log(40.0), 0.1, 0.26, 0.5, 0, 8, 900,
            "log-normal, rises with s (weakly a)"),
-    _gauss("akp", "AKP", _L, "U/L", "log", math.log(95.0), 0.05, 0.12, 0.4, 0, 20, 900,
+    _gauss("akp", "AKP", _L, "U/L", "log", math.log(95.0), 0.07, 0.16, 0.4, 0, 20, 900,
            "alkaline phosphatase, rises with s"),
-    _gauss("ggt", "GGT", _L, "U/L", "log", math.log(70.0), 0.15, 0.25, 0.7, 0, 6, 1500,
+    _gauss("ggt", "GGT", _L, "U/L", "log", math.log(70.0), 0.2, 0.33, 0.7, 0, 6, 1500,
            "log-normal, rises with s and a"),
-    _gauss("tba", "TBA", _L, "umol/L", "log", math.log(10.0), 0.0, 0.25, 0.8, 1, 0.5, 300,
+    _gauss("tba", "TBA", _L, "umol/L", "log", math.log(10.0), 0.0, 0.33, 0.8, 1, 0.5, 300,
            "total bile acids, rises with s"),
-    _gauss("ldh", "LDH", _L, "U/L", "log", math.log(190.0), 0.06, 0.0, 0.25, 0, 60, 1500,
+    _gauss("ldh", "LDH", _L, "U/L", "log", math.log(190.0), 0.08, 0.0, 0.25, 0, 60, 1500,
            "log-normal, weakly a"),
-    _gauss("aplb", "APLB", _L, "g/L", "identity", 0.85, 0.0, -0.03, 0.22, 2, 0.2, 2.0,
+    _gauss("aplb", "APLB", _L, "g/L", "identity", 0.85, 0.0, -0.04, 0.22, 2, 0.2, 2.0,
            "apolipoprotein B (our reading of 'APLB'); noise (weak s)"),
-    _gauss("pt", "PT", _L, "s", "identity", 12.3, 0.0, 0.45, 1.0, 1, 9.0, 25.0,
+    _gauss("pt", "PT", _L, "s", "identity", 12.3, 0.0, 0.6, 1.0, 1, 9.0, 25.0,
            "prothrombin time, rises with s"),
     _sign("nodule_in_nodule", "Nodule-in-nodule", "nodule_in_nodule"),
     _sign("ip_op", "IP/OP", "fat", what="signal drop in-/opposed phase (intralesional fat; noise)"),
@@ -253,55 +253,56 @@ def draw_clinical(rng, core, params, missing: float) -> dict:
 _GRID = np.linspace(-4.0, 4.0, 41)
 
 
-def _item_loglik(item, values, A, S, params):
-    """log P(observed item | a, s) on the grid, shape (n, nA, nS); 0 where missing."""
+def _item_terms(item, values, A, S, params):
+    """The item's log-likelihood on the grid as ``features @ table``.
+
+    ``features`` (n, k) holds per-patient statistics (zero when missing),
+    ``table`` (k, grid) the matching functions of ``(a, s)``: a Gaussian gives
+    ``z m / sd^2 - m^2 / (2 sd^2)`` (the ``z^2`` term is constant per patient), a
+    binary or ordinal item the log-probability of its observed level.
+    """
     kind = item["kind"]
     k = params["lab_strength"]
     observed = ~values.isna().to_numpy()
-    out = np.zeros((len(values), A.shape[1], S.shape[2]))
-    if not observed.any():
-        return out
-    if kind == "gauss":
-        if item["la"] == 0 and item["ls"] == 0:
-            return out
-        z = _backward(item["transform"], values.to_numpy(dtype=float)[observed])
-        mean = item["mu"] + k * (item["la"] * A + item["ls"] * S)
-        out[observed] = -0.5 * ((z[:, None, None] - mean) / item["sd"]) ** 2
-    elif kind == "size":
-        z = np.log(values.to_numpy(dtype=float)[observed] * 10.0)
-        sd = math.hypot(params["size_log_sd"], params["size_measurement_sd"])
-        mean = math.log(params["size_median_mm"]) + params["size_log_slope"] * A
-        out[observed] = np.broadcast_to(-0.5 * ((z[:, None, None] - mean) / sd) ** 2,
-                                        (observed.sum(), A.shape[1], S.shape[2]))
-    elif kind in ("probit", "sign", "ordinal"):
-        out[observed] = _discrete_loglik(item, values[observed], A, S, params)
-    return out
-
-
-def _discrete_loglik(item, values, A, S, params):
-    kind = item["kind"]
-    shape = (len(values), A.shape[1], S.shape[2])
+    if kind in ("gauss", "size"):
+        if kind == "size":
+            z = np.log(np.where(observed, values.to_numpy(dtype=float), 1.0) * 10.0)
+            sd = math.hypot(params["size_log_sd"], params["size_measurement_sd"])
+            mean = math.log(params["size_median_mm"]) + params["size_log_slope"] * A + 0 * S
+        else:
+            if item["la"] == 0 and item["ls"] == 0:
+                return None
+            raw = np.where(observed, values.to_numpy(dtype=float), _forward(item["transform"],
+                                                                            item["mu"]))
+            z = _backward(item["transform"], raw)
+            sd = item["sd"]
+            mean = item["mu"] + k * (item["la"] * A + item["ls"] * S)
+        features = np.stack([z * observed, observed.astype(float)], axis=1)
+        table = np.stack([mean.ravel() / sd ** 2, -0.5 * mean.ravel() ** 2 / sd ** 2])
+        return features, table
     if kind == "ordinal":
         eta = item["ca"] * A + item["cs"] * S
         cuts = np.concatenate([[-np.inf], item["cuts"], [np.inf]])
-        level = np.searchsorted(item["levels"], values.to_numpy(dtype=float))
-        probs = norm.cdf(cuts[level + 1][:, None, None] - eta) - norm.cdf(
-            cuts[level][:, None, None] - eta)
-        return np.log(np.maximum(probs, 1e-12))
+        table = np.stack([np.log(np.maximum(norm.cdf(hi - eta) - norm.cdf(lo - eta), 1e-12)).ravel()
+                          for lo, hi in zip(cuts[:-1], cuts[1:])])
+        levels = np.asarray(item["levels"])
+        features = (values.to_numpy(dtype=float)[:, None] == levels[None, :]).astype(float)
+        return features, table
     if kind == "probit":
         if item["ca"] == 0 and item["cs"] == 0:
-            return np.zeros(shape)
+            return None
         p1 = norm.cdf(item["c0"] + item["ca"] * A + item["cs"] * S)
-    else:
+    else:  # a radiologist's reading of a true sign, flipped with probability q
         q = params["rater_error"]
-        p = sign_probability(item["sign"], A, params)
+        p = sign_probability(item["sign"], A + 0 * S, params)
         p1 = (1 - q) * p + q * (1 - p)
     if item.get("labels"):
-        ones = (values.to_numpy() == item["labels"][1])
+        ones = values.to_numpy() == item["labels"][1]
     else:
-        ones = values.to_numpy(dtype=float) > 0.5
-    p1 = np.broadcast_to(p1, shape)
-    return np.log(np.maximum(np.where(ones[:, None, None], p1, 1 - p1), 1e-12))
+        ones = np.where(observed, values.to_numpy(dtype=float), 0.0) > 0.5
+    features = np.stack([ones & observed, ~ones & observed], axis=1).astype(float)
+    table = np.log(np.maximum(np.stack([p1.ravel(), 1 - p1.ravel()]), 1e-12))
+    return features, table
 
 
 def clinical_mvi_probability(frame, thresholds, params):
@@ -312,24 +313,24 @@ def clinical_mvi_probability(frame, thresholds, params):
     and left out, so this is the ceiling up to their small extra information
     when a source item is missing.
     """
-    A = _GRID[None, :, None]
-    S = _GRID[None, None, :]
-    log_post = np.broadcast_to(-0.5 * (A ** 2 + S ** 2), (len(frame), len(_GRID), len(_GRID)))
-    log_post = log_post.copy()
+    A, S = np.meshgrid(_GRID, _GRID, indexing="ij")
+    log_post = np.tile(-0.5 * (A ** 2 + S ** 2).ravel(), (len(frame), 1))
     for item in ITEMS:
-        if item["kind"] not in ("derived", "categorical", "number", "hbv_dna"):
-            log_post += _item_loglik(item, frame[item["name"]], A, S, params)
-    post = np.exp(log_post - log_post.max(axis=(1, 2), keepdims=True))
-    r = params["b_a"] * A + params["b_s"] * S
+        if item["kind"] in ("derived", "categorical", "number", "hbv_dna"):
+            continue
+        terms = _item_terms(item, frame[item["name"]], A, S, params)
+        if terms is not None:
+            log_post += terms[0] @ terms[1]
+    post = np.exp(log_post - log_post.max(axis=1, keepdims=True))       # (n, grid)
+    r = (params["b_a"] * A + params["b_s"] * S).ravel()
     c0 = norm.cdf((thresholds[0] - r) / params["sigma"])
     c1 = norm.cdf((thresholds[1] - r) / params["sigma"])
-    grade_prob = np.stack([c0, c1 - c0, 1 - c1])          # (3, 1, nA, nS)
+    by_grade = post @ np.stack([c0, c1 - c0, 1 - c1]).T                  # (n, 3)
+    # `number` depends on the grade through the satellites (thinned Poisson).
     rates = _SATELLITE_COUNTED * np.asarray(params["satellite_rate"]) + _OTHER_NODULES
     extra = frame["number"].to_numpy(dtype=float) - 1.0
-    number_lik = np.exp(extra[None, :] * np.log(rates[:, None]) - rates[:, None])  # (3, n)
-    joint = grade_prob * number_lik[:, :, None, None] * post[None]
-    by_grade = joint.sum(axis=(2, 3))
-    return (by_grade[1] + by_grade[2]) / by_grade.sum(axis=0)
+    by_grade *= np.exp(extra[:, None] * np.log(rates[None, :]) - rates[None, :])
+    return (by_grade[:, 1] + by_grade[:, 2]) / by_grade.sum(axis=1)
 
 
 def item_table():

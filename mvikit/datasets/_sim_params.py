@@ -60,15 +60,15 @@ DEFAULT_PARAMS = {
     "full_shape": (48, 192, 192),
     # --- outcomes (months); Weibull proportional hazards, shape k
     "weibull_shape": 1.2,
-    "os_median0": 27.0,       # OS median at linear predictor 0 -> cohort median ~24
+    "os_median0": 29.0,       # OS median at linear predictor 0 -> cohort median ~24
     "os_coef": (0.45, 0.45),  # (a, s)
-    "progression_median0": 13.0,
+    "progression_median0": 21.0,  # about 50 % progress within a year
     "progression_coef": (0.5, 0.3),
     "treatment_effect": {"resection": 0.0, "TACE": 0.35, "ablation": 0.1},
-    "mavi_median0": 700.0,
+    "mavi_median0": 110.0,    # about 12 % macrovascular invasion events
     "mavi_coef": (0.7, 0.4, 0.8),  # (a, s, M2)
     "admin_censoring": 60.0,
-    "loss_to_followup_mean": 120.0,  # exponential loss to follow-up, mean months
+    "loss_to_followup_mean": 70.0,  # exponential loss to follow-up (~40 % censored)
 }
 
 #: Per-centre scanner and data-quality templates (the first ``n_centers`` are used;

@@ -247,7 +247,7 @@ def make_hcc_cohort(n_patients=270, task="mvi_grade", *, sequences=("PRE", "HBP"
         (centre name per patient), ``center_info`` (one row per centre),
         ``truth`` (oracle frame: ``a``, ``s``, ``e``, ``r``, ``liability``,
         ``grade``, linear predictors, true image signs), ``clinical_columns``,
-        ``volume_columns``, ``mask_columns``, ``items`` (the 52 items: paper
+        ``volume_columns``, ``mask_columns``, ``item_info`` (the 52 items: paper
         name, unit, what drives them), ``oracle_auc`` (AUC of ``r`` for binary
         MVI), ``image_ceiling_auc`` (AUC of ``P(MVI | a, satellites)``),
         ``clinical_ceiling_auc`` (AUC of ``P(MVI | clinical items)``),
@@ -317,7 +317,7 @@ def _bunch(X, truth, outcomes, centers, mask_columns, config, task, seed):
         X=X, y=_targets(task, outcomes), survival=survival, outcomes=outcomes,
         centers=centers, center_info=center_info, truth=truth,
         clinical_columns=list(CLINICAL_COLUMNS), volume_columns=list(config["sequences"]),
-        mask_columns=mask_columns, items=item_table(),
+        mask_columns=mask_columns, item_info=item_table(),
         oracle_auc=_auc(mvi, truth["r"]), image_ceiling_auc=_auc(mvi, image_score),
         clinical_ceiling_auc=_auc(mvi, clinical_score),
         grade_thresholds=thresholds, target_names=target_names, task=task, params=params,
@@ -338,6 +338,6 @@ def _description(n, task, config, seed):
         f"seed {seed}.\nSequences: {seqs}; layout: {config['layout']}.\nCentres: {centres}.\n"
         f"MVI risk r = {p['b_a']} a + {p['b_s']} s; grade = thresholds "
         f"{tuple(round(t, 3) for t in config['thresholds'])} of r + N(0, {p['sigma']}^2).\n"
-        "Clinical columns: the 52 items of MD-Net Table I (see `items` for the paper's names, "
+        "Clinical columns: the 52 items of MD-Net Table I (see `item_info` for the paper's names, "
         "units and what drives each item).\nSurvival times are in months."
     )
