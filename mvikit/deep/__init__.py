@@ -6,6 +6,7 @@ and predicts from images only.  The PyTorch pieces live in `mvikit.deep.nets`,
 `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augment`.
 """
 
+from ._mdnet import MDNetClassifier
 from ._volume_net import VolumeNetClassifier
 
-__all__ = ["VolumeNetClassifier"]
+__all__ = ["MDNetClassifier", "VolumeNetClassifier"]

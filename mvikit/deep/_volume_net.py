@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
-from ..utils._validation import Real, StrOptions, Interval, fit_context
+from ..utils._validation import Interval, Real, StrOptions, fit_context
 from ._base import CohortNet, CohortNetEstimator, FocalCriterion, _seed
-from .nets import CNN3DNet, ConcatNet, LSTMNet, StudentNet, TeacherNet
+from .nets import CNN3DNet, ConcatNet, LSTMNet, TeacherNet
 
 __all__ = ["VolumeNetClassifier"]
 
-ARCHITECTURES = ("cnn3d", "concat", "lstm", "mdnet_student", "mdnet_teacher")
+ARCHITECTURES = ("cnn3d", "concat", "lstm", "mdnet_teacher")
 
 
 class VolumeNetClassifier(CohortNetEstimator):
     """A 3D CNN over the volume columns of a cohort frame (optionally + clinical).
 
-    The image-only baselines of MD-Net's Table II, and MD-Net's own teacher and
-    student networks trained alone (the "S-..." and "T-Clinical-..." rows of
-    Table III).
+    The image-only baselines of MD-Net's Table II, and MD-Net's teacher trained
+    alone (the "T-Clinical-..." rows of Table III; the "S-..." rows are
+    `MDNetClassifier` with ``distillation="none"``).
 
     Parameters
     ----------
-    architecture : {"cnn3d", "concat", "lstm", "mdnet_student", "mdnet_teacher"}, \
-default="concat"
+    architecture : {"cnn3d", "concat", "lstm", "mdnet_teacher"}, default="concat"
         ``"cnn3d"``: sequences stacked as channels of one CNN; ``"concat"``: one
         CNN per sequence, features concatenated; ``"lstm"``: one CNN per sequence,
-        features read by an LSTM; ``"mdnet_student"``: MD-Net's student (MRI-only
-        modules + symmetric attention), 1 or 2 sequences; ``"mdnet_teacher"``:
-        MD-Net's teacher (MRI-clinical-fusion modules + SA), needs
-        ``use_clinical=True``.  All CNNs are MD-Net's MRI-only module.
+        features read by an LSTM; ``"mdnet_teacher"``: MD-Net's teacher
+        (MRI-clinical-fusion modules + symmetric attention, 1 or 2 sequences),
+        needs ``use_clinical=True``.  All CNNs are MD-Net's MRI-only module.
     use_clinical : bool, default=False
         Feed the preprocessed clinical vector too: late fusion for the baselines,
         channel-wise gating (eq. 1) for ``"mdnet_teacher"``.  The clinical columns
@@ -163,11 +161,6 @@ default="concat"
                 raise ValueError("architecture='mdnet_teacher' fuses clinical data into every "
                                  "block: set use_clinical=True.")
             return TeacherNet(n_clinical, n_sequences, n_classes, width)
-        if self.architecture == "mdnet_student":
-            if self.use_clinical:
-                raise ValueError("architecture='mdnet_student' sees images only; use "
-                                 "'mdnet_teacher' or MDNetClassifier for clinical data.")
-            return StudentNet(n_sequences, n_classes, 0, width)
         net = {"cnn3d": CNN3DNet, "concat": ConcatNet, "lstm": LSTMNet}[self.architecture]
         return net(n_sequences, n_classes, n_clinical, width)
 
