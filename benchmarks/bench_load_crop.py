@@ -49,17 +49,22 @@ def _synthetic_patient(i: int, rng) -> dict:
     return {k: Volume(v, spacing=spacing) for k, v in cells.items()}
 
 
-def _patients(n: int, synthetic: bool, chunk: int = 10):
-    """Yield (patient id, {column: Volume}) without holding the cohort in memory."""
+def _patients(n: int, synthetic: bool, done, chunk: int = 10):
+    """Yield (patient id, {column: Volume}) chunk by chunk, never the whole cohort in
+    memory; chunks whose patients are all in ``done`` are not generated again."""
     if not synthetic:
         try:
             from mvikit.datasets import make_hcc_cohort
 
             for start in range(0, n, chunk):
-                cohort = make_hcc_cohort(n_patients=min(chunk, n - start), layout="full",
+                ids = [f"P{i:04d}" for i in range(start, min(start + chunk, n))]
+                if all(done(pid) for pid in ids):
+                    yield from ((pid, None) for pid in ids)
+                    continue
+                cohort = make_hcc_cohort(n_patients=len(ids), layout="full",
                                          random_state=1000 + start, n_jobs=1)
-                for k, (_, row) in enumerate(cohort.X.iterrows()):
-                    yield f"P{start + k:04d}", {c: row[c] for c in COLUMNS}
+                for pid, (_, row) in zip(ids, cohort.X.iterrows()):
+                    yield pid, {c: row[c] for c in COLUMNS}
             return
         except (NotImplementedError, ImportError, TypeError) as exc:
             print(f"simulator unavailable ({exc!r}); using synthetic volumes")
@@ -69,19 +74,26 @@ def _patients(n: int, synthetic: bool, chunk: int = 10):
 
 
 def make_cohort(folder: Path, n: int, synthetic: bool) -> None:
+    """Write the images (resuming: existing files are kept), then clinical.csv."""
     import pandas as pd
 
     from mvikit.imaging import write_image
 
     (folder / "images").mkdir(parents=True, exist_ok=True)
+
+    def relative(pid, column):
+        return f"images/{pid}_{column}.nii.gz"
+
+    def done(pid):
+        return all((folder / relative(pid, c)).exists() for c in COLUMNS)
+
     rows = []
-    for pid, cells in _patients(n, synthetic):
-        row = {"patient_id": pid, "age": 50 + len(rows) % 30}
-        for column, volume in cells.items():
-            relative = f"images/{pid}_{column}.nii.gz"
-            write_image(volume, folder / relative)
-            row[column] = relative
-        rows.append(row)
+    for pid, cells in _patients(n, synthetic, done):
+        for column, volume in (cells or {}).items():
+            if not (folder / relative(pid, column)).exists():
+                write_image(volume, folder / relative(pid, column))
+        rows.append({"patient_id": pid, "age": 50 + len(rows) % 30,
+                     **{c: relative(pid, c) for c in COLUMNS}})
     pd.DataFrame(rows).to_csv(folder / "clinical.csv", index=False)
 
 
@@ -140,12 +152,14 @@ def main() -> None:
         result = run_baseline(args.dir) if args.phase == "baseline" else run_mvikit(args.dir)
         print(json.dumps(result))
         return
-    if not (args.dir / "clinical.csv").exists():
+    csv = args.dir / "clinical.csv"
+    if not csv.exists() or sum(1 for _ in csv.open()) - 1 != args.n_patients:
         start = time.perf_counter()
         make_cohort(args.dir, args.n_patients, args.synthetic)
         print(f"wrote {args.n_patients} patients x {len(COLUMNS)} files "
               f"in {time.perf_counter() - start:.0f} s to {args.dir}")
-    size = sum(f.stat().st_size for f in (args.dir / "images").iterdir()) / 2**20
+    size = sum((args.dir / p).stat().st_size for p in
+               __import__("pandas").read_csv(csv)[list(COLUMNS)].to_numpy().ravel()) / 2**20
     print(f"cohort on disk: {size:.0f} MB")
     results = {"baseline": [], "mvikit": []}
     _in_subprocess("baseline", args.dir)  # warm the page cache for both
