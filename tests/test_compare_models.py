@@ -202,7 +202,7 @@ def test_inner_cv_threshold_never_sees_the_test_fold(binary):
 def test_sklearn_scorer_names_are_accepted(binary):
     X, y = binary
     res = compare_models({"logistic": LogisticRegression(), "nb": GaussianNB()}, X, y, cv=CV,
-                         scoring={"AUC": "roc_auc", "log loss": "neg_log_loss"})
+                         scoring={"AUC": "roc_auc", "log loss": "neg_log_loss"}, threshold=0.5)
     expected = cross_val_score(GaussianNB(), X, y, cv=CV, scoring="neg_log_loss")
     table = res.scores.query("model == 'nb' and metric == 'log loss'").set_index(["repeat", "fold"])
     np.testing.assert_allclose([table.loc[k, "value"] for k in _split_order(res)], expected)
