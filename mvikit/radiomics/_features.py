@@ -258,6 +258,9 @@ class RadiomicsFeatures(TransformerMixin, BaseEstimator):
         Patients extracted in parallel (joblib; None follows the active backend).
     verbose : int, default=0
         Show a progress bar (tqdm) when > 0.
+    passthrough : list of str, default=None
+        Columns of ``X`` copied to the output after the features (e.g.
+        ``["center"]`` for a later `ComBat`).
 
     Attributes
     ----------
@@ -272,7 +275,7 @@ class RadiomicsFeatures(TransformerMixin, BaseEstimator):
     feature_names_out_ : ndarray of str
         Output columns, ``"{volume}_{roi}_{imagetype}_{class}_{feature}"``
         (e.g. ``"HBP_tumor_original_firstorder_Mean"``), learnt in `fit` so
-        every fold returns the same columns.
+        every fold returns the same columns, then the ``passthrough`` columns.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -322,12 +325,13 @@ class RadiomicsFeatures(TransformerMixin, BaseEstimator):
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
+        "passthrough": ["array-like", None],
     }
 
     def __init__(self, *, volumes="auto", rois="auto", peritumoral_mm=None, params=None,
                  image_types=None, feature_classes=None, bin_width=None,
                  resampled_spacing=None, normalize=None, settings=None, on_error="raise",
-                 memory=None, n_jobs=None, verbose=0):
+                 memory=None, n_jobs=None, verbose=0, passthrough=None):
         self.volumes = volumes
         self.rois = rois
         self.peritumoral_mm = peritumoral_mm
@@ -342,6 +346,7 @@ class RadiomicsFeatures(TransformerMixin, BaseEstimator):
         self.memory = memory
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.passthrough = passthrough
 
     # ----------------------------------------------------------------- fit
     def _fit_columns(self, X: pd.DataFrame) -> None:
@@ -448,6 +453,12 @@ class RadiomicsFeatures(TransformerMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self._fit_columns(X)
+        self._passthrough = [] if self.passthrough is None else list(self.passthrough)
+        absent = [c for c in self._passthrough if c not in X.columns]
+        if absent:
+            raise ColumnRoleError(
+                f"RadiomicsFeatures: passthrough column(s) {absent} are not in X."
+            )
         features = self._extract(X)
         names = list(dict.fromkeys(n for row in features for n in row))
         if not names:
@@ -455,8 +466,8 @@ class RadiomicsFeatures(TransformerMixin, BaseEstimator):
                 "RadiomicsFeatures: no feature could be extracted from any training patient "
                 "(every extraction failed or every volume is missing); see the warnings."
             )
-        self.feature_names_out_ = np.asarray(names, dtype=object)
-        return self._frame(features, X.index)
+        self.feature_names_out_ = np.asarray(names + self._passthrough, dtype=object)
+        return self._frame(features, X)
 
     # ----------------------------------------------------------- transform
     def transform(self, X):
@@ -476,17 +487,20 @@ class RadiomicsFeatures(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "feature_names_out_")
         X = check_cohort_frame(X)
-        missing = [c for c in self._image_columns if c not in X.columns]
+        missing = [c for c in self._image_columns + self._passthrough if c not in X.columns]
         if missing:
             raise CohortError(
                 f"RadiomicsFeatures: X lacks the image/mask column(s) {missing} seen in fit. "
                 "Transform a frame with the same volume and mask columns."
             )
-        return self._frame(self._extract(X), X.index)
+        return self._frame(self._extract(X), X)
 
-    def _frame(self, features: list, index) -> pd.DataFrame:
-        frame = pd.DataFrame.from_records(features, index=index, columns=self.feature_names_out_)
-        return frame.astype(float)
+    def _frame(self, features: list, X) -> pd.DataFrame:
+        names = self.feature_names_out_[: len(self.feature_names_out_) - len(self._passthrough)]
+        frame = pd.DataFrame.from_records(features, index=X.index, columns=names).astype(float)
+        if self._passthrough:
+            frame = pd.concat([frame, X[self._passthrough]], axis=1)
+        return frame
 
     def _jobs(self) -> list:
         return [_Job(volume, roi, mask) for volume, rois in self.rois_.items()
