@@ -6,7 +6,8 @@ and predicts from images only.  The PyTorch pieces live in `mvikit.deep.nets`,
 `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augment`.
 """
 
+from ._ablation import mdnet_ablation_models
 from ._mdnet import MDNetClassifier
 from ._volume_net import VolumeNetClassifier
 
-__all__ = ["MDNetClassifier", "VolumeNetClassifier"]
+__all__ = ["MDNetClassifier", "VolumeNetClassifier", "mdnet_ablation_models"]

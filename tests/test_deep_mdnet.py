@@ -1,0 +1,183 @@
+"""`MDNetClassifier`: privileged clinical information, distillation modes, heads."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+from mvikit.deep import MDNetClassifier, VolumeNetClassifier, mdnet_ablation_models
+from mvikit.exceptions import ColumnRoleError
+
+from test_deep_estimators import TINY, make_frame  # noqa: I001 (tests folder on sys.path)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_frame(n=24, labels=("M0", "M1", "M2"), seed=1)
+    # a clinical item the images show (tumour brighter) and one they do not
+    X["bright"] = (y != "M0")
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return MDNetClassifier(**{**TINY, "max_epochs": 10, "lr": 3e-3}).fit(X, y)
+
+
+def _images(X):
+    return X[["PRE", "HBP", "tumor_mask"]]
+
+
+def test_student_and_teacher_learn_and_regression_head_reads_images(fitted, data):
+    X, y = data
+    assert roc_auc_score(y != "M0", 1 - fitted.predict_proba(X)[:, 0]) > 0.9
+    assert roc_auc_score(y != "M0", 1 - fitted.teacher_predict_proba(X)[:, 0]) > 0.9
+    clinical = fitted.predict_clinical(_images(X))
+    assert roc_auc_score(X["bright"], clinical["bright"]) > 0.9
+    history = fitted.net_.history
+    assert {"loss_teacher", "loss_student", "loss_clinical", "loss_class_kd",
+            "loss_feature_kd"} <= set(history[-1, "batches", -1])
+
+
+def test_clinical_columns_absent_or_nan_give_identical_outputs(fitted, data):
+    X, _ = data
+    nan = X.copy()
+    nan[fitted.clinical_columns_] = np.nan
+    for method in ("predict_proba", "decision_function", "transform", "predict"):
+        full = getattr(fitted, method)(X)
+        np.testing.assert_array_equal(getattr(fitted, method)(_images(X)), full)
+        np.testing.assert_array_equal(getattr(fitted, method)(nan), full)
+    np.testing.assert_array_equal(fitted.predict_clinical(nan), fitted.predict_clinical(X))
+
+
+def test_teacher_needs_and_uses_clinical_columns(fitted, data):
+    X, _ = data
+    proba = fitted.teacher_predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert not np.allclose(fitted.teacher_predict_proba(X.assign(age=X["age"] + 40)), proba)
+    with pytest.raises(ColumnRoleError, match="lacks"):
+        fitted.teacher_predict_proba(_images(X))
+
+
+def test_predict_clinical_inverts_the_preprocessing(fitted, data):
+    X, _ = data
+    raw = fitted.net_.outputs(fitted._inference_data(X, with_clinical=False))["clinical"]
+    table = fitted.clinical_preprocessor_.feature_map_.set_index("feature")
+    got = fitted.predict_clinical(X)
+    assert list(got.columns) == list(table.index)
+    for j, name in enumerate(got.columns):
+        row = table.loc[name]
+        if row["kind"] == "numeric":
+            expected = raw[:, j] * row["scale"] + row["center"]
+        else:
+            expected = 1 / (1 + np.exp(-raw[:, j].astype(float)))
+        np.testing.assert_allclose(got[name], expected, rtol=1e-5)
+    # the training targets keep missing cells missing (masked in the loss)
+    targets = fitted._clinical_targets(X)
+    afp = list(got.columns).index("AFP")
+    assert np.isnan(targets[1, afp]) and not np.isnan(targets[0, afp])
+
+
+def test_teacher_is_untouched_by_distillation_terms(data):
+    # joint training: the teacher learns only from its own focal loss, so it is
+    # bit-identical whatever distillation the student receives
+    X, y = data
+    states = []
+    for mode in ("full", "hinton", "sp"):
+        clf = MDNetClassifier(distillation=mode, **TINY).fit(X, y)
+        states.append(clf.net_.teacher_.state_dict())
+    for other in states[1:]:
+        assert all(torch.equal(states[0][k], other[k]) for k in states[0])
+
+
+def test_pretrained_teacher_stays_frozen(data, monkeypatch):
+    X, y = data
+    captured = {}
+    phase_two = MDNetClassifier._train_frozen_teacher_phase
+
+    def spy(self, *args):
+        captured["teacher"] = copy.deepcopy(self.net_.teacher_.state_dict())
+        phase_two(self, *args)
+
+    monkeypatch.setattr(MDNetClassifier, "_train_frozen_teacher_phase", spy)
+    clf = MDNetClassifier(teacher_training="pretrain", **TINY).fit(X, y)
+    after = clf.net_.teacher_.state_dict()
+    assert all(torch.equal(captured["teacher"][k], after[k]) for k in after)
+    history = clf.net_.history
+    assert len(history) == 2 * TINY["max_epochs"]
+    assert "loss_teacher" not in history[-1, "batches", 0]
+    assert "loss_class_kd" in history[-1, "batches", 0]
+    assert history[0, "batches", 0]["train_loss"] > 0
+
+
+def test_zero_weights_remove_terms_and_heads(data):
+    X, y = data
+    clf = MDNetClassifier(clinical_weight=0.0, class_kd_weight=0.0,
+                          feature_kd_weights={"HBP": 0.0}, **{**TINY, "max_epochs": 1})
+    clf.fit(X, y)
+    batch = clf.net_.history[-1, "batches", 0]
+    assert "loss_clinical" not in batch and "loss_class_kd" not in batch
+    assert clf.net_.criterion_.feature_kd_weights == (1.0, 0.0)  # (PRE, HBP)
+    assert clf.net_.module_.clinical_head is None
+    with pytest.raises(AttributeError, match="no clinical-regression head"):
+        clf.predict_clinical(X)
+    with pytest.raises(ValueError, match="not volume columns"):
+        MDNetClassifier(feature_kd_weights={"T2": 0.0}, **TINY).fit(X, y)
+
+
+def test_student_alone_needs_no_clinical_columns(data):
+    X, y = data
+    clf = MDNetClassifier(distillation="none", clinical_weight=0.0, **{**TINY, "max_epochs": 1})
+    clf.fit(_images(X), y)
+    assert clf.net_.teacher is None and clf.clinical_preprocessor_ is None
+    with pytest.raises(AttributeError, match="no teacher"):
+        clf.teacher_predict_proba(X)
+    with pytest.raises(ColumnRoleError, match="needs clinical columns to fit"):
+        MDNetClassifier(**TINY).fit(_images(X), y)
+
+
+def test_binary_labels_and_skorch_params_with_teacher(data, tmp_path):
+    X, y = data
+    y2 = np.where(y == "M0", 0, 1)
+    clf = MDNetClassifier(**{**TINY, "max_epochs": 1}).fit(X, y2)
+    assert clf.decision_function(X).shape == (len(X),)
+    files = {"f_params": tmp_path / "student.pt", "f_teacher": tmp_path / "teacher.pt"}
+    clf.net_.save_params(**files)
+    other = clone(clf).set_params(random_state=3).fit(X, y2)
+    other.net_.load_params(**files)
+    np.testing.assert_array_equal(other.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(other.teacher_predict_proba(X), clf.teacher_predict_proba(X))
+
+
+def test_ablation_models_cover_tables_ii_to_iv():
+    models = mdnet_ablation_models(preset="cpu", random_state=0)
+    assert list(models) == [
+        "Our method", "Concat", "3DCNN", "LSTM", "KD_ours", "SP_ours", "S-PRE", "S-HBP",
+        "S-PRE-HBP", "S-PRE-HBP(Clinical)", "Only-Clinical", "T-Clinical-PRE",
+        "T-Clinical-HBP", "T-Clinical-PRE-HBP", "ours-w/o-hbp", "ours-w/o-pre",
+        "ours-w/o-clinical-pred-loss", "ours-w/o-class-distill-loss",
+        "ours-w/o-HBP-feature-distill-loss", "ours-w/o-PRE-feature-distill-loss",
+        "ours-w/o-feature-distill-loss"]
+    assert models["KD_ours"].get_params()["distillation"] == "hinton"
+    assert models["S-HBP"].get_params()["volumes"] == ["HBP"]
+    assert models["ours-w/o-feature-distill-loss"].feature_kd_weights == 0.0
+    assert isinstance(models["T-Clinical-PRE"], VolumeNetClassifier)
+    assert all(m.get_params()["random_state"] == 0 for k, m in models.items()
+               if k != "Only-Clinical")
+    clone(models["Our method"])
+    with pytest.raises(ValueError, match="Unknown table"):
+        mdnet_ablation_models(["V"])
