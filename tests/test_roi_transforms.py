@@ -293,7 +293,8 @@ def test_bad_input_errors_name_patient_and_column():
         VolumeResampler().fit(bad)
     bad = X.copy()
     bad.at["p0", "tumor_mask"] = Volume(np.zeros((12, 40, 36), np.uint8), spacing=SPACING)
-    with pytest.raises(EmptyMaskError, match="patient 'p0', column 'tumor_mask': the mask is empty"):
+    with pytest.raises(EmptyMaskError,
+                       match="patient 'p0', column 'tumor_mask': the mask is empty"):
         ROICropper(size=(4, 8, 8)).fit_transform(bad)
     with pytest.raises(EmptyMaskError, match="patient 'p0', column 'tumor_mask'"):
         validate_cohort(bad, read_voxels=True)
