@@ -253,3 +253,6 @@ def test_plot_km_draws_curves_table_and_annotation(lung):
     at = np.searchsorted(xs, 300.0, side="right") - 1
     assert ys[at] == pytest.approx(km.survival_function_at_times(300.0).iloc[0])
     plt.close(fig)
+    ax = plot_km(y, sex, reference=2, at_risk=False, ci=False)
+    assert ax.texts[0].get_text().endswith("HR 1 vs 2 = 1.70 (1.23-2.36)")
+    plt.close(ax.figure)

@@ -5,20 +5,20 @@ from __future__ import annotations
 __all__ = ["plot_km"]
 
 
-def _annotation(y, groups, names):
+def _annotation(y, groups, levels, names, reference):
     from ..survival import hazard_ratio, logrank_test
 
     lines = [f"log-rank p = {logrank_test(y, groups).p_value:.3g}"]
-    table = hazard_ratio(y, groups)  # against the first group in sorted order
-    reference = names[0]
-    for name, (_, row) in zip(names[1:], table.iterrows()):
-        lines.append(f"HR {name} vs {reference} = {row['HR']:.2f} "
-                     f"({row['HR lower']:.2f}-{row['HR upper']:.2f})")
+    table = hazard_ratio(y, groups, reference=reference)
+    label = dict(zip(levels.tolist(), names))
+    for level, row in table.iterrows():
+        lines.append(f"HR {label[level]} vs {label[reference]} = "
+                     f"{row['HR']:.2f} ({row['HR lower']:.2f}-{row['HR upper']:.2f})")
     return "\n".join(lines)
 
 
-def plot_km(y, groups, *, ax=None, at_risk=True, ci=True, annotate=True, group_names=None,
-            xlabel="time", ylabel="survival probability"):
+def plot_km(y, groups, *, ax=None, at_risk=True, ci=True, annotate=True, reference=None,
+            group_names=None, xlabel="time", ylabel="survival probability"):
     """Kaplan-Meier curves per group, with an at-risk table, log-rank p and hazard ratio.
 
     Parameters
@@ -37,6 +37,8 @@ def plot_km(y, groups, *, ax=None, at_risk=True, ci=True, annotate=True, group_n
     annotate : bool, default=True
         Write the log-rank p-value and the hazard ratio(s) against the first group
         (:func:`mvikit.survival.logrank_test`, :func:`mvikit.survival.hazard_ratio`).
+    reference : label, default=None
+        Reference group of the hazard ratios; ``None``: the first group in sorted order.
     group_names : dict or list, default=None
         Legend labels per group (a dict ``{group: name}``, or names in sorted group order).
     xlabel, ylabel : str
@@ -87,7 +89,9 @@ def plot_km(y, groups, *, ax=None, at_risk=True, ci=True, annotate=True, group_n
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.02)
     if annotate and len(levels) >= 2:
-        ax.text(0.98, 0.98, _annotation(y, groups, names), transform=ax.transAxes,
+        reference = levels[0] if reference is None else reference
+        ax.text(0.98, 0.98, _annotation(y, groups, levels, names, reference),
+                transform=ax.transAxes,
                 ha="right", va="top", fontsize=9)
     if at_risk:
         add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk", "Events"])
