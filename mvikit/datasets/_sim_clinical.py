@@ -175,7 +175,7 @@ def _child_pugh(v):
 
 
 def _lirads(v, size_mm):
-    if v["targetoid"] or v["rim_aphe"]:
+    if v["targetoid"] and v["rim_aphe"]:  # LR-M needs a concordant targetoid reading
         return "LR-M"
     majors = int(v["washout"]) + int(v["capsule_enhancement"])
     if v["aphe"]:
