@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 
 import numpy as np
@@ -118,6 +119,9 @@ def test_report_text_holds_the_result_numbers(result, report):
 def test_write_report_layout_and_tables(result, report, tmp_path, monkeypatch):
     monkeypatch.setattr(_report, "build_report", lambda result, **kw: report)
     folder = write_report(result, tmp_path / "out" / "report")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~umask
     assert sorted(p.name for p in (folder / "figures").iterdir()) == [
         "calibration.png", "decision_curve.png", "forest.png", "roc.png"]
     assert (folder / "report.md").read_text(encoding="utf-8") == report.markdown

@@ -178,6 +178,10 @@ def write_report(result, directory, *, overwrite=False, **kwargs):
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
+        # mkdtemp makes the folder private (0700); give the report the usual permissions
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)
         _write_files(report, staging)
         _move_into_place(staging, directory)
     except BaseException:
