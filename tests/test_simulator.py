@@ -126,6 +126,7 @@ def test_centres_sizes_and_missingness(big):
     share = big.centers.value_counts(normalize=True).reindex(info.index)
     np.testing.assert_allclose(share, info["weight"], atol=0.03)
     assert info["external"].tolist() == [False, False, False, True]
+    np.testing.assert_array_equal(big.is_external, big.centers == "C4")
     missable = [it["name"] for it in ITEMS if it["missable"]]
     fixed = [it["name"] for it in ITEMS if not it["missable"]]
     assert not big.X[fixed].isna().any().any()

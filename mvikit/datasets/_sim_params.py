@@ -95,7 +95,8 @@ def _check_positive(params, key, *, allow_zero=False):
     if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value) or (
             value < 0 or (value == 0 and not allow_zero)):
         bound = ">= 0" if allow_zero else "> 0"
-        raise SimulationParameterError(f"params[{key!r}] must be a finite number {bound}; got {value!r}.")
+        raise SimulationParameterError(
+            f"params[{key!r}] must be a finite number {bound}; got {value!r}.")
 
 
 def _check_shape(params, key):

@@ -80,7 +80,8 @@ def _check_arguments(n_patients, task, sequences, layout, modality, n_centers, m
             f"missing_rate must be 'default' or a rate in [0, 0.9]; got {missing_rate!r}.")
     if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral)
                                or n_jobs == 0):
-        raise SimulationParameterError(f"n_jobs must be None or a non-zero integer; got {n_jobs!r}.")
+        raise SimulationParameterError(
+            f"n_jobs must be None or a non-zero integer; got {n_jobs!r}.")
     return sequences, missing_rate
 
 
@@ -244,15 +245,19 @@ def make_hcc_cohort(n_patients=270, task="mvi_grade", *, sequences=("PRE", "HBP"
         ``misregistration_voxels``), ``y``, ``survival`` (structured array
         ``[("event", bool), ("time", float)]``, months; OS, or PFS for
         ``task="tace"``), ``outcomes`` (every outcome per patient), ``centers``
-        (centre name per patient), ``center_info`` (one row per centre),
+        (centre name per patient), ``is_external`` (bool per patient: the
+        external centre), ``center_info`` (one row per centre: share, spacing,
+        gain, offset, noise, bias, missing rate, external flag),
         ``truth`` (oracle frame: ``a``, ``s``, ``e``, ``r``, ``liability``,
         ``grade``, linear predictors, true image signs), ``clinical_columns``,
         ``volume_columns``, ``mask_columns``, ``item_info`` (the 52 items: paper
         name, unit, what drives them), ``oracle_auc`` (AUC of ``r`` for binary
         MVI), ``image_ceiling_auc`` (AUC of ``P(MVI | a, satellites)``),
         ``clinical_ceiling_auc`` (AUC of ``P(MVI | clinical items)``),
-        ``target_names``, ``task``, ``params``, ``random_state`` and
-        ``description``.
+        ``grade_thresholds`` (the two cut-points of the liability),
+        ``target_names`` (None for survival tasks), ``task``, ``layout``,
+        ``params`` (the resolved knobs), ``random_state`` (the integer seed
+        used) and ``description``.
 
     See Also
     --------
@@ -315,7 +320,8 @@ def _bunch(X, truth, outcomes, centers, mask_columns, config, task, seed):
                     "tace": ["no progression at 1 year", "progression at 1 year"]}.get(task)
     return Bunch(
         X=X, y=_targets(task, outcomes), survival=survival, outcomes=outcomes,
-        centers=centers, center_info=center_info, truth=truth,
+        centers=centers, is_external=centers.map(center_info["external"]).to_numpy(dtype=bool),
+        center_info=center_info, truth=truth,
         clinical_columns=list(CLINICAL_COLUMNS), volume_columns=list(config["sequences"]),
         mask_columns=mask_columns, item_info=item_table(),
         oracle_auc=_auc(mvi, truth["r"]), image_ceiling_auc=_auc(mvi, image_score),
