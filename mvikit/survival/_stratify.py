@@ -191,7 +191,7 @@ class RiskStratifier(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_patients, n_features_in_)
+        X : array-like of shape (n_patients, n_features)
 
         Returns
         -------
@@ -205,7 +205,7 @@ class RiskStratifier(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_patients, n_features_in_)
+        X : array-like of shape (n_patients, n_features)
 
         Returns
         -------
