@@ -36,21 +36,27 @@ _LASSO_PARAMETERS: dict = {
 }
 
 
-def _fit_lasso(estimator, X: np.ndarray, y: np.ndarray):
+def _fit_lasso(estimator, X: np.ndarray, y: np.ndarray, *, binary: bool = True):
     """Standardise, then L1 logistic regression with the penalty chosen by CV."""
-    if type_of_target(y) != "binary":
+    target = type_of_target(y, raise_unknown=True)
+    if binary and target != "binary":
         raise ValueError(
-            f"{type(estimator).__name__} fits a binary signature; y has "
-            f"{len(np.unique(y))} classes ({type_of_target(y)}). Binarise y (e.g. MVI "
-            "present vs absent)."
+            f"Only binary classification is supported. {type(estimator).__name__} fits a "
+            f"binary signature; y has {len(np.unique(y))} classes ({target}). Binarise y "
+            "(e.g. MVI present vs absent)."
         )
     scaler = StandardScaler().fit(X)
     n_minority = int(np.min(np.unique(y, return_counts=True)[1]))
     cv = StratifiedKFold(n_splits=max(2, min(estimator.cv, n_minority)), shuffle=True,
                          random_state=estimator.random_state)
+    # liblinear is exact for binary L1; several classes need saga's multinomial L1.
+    solver = "liblinear" if target == "binary" else "saga"
+    scoring = estimator.scoring
+    if target != "binary" and scoring == "roc_auc":
+        scoring = "roc_auc_ovr"
     model = LogisticRegressionCV(
-        Cs=estimator.Cs, cv=cv, l1_ratios=(1.0,), solver="liblinear",
-        scoring=estimator.scoring, max_iter=estimator.max_iter,
+        Cs=estimator.Cs, cv=cv, l1_ratios=(1.0,), solver=solver,
+        scoring=scoring, max_iter=estimator.max_iter,
         random_state=estimator.random_state, use_legacy_attributes=False,
     ).fit(scaler.transform(X), y)
     return scaler, model
@@ -58,6 +64,9 @@ def _fit_lasso(estimator, X: np.ndarray, y: np.ndarray):
 
 class LassoSelector(_FrameSelector):
     """Keep the features with a non-zero coefficient in a cross-validated L1 logistic model.
+
+    Binary ``y``: liblinear; more classes: a multinomial L1 model (saga), a
+    feature being kept when any class uses it.
 
     Parameters
     ----------
@@ -76,8 +85,10 @@ class LassoSelector(_FrameSelector):
     ----------
     C_ : float
         Chosen inverse penalty.
-    coef_ : ndarray of shape (n_features_in_,)
+    coef_ : ndarray of shape (n_features_in_,) or (n_classes, n_features_in_)
         Coefficients on the standardised features.
+    n_iter_ : int
+        Solver iterations of the final fit.
     support_ : ndarray of bool
     n_features_in_ : int
     feature_names_in_ : ndarray of str
@@ -120,10 +131,11 @@ class LassoSelector(_FrameSelector):
         self
         """
         X, y = self._validate(X, y)
-        _, model = _fit_lasso(self, X, y)
-        self.C_ = float(model.C_)
-        self.coef_ = model.coef_[0].copy()
-        self.support_ = self.coef_ != 0
+        _, model = _fit_lasso(self, X, y, binary=False)
+        self.C_ = float(np.ravel(model.C_)[0])
+        self.coef_ = model.coef_.copy() if model.coef_.shape[0] > 1 else model.coef_[0].copy()
+        self.n_iter_ = int(np.max(model.n_iter_))
+        self.support_ = np.any(np.atleast_2d(self.coef_) != 0, axis=0)
         self._check_not_empty()
         return self
 
@@ -153,6 +165,8 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
     classes_ : ndarray of shape (2,)
     C_ : float
         Chosen inverse penalty.
+    n_iter_ : int
+        Solver iterations of the final fit.
     coef_ : ndarray of shape (1, n_features_in_)
         Coefficients in the original feature units (0 where not selected).
     intercept_ : ndarray of shape (1,)
@@ -219,6 +233,7 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.classes_ = np.unique(y)
         self.scaler_, self.estimator_ = _fit_lasso(self, X, y)
         self.C_ = float(self.estimator_.C_)
+        self.n_iter_ = int(np.max(self.estimator_.n_iter_))
         a = self.estimator_.coef_[0]
         names = _names(self)
         if not np.any(a):
@@ -281,7 +296,8 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_patients,)
         """
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        score = self.decision_function(X)
+        return self.classes_[(score > 0).astype(int)]
 
     def transform(self, X):
         """The rad-score as one column.
@@ -292,12 +308,14 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        pandas.DataFrame of shape (n_patients, 1)
-            Column ``rad_score``; the index of ``X`` when it is a DataFrame.
+        pandas.DataFrame or ndarray of shape (n_patients, 1)
+            A DataFrame with column ``rad_score`` and the index of ``X`` when
+            ``X`` is a DataFrame, else an array.
         """
         score = self.decision_function(X)
-        index = X.index if isinstance(X, pd.DataFrame) else None
-        return pd.DataFrame({"rad_score": score}, index=index)
+        if isinstance(X, pd.DataFrame):
+            return pd.DataFrame({"rad_score": score}, index=X.index)
+        return score[:, None]
 
     def get_feature_names_out(self, input_features=None):
         """``["rad_score"]``.

@@ -29,8 +29,14 @@ class _FrameSelector(SelectorMixin, BaseEstimator):
 
     def _validate(self, X, y=None, reset=True):
         if y is None:
-            return validate_data(self, X, reset=reset, dtype=float)
-        return validate_data(self, X, y, reset=reset, dtype=float)
+            values = validate_data(self, X, reset=reset, dtype=float)
+        else:
+            values = validate_data(self, X, y, reset=reset, dtype=float)
+        n_samples = (values if y is None else values[0]).shape[0]
+        if reset and n_samples < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 patients to select "
+                             f"features; got n_samples = {n_samples}.")
+        return values
 
     def _get_support_mask(self):
         check_is_fitted(self, "support_")
