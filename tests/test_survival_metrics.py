@@ -141,7 +141,8 @@ def test_calibration_at_horizon_against_kaplan_meier():
     # group 0 by hand: the lowest fifth of the predicted risks
     lowest = risk <= np.quantile(risk, 0.2)
     km = KaplanMeierFitter().fit(y["time"][lowest], y["event"][lowest])
-    assert table.loc[0, "observed"] == pytest.approx(1 - km.survival_function_at_times(12.0).iloc[0])
+    observed = 1 - km.survival_function_at_times(12.0).iloc[0]
+    assert table.loc[0, "observed"] == pytest.approx(observed)
     assert table.loc[0, "predicted"] == pytest.approx(risk[lowest].mean())
     lower = km.confidence_interval_.iloc[np.searchsorted(km.confidence_interval_.index, 12.0,
                                                          side="right") - 1]

@@ -140,7 +140,8 @@ def make_survival_scorer(metric, *, tau=None, times=None, censoring="train"):
     Parameters
     ----------
     metric : {"harrell_c", "uno_c", "cumulative_auc", "neg_integrated_brier"}
-        - ``"harrell_c"``: Harrell's C of ``predict`` (:func:`sksurv.metrics.concordance_index_censored`).
+        - ``"harrell_c"``: Harrell's C of ``predict``
+          (:func:`sksurv.metrics.concordance_index_censored`).
         - ``"uno_c"``: Uno's IPCW C up to ``tau`` (:func:`sksurv.metrics.concordance_index_ipcw`).
         - ``"cumulative_auc"``: mean cumulative/dynamic AUC over ``times``
           (:func:`sksurv.metrics.cumulative_dynamic_auc`; its ``mean_auc``, weighted by the

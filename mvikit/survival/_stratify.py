@@ -129,7 +129,8 @@ class RiskStratifier(TransformerMixin, BaseEstimator):
         else:
             labels = np.asarray(y)
         if np.unique(labels).size != 2:
-            raise ValueError(f"method='youden' needs two classes, got {np.unique(labels).tolist()}.")
+            raise ValueError(
+                f"method='youden' needs two classes, got {np.unique(labels).tolist()}.")
         fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
         best = int(np.argmax(tpr - fpr))
         self.youden_index_ = float(tpr[best] - fpr[best])

@@ -82,8 +82,8 @@ def _check_time(time, ids, name):
     if (time <= 0).any():
         raise SurvivalTargetError(
             f"The follow-up time {name!r} must be positive; {_first_bad(time <= 0, ids)} has "
-            f"{_plain(time[time <= 0][0])!r}. An event on the day of diagnosis is usually coded as a "
-            f"small positive time (e.g. 0.5 day)."
+            f"{_plain(time[time <= 0][0])!r}. An event on the day of diagnosis is usually coded "
+            f"as a small positive time (e.g. 0.5 day)."
         )
     return time
 
