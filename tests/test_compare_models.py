@@ -135,8 +135,9 @@ def test_delong_rows_equal_delong_test_on_pooled_predictions(binary, result):
 
 def test_parallel_run_equals_serial_run(binary):
     X, y = binary
-    serial = compare_models(_models(), X, y, cv=CV, n_jobs=1, random_state=0)
-    parallel = compare_models(_models(), X, y, cv=CV, n_jobs=2, random_state=0)
+    models = {"logistic": LogisticRegression(), "tree": DecisionTreeClassifier(random_state=0)}
+    serial = compare_models(models, X, y, cv=CV, n_jobs=1, random_state=0)
+    parallel = compare_models(models, X, y, cv=CV, n_jobs=2, random_state=0)
     pd.testing.assert_frame_equal(serial.scores, parallel.scores)
     pd.testing.assert_frame_equal(serial.predictions, parallel.predictions)
     pd.testing.assert_frame_equal(serial.summary, parallel.summary)

@@ -237,7 +237,7 @@ class ModelComparison:
                              _format_delong(self.delong, digits)))
         if self.centre_metrics is not None:
             sections.append(("Per-centre metrics (pooled test predictions)",
-                             self.centre_metrics.round(digits)))
+                             _fixed_decimals(self.centre_metrics, digits)))
         if not self.failures.empty:
             sections.append(("Failed fits", self.failures.drop(columns="traceback")))
         return sections
@@ -362,6 +362,14 @@ def _format_delong(delong, digits) -> pd.DataFrame:
                                                      delong["ci_high"])],
         "Z": [f"{v:.2f}" for v in delong["statistic"]], "p": [_p(p) for p in delong["p_value"]],
     })
+
+
+def _fixed_decimals(frame: pd.DataFrame, digits) -> pd.DataFrame:
+    """Float columns as strings with ``digits`` decimals (blank for NaN)."""
+    out = frame.copy()
+    for column in out.columns[out.dtypes.map(pd.api.types.is_float_dtype)]:
+        out[column] = [("" if np.isnan(v) else f"{v:.{digits}f}") for v in out[column]]
+    return out
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:
