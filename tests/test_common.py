@@ -96,6 +96,49 @@ EXPECTED_FAILED_CHECKS.update({name: dict(_ROI_TRANSFORMER_FAILS) for name in (
     "IntensityNormalizer", "PeritumoralShell", "ROICropper", "VolumeResampler")})
 
 
+# mvikit.deep: VolumeNetClassifier and MDNetClassifier train 3D networks on a cohort
+# DataFrame whose cells are Volumes (a tumour-mask column centres the crop; MD-Net
+# also needs clinical columns) and reject numeric arrays with CohortError, so every
+# check that fits on a random numeric array fails at the first line of fit.  The
+# contract (clone, cross_val_score, pickling, skorch save/load, bit-identical reruns,
+# not-fitted errors, bad input) is tested on volume frames in
+# tests/test_deep_estimators.py and tests/test_deep_mdnet.py.
+_DEEP_FRAME = ("the check fits on a numeric array; deep estimators need a cohort DataFrame "
+               "with Volume cells (and a tumour mask) and raise CohortError")
+_DEEP_FRAME_MSG = ("the check expects sklearn's message for this array or target; deep "
+                   "estimators reject any non-DataFrame X first, with CohortError's message")
+_DEEP_FAILS = {
+    **{name: _DEEP_FRAME for name in (
+        "check_class_weight_classifiers", "check_classifier_data_not_an_array",
+        "check_classifiers_classes", "check_classifiers_train",
+        "check_classifiers_train(readonly_memmap=True)",
+        "check_classifiers_train(readonly_memmap=True,X_dtype=float32)",
+        "check_decision_proba_consistency", "check_dict_unchanged",
+        "check_dont_overwrite_parameters", "check_dtype_object", "check_estimator_sparse_tag",
+        "check_estimators_dtypes", "check_estimators_fit_returns_self",
+        "check_estimators_overwrite_params", "check_estimators_pickle",
+        "check_estimators_pickle(readonly_memmap=True)", "check_f_contiguous_array_estimator",
+        "check_fit2d_predict1d", "check_fit_check_is_fitted", "check_fit_idempotent",
+        "check_fit_score_takes_y", "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance", "check_n_features_in",
+        "check_n_features_in_after_fitting", "check_pipeline_consistency",
+        "check_positive_only_tag_during_fit", "check_readonly_memmap_input",
+        "check_transformer_data_not_an_array", "check_transformer_general",
+        "check_transformer_general(readonly_memmap=True)")},
+    **{name: _DEEP_FRAME_MSG for name in (
+        "check_classifiers_one_label", "check_classifiers_regression_target",
+        "check_complex_data", "check_estimator_sparse_array", "check_estimator_sparse_matrix",
+        "check_estimators_empty_data_messages", "check_fit2d_1feature", "check_fit2d_1sample",
+        "check_requires_y_none", "check_supervised_y_2d")},
+}
+EXPECTED_FAILED_CHECKS.update({name: dict(_DEEP_FAILS) for name in (
+    "MDNetClassifier", "VolumeNetClassifier")})
+# tiny networks: the checks that do run (construction, params, not-fitted errors) stay fast
+INSTANCES.update({name: {"width": 0.0625, "max_epochs": 1, "crop_size": (8, 16, 16),
+                         "random_state": 0} for name in ("MDNetClassifier",
+                                                         "VolumeNetClassifier")})
+
+
 # mvikit.radiomics: RadiomicsFeatures takes a cohort frame with Volume cells, and
 # ComBat a frame with the centre column (batch="center"); both reject numeric
 # arrays with CohortError at the first line of fit, so the checks below (which

@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
+from sklearn.utils import TransformerTags, check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import LRScheduler
@@ -431,6 +431,7 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_patients,) for two classes (the log-odds of
         ``classes_[1]``), else (n_patients, n_classes).
         """
+        check_is_fitted(self, "net_")
         logits = self._student_outputs(X)["logits"]
         if logits.shape[1] == 2:
             return logits[:, 1] - logits[:, 0]
@@ -448,6 +449,7 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_patients, n_classes)
         """
+        check_is_fitted(self, "net_")
         logits = torch.from_numpy(self._student_outputs(X)["logits"])
         return torch.softmax(logits.double(), dim=1).numpy()
 
@@ -462,6 +464,7 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_patients,)
         """
+        check_is_fitted(self, "net_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def transform(self, X) -> np.ndarray:
@@ -475,10 +478,13 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_patients, n_embedding)
         """
+        check_is_fitted(self, "net_")
         return self._student_outputs(X)["embedding"]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        # ``transform`` returns embeddings (float32), so scikit-learn sees a transformer too
+        tags.transformer_tags = TransformerTags(preserves_dtype=[])
         tags.non_deterministic = str(self.device).startswith("cuda")
         tags.input_tags.allow_nan = True
         return tags

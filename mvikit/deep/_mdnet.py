@@ -362,6 +362,7 @@ random_state, verbose
 
     # ------------------------------------------------------------ predict
     def _student_outputs(self, X) -> dict[str, np.ndarray]:
+        check_is_fitted(self, "net_")
         # the student never reads clinical data: an empty clinical block is passed
         return self.net_.outputs(self._inference_data(X, with_clinical=False))
 
