@@ -110,6 +110,27 @@ def test_survival_functions_match_lifelines(rossi, rossi_fit):
                                .to_numpy().ravel(), atol=1e-8)
 
 
+def test_strata_match_lifelines(rossi):
+    X, y = rossi
+    frame = X.assign(week=y["time"], arrest=y["event"])
+    model = CoxPHSurvival(strata=["wexp", "mar"]).fit(X, y)
+    reference = CoxPHFitter().fit(frame, "week", "arrest", strata=["wexp", "mar"],
+                                  fit_options={"precision": 1e-9, "r_precision": 1e-12})
+    assert model.covariates_ == ["fin", "age", "race", "paro", "prio"]
+    np.testing.assert_allclose(model.coef_, reference.params_.to_numpy(), atol=1e-10)
+    np.testing.assert_allclose(model.summary_["se"], reference.standard_errors_, atol=1e-10)
+    assert model.baseline_survival_.shape[1] == 4  # one baseline per (wexp, mar) stratum
+    expected = reference.predict_survival_function(X.iloc[:40])[X.index[:40]].to_numpy().T
+    np.testing.assert_allclose(model.predict_survival_function(X.iloc[:40], return_array=True),
+                               expected, atol=1e-10)
+    assert list(model.check_proportional_hazards(X, y).index) == model.covariates_
+    unseen = X.iloc[:3].assign(wexp=5)
+    with pytest.raises(ValueError, match="Row 0 is in stratum .*not seen in fit"):
+        model.predict_survival_function(unseen)
+    with pytest.raises(ValueError, match=r"strata \['center'\] are not features of X"):
+        CoxPHSurvival(strata=["center"]).fit(X, y)
+
+
 def test_proportional_hazards_test_matches_lifelines(rossi, rossi_fit):
     X, y = rossi
     frame = X.assign(week=y["time"], arrest=y["event"])

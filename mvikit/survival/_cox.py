@@ -56,12 +56,17 @@ class CoxPHSurvival(BaseEstimator):
         with scikit-survival and R to 1e-9.
     max_steps : int, default=500
         Newton-Raphson iterations allowed to lifelines.
+    strata : list of str, default=None
+        Feature names (columns of ``X``) to stratify on, as R's ``strata()``: each
+        combination of their values (e.g. the centre) gets its own baseline hazard, and
+        they get no coefficient. Patients of a stratum not seen in ``fit`` cannot be
+        predicted.
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features,)
+    coef_ : ndarray of shape (n_covariates,)
         Log hazard ratios.
-    hazard_ratios_ : ndarray of shape (n_features,)
+    hazard_ratios_ : ndarray of shape (n_covariates,)
         ``exp(coef_)``.
     summary_ : pandas.DataFrame
         One row per feature: ``coef``, ``HR``, ``HR lower``, ``HR upper`` (the
@@ -70,15 +75,19 @@ class CoxPHSurvival(BaseEstimator):
         Maximised partial log-likelihood.
     log_likelihood_ratio_test_ : tuple of (float, int, float)
         Likelihood-ratio statistic against the null model, its degrees of freedom and p.
-    baseline_survival_ : pandas.Series
+    baseline_survival_ : pandas.Series or pandas.DataFrame
         Breslow baseline survival at the training event and censoring times, for a
-        patient at the training means of the features.
-    baseline_cumulative_hazard_ : pandas.Series
+        patient at the training means of the features; with ``strata``, a DataFrame with
+        one column per stratum (a value, or a tuple of values).
+    baseline_cumulative_hazard_ : pandas.Series or pandas.DataFrame
         ``-log(baseline_survival_)``.
     unique_times_ : ndarray
         The time grid of :attr:`baseline_survival_` (and of ``return_array=True``).
-    feature_means_ : ndarray of shape (n_features,)
-        Training means; the linear predictor is centred at them.
+    feature_means_ : ndarray of shape (n_covariates,)
+        Training means of the covariates (the features that are not strata); the linear
+        predictor is centred at them.
+    covariates_ : list of str
+        Names of the features with a coefficient (all but ``strata``), in ``coef_`` order.
     survival_train_ : structured ndarray
         The training target, kept so that IPCW metrics (Uno's C, Brier score) can use the
         training censoring distribution (see :func:`make_survival_scorer`).
@@ -123,16 +132,18 @@ class CoxPHSurvival(BaseEstimator):
         "alpha": [Interval(Real, 0, 1, closed="neither")],
         "tol": [Interval(Real, 0, None, closed="neither")],
         "max_steps": [Interval(Integral, 1, None, closed="left")],
+        "strata": [list, None],
     }
 
     def __init__(self, *, penalizer=0.0, l1_ratio=0.0, ties="efron", alpha=0.05, tol=1e-9,
-                 max_steps=500):
+                 max_steps=500, strata=None):
         self.penalizer = penalizer
         self.l1_ratio = l1_ratio
         self.ties = ties
         self.alpha = alpha
         self.tol = tol
         self.max_steps = max_steps
+        self.strata = strata
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -170,19 +181,35 @@ class CoxPHSurvival(BaseEstimator):
         names = self._column_names()
         if _TIME in names or _EVENT in names:
             raise ValueError(f"Feature names {_TIME!r} and {_EVENT!r} are reserved.")
+        strata = self._check_strata(names)
         frame = _feature_frame(X, names)
         frame[_TIME] = time
         frame[_EVENT] = event
         model = CoxPHFitter(penalizer=self.penalizer, l1_ratio=self.l1_ratio, alpha=self.alpha)
-        model.fit(frame, duration_col=_TIME, event_col=_EVENT,
+        model.fit(frame, duration_col=_TIME, event_col=_EVENT, strata=strata or None,
                   fit_options={"precision": self.tol, "r_precision": self.tol * 1e-3,
                                "max_steps": self.max_steps})
         self.lifelines_model_ = model
-        self._store_fit(model, names, event, time)
+        self.strata_ = strata
+        self.covariates_ = [name for name in names if name not in strata]
+        self._store_fit(model, event, time)
         return self
 
-    def _store_fit(self, model, names, event, time):
-        summary = model.summary.loc[names]
+    def _check_strata(self, names):
+        strata = list(self.strata or [])
+        unknown = [name for name in strata if name not in names]
+        if unknown:
+            raise ValueError(
+                f"strata {unknown} are not features of X; features are {names[:10]}"
+                f"{' ...' if len(names) > 10 else ''}. Strata are named by column (after "
+                f"preprocessing, e.g. one-hot names such as 'center=C2')."
+            )
+        if len(strata) == len(names):
+            raise ValueError("Every feature is a stratum; keep at least one covariate.")
+        return strata
+
+    def _store_fit(self, model, event, time):
+        summary = model.summary.loc[self.covariates_]
         self.coef_ = summary["coef"].to_numpy()
         self.hazard_ratios_ = np.exp(self.coef_)
         self.summary_ = pd.DataFrame({
@@ -199,20 +226,28 @@ class CoxPHSurvival(BaseEstimator):
         lrt = model.log_likelihood_ratio_test()
         self.log_likelihood_ratio_test_ = (float(lrt.test_statistic), int(lrt.degrees_freedom),
                                            float(lrt.p_value))
-        baseline = model.baseline_survival_.iloc[:, 0]
-        self.baseline_survival_ = baseline.rename("baseline survival")
-        self.baseline_cumulative_hazard_ = model.baseline_cumulative_hazard_.iloc[:, 0].rename(
-            "baseline cumulative hazard")
-        self.unique_times_ = baseline.index.to_numpy(dtype=float)
-        self.feature_means_ = model._norm_mean.loc[names].to_numpy()
+        if self.strata_:
+            self.baseline_survival_ = model.baseline_survival_.copy()
+            self.baseline_cumulative_hazard_ = model.baseline_cumulative_hazard_.copy()
+        else:
+            self.baseline_survival_ = model.baseline_survival_.iloc[:, 0].rename(
+                "baseline survival")
+            self.baseline_cumulative_hazard_ = model.baseline_cumulative_hazard_.iloc[
+                :, 0].rename("baseline cumulative hazard")
+        self.unique_times_ = self.baseline_survival_.index.to_numpy(dtype=float)
+        self.feature_means_ = model._norm_mean.loc[self.covariates_].to_numpy()
         y = np.empty(event.shape[0], dtype=[("event", bool), ("time", float)])
         y["event"], y["time"] = event, time
         self.survival_train_ = y
 
-    def _linear_predictor(self, X):
+    def _validated(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=float)
-        return (X - self.feature_means_) @ self.coef_
+        return validate_data(self, X, reset=False, dtype=float)
+
+    def _linear_predictor(self, X):
+        names = self._column_names()
+        columns = [names.index(name) for name in self.covariates_]
+        return (X[:, columns] - self.feature_means_) @ self.coef_
 
     def predict(self, X):
         """Predicted risk: the linear predictor (higher = worse prognosis).
@@ -227,12 +262,29 @@ class CoxPHSurvival(BaseEstimator):
             ``(x - feature_means_) @ coef_``, the log partial hazard relative to a patient
             at the training means.
         """
-        return self._linear_predictor(X)
+        return self._linear_predictor(self._validated(X))
+
+    def _baselines(self, X, baseline):
+        """Baseline curve of every patient, shape (n_patients, n_times)."""
+        if not self.strata_:
+            return baseline.to_numpy()[None, :]
+        names = self._column_names()
+        keys = X[:, [names.index(name) for name in self.strata_]]
+        columns = {key if isinstance(key, tuple) else (key,): i
+                   for i, key in enumerate(baseline.columns)}
+        unseen = [i for i, key in enumerate(map(tuple, keys)) if key not in columns]
+        if unseen:
+            raise ValueError(
+                f"Row {unseen[0]} is in stratum {dict(zip(self.strata_, keys[unseen[0]]))}, "
+                f"not seen in fit ({len(unseen)} such rows); its baseline hazard is unknown."
+            )
+        order = [columns[tuple(key)] for key in keys]
+        return baseline.to_numpy().T[order]
 
     def _functions(self, X, baseline_name, transform, return_array):
+        X = self._validated(X)
         risk = np.exp(self._linear_predictor(X))
-        baseline = getattr(self, baseline_name).to_numpy()
-        values = transform(baseline[None, :], risk[:, None])
+        values = transform(self._baselines(X, getattr(self, baseline_name)), risk[:, None])
         if return_array:
             return values
         # domain (0, last training time), as scikit-survival's Cox estimators.
@@ -317,7 +369,7 @@ shape (n_patients, n_times)
                                           time_transform=time_transform)
         table = result.summary[["test_statistic", "p"]].copy()
         table.index = [name if isinstance(name, str) else name[0] for name in table.index]
-        table = table.reindex(self._column_names())
+        table = table.reindex(self.covariates_)
         table.index.name = "feature"
         return table
 
