@@ -224,7 +224,8 @@ class ComBat(TransformerMixin, BaseEstimator):
         residual = data - design @ coef
         self.var_pooled_ = (residual**2).mean(axis=0)
         # A feature constant in training has no centre effect to remove.
-        self.adjusted_ = self.var_pooled_ > 0
+        spread = np.ptp(data, axis=0)
+        self.adjusted_ = (spread > 0) & (self.var_pooled_ > 1e-12 * spread**2)
         z = self._standardize(data[:, self.adjusted_], covar, self.adjusted_)
         self._estimate_batch_effects(z, codes)
         return self
