@@ -31,7 +31,7 @@ SPACING = (2.0, 1.0, 1.0)
 FIRSTORDER = {"firstorder": ["Mean", "Median", "Variance", "Entropy"]}
 
 
-def tiny_cohort(n=8, seed=0, volumes=("HBP",)):
+def tiny_cohort(n=8, seed=0, volumes=("HBP",), effect=25.0):
     """Ellipsoid tumours whose intensity depends on the label (MVI = 1 brighter)."""
     rng = np.random.default_rng(seed)
     zz, yy, xx = np.indices(SHAPE)
@@ -44,7 +44,7 @@ def tiny_cohort(n=8, seed=0, volumes=("HBP",)):
                  + (xx - centre[2]) ** 2) <= radius ** 2).astype(np.uint8)
         row = {"tumor_mask": Volume(mask, spacing=SPACING)}
         for v in volumes:
-            image = rng.normal(100, 10, SHAPE) + mask * (20 + 25 * label)
+            image = rng.normal(100, 10, SHAPE) + mask * (20 + effect * label)
             row[v] = Volume(image.astype(np.float32), spacing=SPACING)
         rows.append(row)
         labels.append(label)
