@@ -5,15 +5,19 @@ float), built with :meth:`Surv.from_arrays` or :func:`make_survival_target`.
 """
 
 from ._cox import CoxPHSurvival
+from ._deep_cox import DeepCoxSurvival
 from ._horizon import HorizonLabels, horizon_labels
 from ._km import LogRankResult, hazard_ratio, km_summary, logrank_test
 from ._metrics import calibration_at_horizon
+from ._partial_likelihood import CoxPartialLikelihoodLoss, cox_partial_likelihood_loss
 from ._scorers import SurvivalScorer, make_survival_scorer
 from ._stratify import RiskStratifier
 from ._target import Surv, check_survival_y, make_survival_target
 
 __all__ = [
     "CoxPHSurvival",
+    "CoxPartialLikelihoodLoss",
+    "DeepCoxSurvival",
     "HorizonLabels",
     "LogRankResult",
     "RiskStratifier",
@@ -21,6 +25,7 @@ __all__ = [
     "SurvivalScorer",
     "calibration_at_horizon",
     "check_survival_y",
+    "cox_partial_likelihood_loss",
     "hazard_ratio",
     "horizon_labels",
     "km_summary",

@@ -1,0 +1,379 @@
+"""`DeepCoxSurvival`: a 3D network trained with the Cox partial likelihood (DeepSurv-style).
+
+The network reads the cohort frame through `mvikit.deep`'s machinery (column roles,
+fold-safe clinical preprocessing, ROI crop and normalisation cached by volume, batch
+augmentation) and ends in a single-output risk head; the loss is eq. (9) of DMMGNet
+(seed 002), `cox_partial_likelihood_loss`. After training, Breslow's estimator on the
+training risks gives the baseline hazard, so survival curves come out as for
+`CoxPHSurvival`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils._available_if import available_if
+from sklearn.utils.validation import check_is_fitted
+from sksurv.linear_model.coxph import BreslowEstimator
+from sksurv.metrics import concordance_index_censored
+from torch.utils.data import DataLoader, Sampler
+
+from ..deep._base import CohortNet, CohortNetEstimator, _seed
+from ..deep.nets import CNN3DNet, ConcatNet, LSTMNet, StudentNet, TeacherNet
+from ..utils._validation import Integral, Interval, StrOptions, fit_context
+from ._partial_likelihood import CoxPartialLikelihoodLoss
+from ._target import check_survival_y
+
+__all__ = ["DeepCoxSurvival"]
+
+ARCHITECTURES = ("cnn3d", "concat", "lstm", "mdnet_student", "mdnet_teacher")
+
+
+class EventStratifiedBatchSampler(Sampler[list[int]]):
+    """Mini-batches that each hold at least ``min_events`` events (internal).
+
+    Every epoch, events and censored patients are shuffled separately and dealt
+    round-robin into ``n_batches`` batches, so events spread evenly. ``n_batches`` is
+    ``ceil(n / batch_size)``, lowered when there are too few events for
+    ``min_events`` per batch (batches then grow beyond ``batch_size``) and kept
+    ``<= n // 2`` (no batch of one patient, which BatchNorm cannot train on).
+    """
+
+    def __init__(self, event: np.ndarray, batch_size: int, min_events: int,
+                 generator: torch.Generator) -> None:
+        self.event = np.asarray(event, dtype=bool)
+        n, n_events = self.event.size, int(self.event.sum())
+        n_batches = math.ceil(n / batch_size)
+        n_batches = min(n_batches, max(1, n_events // max(1, min_events)), max(1, n // 2))
+        self.n_batches = n_batches
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+    def _dealt(self, indices: np.ndarray, offset: int) -> list[list[int]]:
+        order = indices[torch.randperm(indices.size, generator=self.generator).numpy()]
+        return [order[(k - offset) % self.n_batches::self.n_batches].tolist()
+                for k in range(self.n_batches)]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        events = self._dealt(np.flatnonzero(self.event), 0)
+        # censored patients start at the batches with fewest events, to even out sizes
+        n_events = int(self.event.sum())
+        censored = self._dealt(np.flatnonzero(~self.event), n_events % self.n_batches)
+        for batch_events, batch_censored in zip(events, censored):
+            batch = np.asarray(batch_events + batch_censored, dtype=np.int64)
+            yield batch[torch.randperm(batch.size, generator=self.generator).numpy()].tolist()
+
+
+class CoxNet(CohortNet):
+    """`CohortNet` whose training batches come from `EventStratifiedBatchSampler`.
+
+    Parameters
+    ----------
+    module, criterion, **kwargs
+        As `CohortNet`.
+    min_events_per_batch : int, default=2
+    """
+
+    def __init__(self, module, criterion, *args, min_events_per_batch: int = 2,
+                 **kwargs) -> None:
+        super().__init__(module, criterion, *args, **kwargs)
+        self.min_events_per_batch = min_events_per_batch
+
+    def _batch_generator(self) -> torch.Generator:
+        generator = self.__dict__.get("_batch_generator_")
+        if generator is None:
+            # a stream of its own, so batching does not shift the augmentation draws
+            generator = torch.Generator().manual_seed(int(self.augment_seed) + 1)
+            self.__dict__["_batch_generator_"] = generator
+        return generator
+
+    def get_iterator(self, dataset, training=False):
+        if not training:
+            return super().get_iterator(dataset, training=False)
+        event = np.asarray(dataset.y)[:, 1] > 0.5
+        sampler = EventStratifiedBatchSampler(event, self.batch_size, self.min_events_per_batch,
+                                              self._batch_generator())
+        return DataLoader(dataset, batch_sampler=sampler)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_batch_generator_", None)  # a torch.Generator does not pickle
+        return state
+
+
+def _not_a_classifier(estimator) -> bool:
+    raise AttributeError(f"{type(estimator).__name__} predicts a risk, not classes; use "
+                         "predict() (risk) or predict_survival_function().")
+
+
+class DeepCoxSurvival(CohortNetEstimator):
+    """Deep Cox model: a 3D network over the cohort frame, trained on eq. (9) of DMMGNet.
+
+    The network (any backbone of `mvikit.deep.nets`, optionally with clinical late
+    fusion) ends in one output, the log-hazard ``r(x)``; it is trained with the
+    negative Cox partial log-likelihood. ``predict`` returns the risk (higher = worse),
+    ``score`` Harrell's C, and the Breslow baseline hazard fitted on the training risks
+    gives survival and cumulative-hazard functions.
+
+    Parameters
+    ----------
+    architecture : {"cnn3d", "concat", "lstm", "mdnet_student", "mdnet_teacher"}, \
+default="concat"
+        Backbone (see `mvikit.deep.VolumeNetClassifier`): ``"mdnet_student"`` is MD-Net's
+        image-only student (1 or 2 sequences, no clinical input); ``"mdnet_teacher"``
+        gates every block with the clinical vector and needs ``use_clinical=True``.
+    use_clinical : bool, default=False
+        Feed the preprocessed clinical vector (late fusion); clinical columns are then
+        needed at predict time (NaN cells are imputed).
+    ties : {"breslow", "efron"}, default="breslow"
+        Tied times in the loss.
+    min_events_per_batch : int, default=2
+        Every training batch holds at least this many events (a batch without events
+        has no partial likelihood); with few events, batches grow beyond ``batch_size``.
+    volumes, clinical, masks, cube, crop_size, width, max_epochs, batch_size, lr, \
+preset, lr_step, lr_gamma, weight_decay, augment, normalize, device, random_state, verbose
+        As `mvikit.deep.VolumeNetClassifier`. ``preset="cpu"`` (default) is a narrow net
+        on 16x48x48 crops; ``"paper"`` the full-width one.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained network.
+    baseline_estimator_ : sksurv.linear_model.coxph.BreslowEstimator
+        Breslow's baseline hazard on the (centred) training risks.
+    unique_times_ : ndarray
+        Time grid of the baseline (and of ``return_array=True``).
+    risk_offset_ : float
+        Mean raw network output on the training frame; ``predict`` subtracts it.
+    survival_train_ : structured ndarray
+        The training target (for IPCW scorers, `make_survival_scorer`).
+    volume_columns_, mask_columns_, clinical_columns_ : list of str
+    clinical_preprocessor_ : ClinicalPreprocessor or None
+    settings_ : dict
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    See Also
+    --------
+    CoxPHSurvival : the linear Cox model on clinical features.
+    cox_partial_likelihood_loss : the loss.
+
+    Notes
+    -----
+    Training risks for the baseline are computed in evaluation mode (centre crops, no
+    augmentation), as at predict time. On the CPU the same ``random_state`` gives
+    bit-identical predictions.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from mvikit import Volume
+    >>> from mvikit.survival import DeepCoxSurvival, Surv
+    >>> rng = np.random.default_rng(0)
+    >>> mask = np.zeros((8, 16, 16), np.uint8); mask[3:5, 6:10, 6:10] = 1
+    >>> X = pd.DataFrame({"PRE": [Volume(rng.normal(size=(8, 16, 16))) for _ in range(8)],
+    ...                   "tumor_mask": [Volume(mask)] * 8}, index=[f"p{i}" for i in range(8)])
+    >>> y = Surv.from_arrays(event=[1, 0] * 4, time=np.arange(1.0, 9.0))
+    >>> model = DeepCoxSurvival(cube=(8, 16, 16), crop_size=(8, 16, 16), width=0.0625,
+    ...                         max_epochs=1, batch_size=4, random_state=0).fit(X, y)
+    >>> model.predict(X).shape
+    (8,)
+    >>> bool(np.all(np.diff(model.predict_survival_function(X, return_array=True)) <= 0))
+    True
+    """
+
+    _estimator_kind = "survival"
+
+    _parameter_constraints: dict = {
+        **{key: value for key, value in CohortNetEstimator._parameter_constraints.items()
+           if key != "class_weight"},
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "use_clinical": ["boolean"],
+        "ties": [StrOptions({"breslow", "efron"})],
+        "min_events_per_batch": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, architecture="concat", *, use_clinical=False, ties="breslow",
+                 min_events_per_batch=2, volumes="auto", clinical="auto", masks="auto",
+                 cube=(20, 80, 80), crop_size=None, width=None, max_epochs=None,
+                 batch_size=None, lr=None, preset="cpu", lr_step=2, lr_gamma=0.9,
+                 weight_decay=0.0, augment=True, normalize="zscore", device="cpu",
+                 random_state=None, verbose=0):
+        self.architecture = architecture
+        self.use_clinical = use_clinical
+        self.ties = ties
+        self.min_events_per_batch = min_events_per_batch
+        self.volumes = volumes
+        self.clinical = clinical
+        self.masks = masks
+        self.cube = cube
+        self.crop_size = crop_size
+        self.width = width
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.preset = preset
+        self.lr_step = lr_step
+        self.lr_gamma = lr_gamma
+        self.weight_decay = weight_decay
+        self.augment = augment
+        self.normalize = normalize
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # the classifier outputs of the shared base do not apply to a risk model
+    predict_proba = available_if(_not_a_classifier)(CohortNetEstimator.predict_proba)
+    decision_function = available_if(_not_a_classifier)(CohortNetEstimator.decision_function)
+
+    def _uses_clinical_input(self) -> bool:
+        return bool(self.use_clinical)
+
+    def _module(self, n_sequences: int, n_clinical: int) -> torch.nn.Module:
+        width = self.settings_["width"]
+        if self.architecture == "mdnet_teacher":
+            if not self.use_clinical:
+                raise ValueError("architecture='mdnet_teacher' fuses clinical data into every "
+                                 "block: set use_clinical=True.")
+            return TeacherNet(n_clinical, n_sequences, 1, width)
+        if self.architecture == "mdnet_student":
+            if self.use_clinical:
+                raise ValueError("architecture='mdnet_student' reads images only: set "
+                                 "use_clinical=False, or use 'concat' for late fusion.")
+            return StudentNet(n_sequences, 1, 0, width)
+        net = {"cnn3d": CNN3DNet, "concat": ConcatNet, "lstm": LSTMNet}[self.architecture]
+        return net(n_sequences, 1, n_clinical, width)
+
+    def _encode_labels(self, X: pd.DataFrame, y) -> np.ndarray:
+        """The survival target as float32 ``(n, 2)``: time, event (called by the base)."""
+        event, time = check_survival_y(y, patient_ids=X.index)
+        if event.shape[0] != len(X):
+            raise ValueError(f"X has {len(X)} patients but y has {event.shape[0]}.")
+        target = np.empty(event.shape[0], dtype=[("event", bool), ("time", float)])
+        target["event"], target["time"] = event, time
+        self.survival_train_ = target
+        return np.column_stack([time, event]).astype(np.float32)
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Crop, normalise and stack the volumes, train the network, fit the baseline.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Cohort frame: volume columns, a tumour mask column, clinical columns (used
+            with ``use_clinical=True``).
+        y : structured ndarray of shape (n_patients,)
+            Survival target (`Surv.from_arrays`, `make_survival_target`).
+
+        Returns
+        -------
+        self : DeepCoxSurvival
+        """
+        data, target = self._prepare_fit(X, y)
+        seed = _seed(self.random_state)
+        criterion = CoxPartialLikelihoodLoss(ties=self.ties)
+
+        def build_net() -> CoxNet:
+            module = self._module(len(self.volume_columns_), data["clinical"].shape[1])
+            return CoxNet(module, criterion, augment_seed=seed,
+                          min_events_per_batch=self.min_events_per_batch, **self._net_kwargs())
+
+        self.net_ = self._train(build_net, data, target, seed)
+        raw = self._raw_risk(data)
+        self.risk_offset_ = float(raw.mean())
+        event, time = self.survival_train_["event"], self.survival_train_["time"]
+        self.baseline_estimator_ = BreslowEstimator().fit(raw - self.risk_offset_, event, time)
+        self.unique_times_ = self.baseline_estimator_.unique_times_
+        return self
+
+    def _raw_risk(self, data: dict) -> np.ndarray:
+        return self.net_.outputs(data)["logits"][:, 0].astype(np.float64)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted risk (log partial hazard; higher = worse prognosis).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Cohort frame with the volume (and mask, clinical) columns seen in fit.
+
+        Returns
+        -------
+        risk : ndarray of shape (n_patients,)
+            Network output minus :attr:`risk_offset_`.
+        """
+        check_is_fitted(self, "net_")
+        data = self._inference_data(X, with_clinical=self._uses_clinical_input())
+        return self._raw_risk(data) - self.risk_offset_
+
+    def _functions(self, X, kind: str, return_array: bool):
+        check_is_fitted(self, "net_")
+        risk = self.predict(X)
+        if kind == "survival":
+            functions = self.baseline_estimator_.get_survival_function(risk)
+        else:
+            functions = self.baseline_estimator_.get_cumulative_hazard_function(risk)
+        if return_array:
+            return np.vstack([fn(self.unique_times_) for fn in functions])
+        return functions
+
+    def predict_survival_function(self, X, return_array=False):
+        """Survival functions ``S(t | x) = S0(t) ** exp(risk)`` (Breslow baseline).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        return_array : bool, default=False
+            Return an array evaluated at :attr:`unique_times_` instead of functions.
+
+        Returns
+        -------
+        survival : ndarray of :class:`sksurv.functions.StepFunction`, or ndarray of shape \
+(n_patients, n_times)
+        """
+        return self._functions(X, "survival", return_array)
+
+    def predict_cumulative_hazard_function(self, X, return_array=False):
+        """Cumulative hazard functions ``H(t | x) = H0(t) * exp(risk)`` (Breslow baseline).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        return_array : bool, default=False
+            Return an array evaluated at :attr:`unique_times_` instead of functions.
+
+        Returns
+        -------
+        cumulative_hazard : ndarray of :class:`sksurv.functions.StepFunction`, or ndarray \
+of shape (n_patients, n_times)
+        """
+        return self._functions(X, "cumulative_hazard", return_array)
+
+    def score(self, X, y) -> float:
+        """Harrell's concordance index of :meth:`predict` (scikit-survival).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        y : structured ndarray of shape (n_patients,)
+
+        Returns
+        -------
+        cindex : float
+        """
+        event, time = check_survival_y(y, patient_ids=getattr(X, "index", None))
+        return float(concordance_index_censored(event, time, self.predict(X))[0])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = None
+        tags.classifier_tags = None
+        tags.target_tags.required = True
+        tags.target_tags.one_d_labels = False
+        return tags
