@@ -9,7 +9,7 @@ is the fitted linear predictor.  Both classes fit it with scikit-learn's
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
