@@ -66,8 +66,9 @@ default="backward"
         Their names.
     selected_variables_ : list of str
         The selected variables (dummies of one variable count once).
-    coef_ : ndarray of shape (1, n_features_in_)
-        Coefficients on the columns of ``X`` (0 for columns not selected).
+    coef_ : ndarray of shape (1, n_features)
+        Coefficients on the ``n_features_in_`` columns of ``X`` (0 for columns not
+        selected).
     intercept_ : ndarray of shape (1,)
         Intercept (binary model; 0 for the ordinal model).
     thresholds_ : ndarray of shape (n_classes - 1,)

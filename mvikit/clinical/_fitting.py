@@ -81,9 +81,10 @@ def coefficient_table(result, names, *, ordinal: bool, threshold_names=()) -> pd
         ci = np.full((len(params), 2), np.nan)
     table = pd.DataFrame({"coef": params, "se": se, "z": z, "p_value": p,
                           "ci_lower": ci[:, 0], "ci_upper": ci[:, 1]})
-    table["odds_ratio"] = np.exp(table["coef"])
-    table["or_ci_lower"] = np.exp(table["ci_lower"])
-    table["or_ci_upper"] = np.exp(table["ci_upper"])
+    with np.errstate(over="ignore"):  # a separated variable's OR is inf; it is warned about
+        table["odds_ratio"] = np.exp(table["coef"])
+        table["or_ci_lower"] = np.exp(table["ci_lower"])
+        table["or_ci_upper"] = np.exp(table["ci_upper"])
     if ordinal:
         # thresholds are not odds ratios: leave their OR columns empty
         table.index = list(names) + list(threshold_names)

@@ -14,7 +14,7 @@ def _format(value) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (float, np.floating)):
-        return f"{value:.3g}"
+        return f"{value:.0f}" if value >= 1000 and float(value).is_integer() else f"{value:.3g}"
     return str(value)
 
 
@@ -28,11 +28,25 @@ def _term_ticks(term, n_ticks):
         return list(term.levels)
     low, high = term.value_range
     if term.log and low > 0 and high / low > 10:
-        ticks = LogLocator(base=10, subs=(1.0, 2.0, 5.0)).tick_values(low, high)
+        subs = (1.0,) if high / low > 1e3 else (1.0, 2.0, 5.0)
+        ticks = LogLocator(base=10, subs=subs).tick_values(low, high)
     else:
-        ticks = MaxNLocator(nbins=n_ticks).tick_values(low, high)
+        # integer-valued ranges of a few units (0/1 flags, counts, grades): integer ticks
+        integer = float(low).is_integer() and float(high).is_integer() and high - low <= 10
+        ticks = MaxNLocator(nbins=n_ticks, integer=integer).tick_values(low, high)
     ticks = [t for t in ticks if low - 1e-12 <= t <= high + 1e-12]
     return ticks or [low, high]
+
+
+def _spread(positions, labels, min_gap=5.0):
+    """Drop ticks closer than ``min_gap`` (x units) to the previous kept one."""
+    order = np.argsort(positions)
+    kept, last = [], -np.inf
+    for k in order:
+        if positions[k] - last >= min_gap:
+            kept.append(k)
+            last = positions[k]
+    return [positions[k] for k in kept], [labels[k] for k in kept]
 
 
 def _axis(ax, y, label, positions, labels, *, fontsize):
@@ -94,7 +108,10 @@ def plot_nomogram(nomogram, *, ax=None, n_ticks=6, risks=_RISKS, fontsize=8):
             points = (np.where(values, term.slope, 0.0) - low) * nomogram.points_per_unit
         else:
             points = (term.contribution(values) - low) * nomogram.points_per_unit
-        _axis(ax, y, term.name, points, [_format(v) for v in values], fontsize=fontsize)
+        labels = [_format(v) for v in values]
+        if term.kind == "numeric":
+            points, labels = _spread(np.asarray(points) * 1.0, labels)
+        _axis(ax, y, term.name, points, labels, fontsize=fontsize)
     total_max = float(sum(_row_max(nomogram, t, low) for t, low in
                           zip(nomogram.terms, nomogram._lows)))
     to_x = 100.0 / total_max  # total points -> x position
@@ -115,8 +132,9 @@ def plot_nomogram(nomogram, *, ax=None, n_ticks=6, risks=_RISKS, fontsize=8):
                  else f"Risk of {nomogram.classes[1]}")
         if marks:
             lp = logit(np.asarray(marks)) + cut
-            _axis(ax, y, label, (lp - nomogram.intercept) * nomogram.points_per_unit * to_x,
-                  [f"{r:g}" for r in marks], fontsize=fontsize)
+            x, text = _spread((lp - nomogram.intercept) * nomogram.points_per_unit * to_x,
+                              [f"{r:g}" for r in marks])
+            _axis(ax, y, label, x, text, fontsize=fontsize)
     ax.set_xlim(-32, 105)  # room for the row labels on the left
     ax.set_ylim(y - 0.6, 0.8)
     ax.axis("off")
