@@ -85,7 +85,7 @@ class LassoSelector(_FrameSelector):
     ----------
     C_ : float
         Chosen inverse penalty.
-    coef_ : ndarray of shape (n_features_in_,) or (n_classes, n_features_in_)
+    coef_ : ndarray of shape (n_features,) or (n_classes, n_features)
         Coefficients on the standardised features.
     n_iter_ : int
         Solver iterations of the final fit.
@@ -167,7 +167,7 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
         Chosen inverse penalty.
     n_iter_ : int
         Solver iterations of the final fit.
-    coef_ : ndarray of shape (1, n_features_in_)
+    coef_ : ndarray of shape (1, n_features)
         Coefficients in the original feature units (0 where not selected).
     intercept_ : ndarray of shape (1,)
         Intercept in the original units.

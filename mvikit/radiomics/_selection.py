@@ -357,7 +357,7 @@ class MRMRSelector(_FrameSelector):
 
     Attributes
     ----------
-    relevance_ : ndarray of shape (n_features_in_,)
+    relevance_ : ndarray of shape (n_features,)
     ranking_ : ndarray of int
         Selected column indices in selection order.
     scores_ : ndarray
