@@ -149,7 +149,7 @@ def test_grid_search_extracts_each_patient_volume_roi_once(tmp_path, count_extra
         # without the cache every fold re-extracts
         count_extractions.clear()
         pipe.set_params(radiomics__memory=None)
-        GridSearchCV(pipe, {"model__C": [1.0]}, cv=StratifiedKFold(2), refit=False).fit(X, y)
+        GridSearchCV(pipe, {"select__k": [1]}, cv=StratifiedKFold(2), refit=False).fit(X, y)
         assert len(count_extractions) == 2 * 10 * 2  # folds x (train + test patients) x ROIs
     assert search.best_score_ > 0.5
 
