@@ -1,6 +1,9 @@
 """Image reading/writing: geometry round trips per format, DICOM series, bad files."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +12,7 @@ import SimpleITK as sitk
 from mvikit import Volume
 from mvikit.exceptions import ImageFileNotFoundError, ImageReadError
 from mvikit.imaging import as_volume, read_image, write_image
+from mvikit.imaging._io import _keeps_locale
 
 ROTATION = (0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
 
@@ -43,6 +47,7 @@ def test_failed_write_leaves_nothing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@_keeps_locale  # GDCM's writer resets the process locale to "C"
 def _write_dicom_series(volume, folder, series_uid, study_uid="1.2.826.0.1.3680043.2.1125.1"):
     """One file per slice, with the tags a series reader needs (ImageSeriesWriter style)."""
     image = sitk.Cast(volume.to_sitk(), sitk.sitkInt16)
@@ -81,6 +86,27 @@ def test_dicom_series_folder(tmp_path):
     # DICOM writes positions/orientation as decimal strings: 1e-4 mm.
     _assert_same(volume, back, 1e-4)
     assert back.shape == (5, 12, 10)
+
+
+def test_dicom_io_keeps_the_process_locale(tmp_path):
+    # GDCM's first DICOM write sets LC_ALL to "C" and leaves it there; Python's
+    # open() would then default to ASCII for the rest of the session.  A fresh
+    # interpreter, so this is GDCM's first call.
+    script = (
+        "import locale, sys, numpy as np\n"
+        "from pathlib import Path\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_imaging_io import _write_dicom_series, _volume, SERIES_A\n"
+        "from mvikit import Volume\n"
+        "before = locale.setlocale(locale.LC_ALL)\n"
+        "_write_dicom_series(_volume(np.int16), Path(sys.argv[1]), SERIES_A)\n"
+        "assert locale.setlocale(locale.LC_ALL) == before, 'write'\n"
+        "Volume(path=sys.argv[1]).array\n"
+        "assert locale.setlocale(locale.LC_ALL) == before, 'read'\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script, str(tmp_path)],
+                               capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
 
 
 def test_dicom_folder_with_two_series(tmp_path):

@@ -8,6 +8,8 @@ learn their geometry cheaply.
 
 from __future__ import annotations
 
+import functools
+import locale
 import os
 import tempfile
 from pathlib import Path
@@ -20,6 +22,28 @@ __all__ = ["read_image", "read_image_header", "read_image_array", "write_image",
            "dicom_series_files"]
 
 
+def _keeps_locale(function):
+    """Restore the process locale after SimpleITK returns.
+
+    GDCM, SimpleITK's DICOM back end, sets the C locale to "C" while it reads or
+    writes DICOM and does not set it back; Python's ``open()`` then defaults to
+    ASCII for the rest of the process (a later UTF-8 read fails).  Every
+    SimpleITK call in this module goes through this guard.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        saved = locale.setlocale(locale.LC_ALL)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if locale.setlocale(locale.LC_ALL) != saved:
+                locale.setlocale(locale.LC_ALL, saved)
+
+    return wrapper
+
+
+@_keeps_locale
 def dicom_series_files(folder: Path, series_uid: str | None = None) -> list[str]:
     """The sorted file names of one DICOM series in ``folder``.
 
@@ -72,6 +96,7 @@ def _reader(path: Path, series_uid: str | None):
     return reader
 
 
+@_keeps_locale
 def read_image(path, series_uid: str | None = None):
     """Read an image file or a DICOM series folder into a 3D ``SimpleITK.Image``.
 
@@ -122,6 +147,7 @@ def read_image(path, series_uid: str | None = None):
     return image
 
 
+@_keeps_locale
 def read_image_header(path, series_uid: str | None = None) -> dict:
     """Shape ``(D, H, W)``, spacing ``(D, H, W)``, origin and direction, without
     reading voxels (for a DICOM series: the first file's header plus the count)."""
@@ -163,6 +189,7 @@ def _geometry(image) -> dict:
     }
 
 
+@_keeps_locale
 def read_image_array(path, series_uid: str | None = None) -> np.ndarray:
     """The voxels of a file or DICOM folder as a ``(D, H, W)`` array."""
     import SimpleITK as sitk
@@ -170,6 +197,7 @@ def read_image_array(path, series_uid: str | None = None) -> np.ndarray:
     return sitk.GetArrayFromImage(read_image(path, series_uid))
 
 
+@_keeps_locale
 def write_image(volume, path, *, compress: bool = True) -> Path:
     """Write a `Volume` (or ``SimpleITK.Image``) to ``path`` atomically.
 
