@@ -1,0 +1,261 @@
+"""`mvikit demo`: every model family on the simulated cohort, on the same folds.
+
+The demo simulates the default cohort, cross-validates each model family that
+mvikit offers (clinical logistic model and nomogram, radiomics signature and
+combined radiomics nomogram, a plain 3D CNN student and MD-Net) with
+:func:`mvikit.model_selection.compare_models`, prints the Table II-style
+comparison, runs a survival section (clinical Cox model, Kaplan-Meier risk
+groups) and writes figures and a report.  Everything is written into a
+temporary folder and moved into place at the end, so an interrupted demo
+leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger("mvikit.demo")
+
+__all__ = ["run_demo", "DemoSettings", "demo_settings"]
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """How much work the demo does."""
+
+    n_patients: int
+    n_splits: int
+    n_repeats: int
+    deep_epochs: int
+    radiomics: bool
+    deep: bool
+
+
+def demo_settings(quick: bool) -> DemoSettings:
+    """The full demo (5-fold CV x 5 repeats, as MD-Net) or the quick one.
+
+    Examples
+    --------
+    >>> demo_settings(quick=True).n_repeats
+    1
+    """
+    if quick:
+        return DemoSettings(n_patients=270, n_splits=3, n_repeats=1, deep_epochs=4,
+                            radiomics=True, deep=True)
+    return DemoSettings(n_patients=270, n_splits=5, n_repeats=5, deep_epochs=20,
+                        radiomics=True, deep=True)
+
+
+class _Progress:
+    """Numbered steps with their duration on stderr (the demo's progress)."""
+
+    def __init__(self, n_steps: int, stream=None):
+        self.n_steps, self.step, self.stream = n_steps, 0, stream or sys.stderr
+        self._start = None
+
+    def begin(self, what: str) -> None:
+        self.step += 1
+        self._start = time.perf_counter()
+        self.stream.write(f"[{self.step}/{self.n_steps}] {what} ...\n")
+        self.stream.flush()
+
+    def end(self, detail: str = "") -> None:
+        elapsed = time.perf_counter() - self._start
+        self.stream.write(f"      done in {elapsed:.1f} s{': ' + detail if detail else ''}\n")
+        self.stream.flush()
+
+
+def _clinical_models(cohort, random_state) -> dict:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from .clinical import NomogramClassifier
+    from .preprocessing import ClinicalPreprocessor
+
+    clinical = list(cohort.clinical_columns)
+    return {
+        "Clinical logistic (52 items)": make_pipeline(
+            ClinicalPreprocessor(clinical=clinical),
+            LogisticRegression(C=0.1, max_iter=2000),
+        ),
+        # pandas output keeps column names, so the dummies of one variable are
+        # selected together and the nomogram reads original units.
+        "Clinical nomogram (backward)": make_pipeline(
+            ClinicalPreprocessor(clinical=clinical, log_transform="auto"),
+            NomogramClassifier(selection="backward", criterion="wald",
+                               random_state=random_state),
+        ).set_output(transform="pandas"),
+    }
+
+
+def _radiomics_models(cohort, memory, random_state) -> dict:
+    from .radiomics import demo_radiomics_models
+
+    return demo_radiomics_models(cohort, memory=memory, random_state=random_state)
+
+
+def _deep_models(cohort, settings: DemoSettings, random_state) -> dict:
+    from .deep import MDNetClassifier, VolumeNetClassifier
+
+    volumes = list(cohort.volume_columns)
+    common = dict(volumes=volumes, preset="cpu", max_epochs=settings.deep_epochs,
+                  random_state=random_state)
+    return {
+        "3D CNN student (PRE+HBP)": VolumeNetClassifier(architecture="concat", **common),
+        "MD-Net student (distilled)": MDNetClassifier(
+            clinical=list(cohort.clinical_columns), **common),
+    }
+
+
+def _nomogram_figure(model, cohort, out: Path) -> str:
+    """Fit the clinical nomogram on the whole cohort and draw it."""
+    import matplotlib.pyplot as plt
+    from sklearn.base import clone
+
+    from .clinical import Nomogram
+
+    fitted = clone(model).fit(cohort.X, cohort.y)
+    nomogram = Nomogram.from_estimator(fitted)
+    fig, ax = plt.subplots(figsize=(10, 6))
+    nomogram.plot(ax=ax)
+    fig.savefig(out / "nomogram.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    selected = fitted[-1].selected_variables_
+    return f"Clinical nomogram on all patients: {len(selected)} variables ({', '.join(selected)})"
+
+
+def _survival_section(out: Path, random_state, stream) -> str:
+    """Clinical Cox model on the survival task, KM of predicted risk groups."""
+    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+
+    from .datasets import make_hcc_cohort
+    from .plotting import plot_km
+    from .preprocessing import ClinicalPreprocessor
+    from .survival import CoxPHSurvival, hazard_ratio, logrank_test
+    import matplotlib.pyplot as plt
+    from sksurv.metrics import concordance_index_censored
+
+    cohort = make_hcc_cohort(n_patients=270, task="survival", sequences=(),
+                             random_state=random_state)
+    model = make_pipeline(ClinicalPreprocessor(clinical=list(cohort.clinical_columns)),
+                          CoxPHSurvival(penalizer=0.1))
+    cv = KFold(n_splits=5, shuffle=True, random_state=random_state)
+    risk = cross_val_predict(model, cohort.X, cohort.y, cv=cv)
+    y = cohort.y
+    c_index = concordance_index_censored(y["event"], y["time"], risk)[0]
+    oracle = concordance_index_censored(y["event"], y["time"],
+                                        np.asarray(cohort.truth["survival_lp"]))[0]
+    groups = np.where(risk > np.median(risk), "high risk", "low risk")
+    test = logrank_test(y, groups)
+    hr = hazard_ratio(y, groups, reference="low risk").loc["high risk"]
+    fig, ax = plt.subplots(figsize=(6, 5))
+    plot_km(y, groups, ax=ax, reference="low risk")
+    fig.savefig(out / "km_risk_groups.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    text = (
+        f"Clinical Cox model, 5-fold out-of-fold risk on the survival task "
+        f"(n={len(y)}, {int(y['event'].sum())} events):\n"
+        f"  Harrell's C {c_index:.3f} (oracle linear predictor: {oracle:.3f})\n"
+        f"  high vs low predicted risk: log-rank p = {test.p_value:.2g}, "
+        f"HR {hr['HR']:.2f} (95% CI {hr['HR lower']:.2f}-{hr['HR upper']:.2f})\n"
+    )
+    stream.write(text)
+    return text
+
+
+def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, overwrite=False,
+             settings: DemoSettings | None = None, stream=None):
+    """Run the demo and write its report into ``out``.
+
+    Parameters
+    ----------
+    out : path-like, default="mvikit-demo"
+        Output folder (created; must not exist unless ``overwrite``).
+    quick : bool, default=False
+        3-fold CV x 1 repeat and fewer epochs instead of 5-fold x 5 repeats.
+    random_state : int, default=0
+        Seeds the cohort, the folds and the models.
+    n_jobs : int, default=None
+        Parallel folds (joblib).
+    overwrite : bool, default=False
+        Replace ``out`` if it exists.
+    settings : DemoSettings, default=None
+        Override the quick/full settings (used by the tests).
+    stream : file-like, default=sys.stdout
+        Where the tables are printed.
+
+    Returns
+    -------
+    ModelComparison
+        The classification comparison.
+    """
+    from .datasets import make_hcc_cohort
+    from .exceptions import OutputExistsError
+    from .model_selection import compare_models
+    from .report import write_report
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    stream = stream or sys.stdout
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise OutputExistsError(
+            f"Output folder {str(out)!r} exists; pass --overwrite (overwrite=True) to replace it."
+        )
+    settings = settings or demo_settings(quick)
+    progress = _Progress(5)
+    staging = Path(tempfile.mkdtemp(prefix=".mvikit-demo-", dir=out.parent.resolve()))
+    try:
+        progress.begin(f"Simulating the HCC cohort ({settings.n_patients} patients, PRE+HBP)")
+        cohort = make_hcc_cohort(n_patients=settings.n_patients, task="mvi",
+                                 random_state=random_state, n_jobs=n_jobs)
+        progress.end(f"oracle AUC {cohort.oracle_auc:.3f}, image ceiling "
+                     f"{cohort.image_ceiling_auc:.3f}, clinical ceiling "
+                     f"{cohort.clinical_ceiling_auc:.3f}")
+
+        progress.begin("Building the models")
+        models = _clinical_models(cohort, random_state)
+        if settings.radiomics:
+            models.update(_radiomics_models(cohort, staging / "radiomics-cache", random_state))
+        if settings.deep:
+            models.update(_deep_models(cohort, settings, random_state))
+        progress.end(", ".join(models))
+
+        progress.begin(f"Cross-validating {len(models)} models ({settings.n_splits}-fold x "
+                       f"{settings.n_repeats} repeat(s), same folds for all)")
+        cv = RepeatedStratifiedKFold(n_splits=settings.n_splits, n_repeats=settings.n_repeats,
+                                     random_state=random_state)
+        # The Youden threshold from the training fold's own predictions: an inner
+        # CV would train every deep model four times per fold.
+        result = compare_models(models, cohort.X, cohort.y, cv=cv, n_jobs=n_jobs,
+                                threshold_cv="train", random_state=random_state)
+        progress.end()
+        stream.write("\n" + result.to_markdown() + "\n\n")
+
+        progress.begin("Survival: clinical Cox model and Kaplan-Meier risk groups")
+        survival_text = _survival_section(staging, random_state, stream)
+        progress.end()
+
+        progress.begin("Writing the report, the nomogram and the figures")
+        stream.write(_nomogram_figure(models["Clinical nomogram (backward)"], cohort, staging)
+                     + "\n")
+        shutil.rmtree(staging / "radiomics-cache", ignore_errors=True)
+        write_report(result, staging / "report", title="mvikit demo: simulated HCC cohort")
+        (staging / "survival.md").write_text(
+            "# Survival section\n\n" + survival_text + "\n![KM](km_risk_groups.png)\n")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+        progress.end(f"report: {out / 'report' / 'report.html'}")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result
