@@ -159,6 +159,39 @@ INSTANCES.update({"LassoSelector": {"Cs": [1.0]}, "RadScore": {"Cs": [1.0]},
                   "UnivariateFilter": {"k": 1}})
 
 
+# mvikit.survival.DeepCoxSurvival: a 3D network over a cohort DataFrame with Volume
+# cells and a structured survival target; every check below fits on a random numeric
+# array (CohortError) or passes a 1-D numeric y.  Its contract (clone, pickling,
+# bit-identical reruns, Breslow curves, bad targets) is tested on volume frames in
+# tests/test_survival_deep_cox.py.
+_DEEP_COX_FRAME = ("the check fits on a numeric array (with a 1-D numeric y); DeepCoxSurvival "
+                   "needs a cohort DataFrame with Volume cells and a structured survival "
+                   "target, and raises CohortError")
+_DEEP_COX_FRAME_MSG = ("the check expects sklearn's message for this array or target; "
+                       "DeepCoxSurvival rejects any non-DataFrame X first, with CohortError's "
+                       "message")
+EXPECTED_FAILED_CHECKS["DeepCoxSurvival"] = {
+    **{name: _DEEP_COX_FRAME for name in (
+        "check_dict_unchanged", "check_dont_overwrite_parameters", "check_dtype_object",
+        "check_estimator_sparse_tag", "check_estimators_dtypes",
+        "check_estimators_fit_returns_self", "check_estimators_overwrite_params",
+        "check_estimators_pickle", "check_estimators_pickle(readonly_memmap=True)",
+        "check_f_contiguous_array_estimator", "check_fit2d_predict1d",
+        "check_fit_check_is_fitted", "check_fit_idempotent", "check_fit_score_takes_y",
+        "check_methods_sample_order_invariance", "check_methods_subset_invariance",
+        "check_n_features_in", "check_n_features_in_after_fitting",
+        "check_pipeline_consistency", "check_positive_only_tag_during_fit",
+        "check_readonly_memmap_input", "check_transformer_data_not_an_array",
+        "check_transformer_general", "check_transformer_general(readonly_memmap=True)")},
+    **{name: _DEEP_COX_FRAME_MSG for name in (
+        "check_complex_data", "check_estimator_sparse_array", "check_estimator_sparse_matrix",
+        "check_estimators_empty_data_messages", "check_fit2d_1feature", "check_fit2d_1sample",
+        "check_requires_y_none")},
+}
+INSTANCES["DeepCoxSurvival"] = {"width": 0.0625, "max_epochs": 1, "crop_size": (8, 16, 16),
+                                "random_state": 0}
+
+
 def _instances():
     for name, cls in all_estimators():
         yield cls(**INSTANCES.get(name, {}))
