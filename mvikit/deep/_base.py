@@ -49,12 +49,12 @@ logger = logging.getLogger(__name__)
 #: "cpu": a narrow net on smaller crops that trains on the default 270-patient
 #: simulated cohort in a minute or two on two CPU cores.
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"width": 1.0, "crop_size": (16, 64, 64), "max_epochs": 80, "batch_size": 16,
-              "lr": 3e-4},
-    "cpu": {"width": 0.125, "crop_size": (16, 48, 48), "max_epochs": 12, "batch_size": 16,
-            "lr": 1e-3},
+    "paper": {"width": 1.0, "cube": (20, 80, 80), "crop_size": (16, 64, 64), "max_epochs": 80,
+              "batch_size": 16, "lr": 3e-4},
+    "cpu": {"width": 0.0625, "cube": (20, 48, 48), "crop_size": (16, 40, 40), "max_epochs": 10,
+            "batch_size": 16, "lr": 1e-3},
 }
-_PRESET_KEYS = ("width", "crop_size", "max_epochs", "batch_size", "lr")
+_PRESET_KEYS = ("width", "cube", "crop_size", "max_epochs", "batch_size", "lr")
 
 
 class FocalCriterion(torch.nn.Module):
@@ -182,7 +182,7 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
         "volumes": [StrOptions({"auto"}), list, tuple, str],
         "clinical": [StrOptions({"auto"}), list, tuple, None],
         "masks": [StrOptions({"auto"}), list, tuple, None],
-        "cube": ["array-like"],
+        "cube": ["array-like", None],
         "crop_size": ["array-like", None],
         "width": [Interval(Real, 0, None, closed="neither"), None],
         "max_epochs": [Interval(Integral, 0, None, closed="left"), None],
@@ -208,10 +208,10 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
             if getattr(self, key) is not None:
                 settings[key] = getattr(self, key)
         settings["crop_size"] = tuple(int(s) for s in settings["crop_size"])
-        cube = tuple(int(s) for s in self.cube)
+        cube = tuple(int(s) for s in settings["cube"])
         if len(cube) != 3 or len(settings["crop_size"]) != 3:
             raise ValueError(f"{type(self).__name__}: `cube` and `crop_size` need 3 sizes "
-                             f"(D, H, W); got cube={self.cube!r}, crop_size="
+                             f"(D, H, W); got cube={settings['cube']!r}, crop_size="
                              f"{settings['crop_size']!r}.")
         if any(c > k for c, k in zip(settings["crop_size"], cube)):
             raise ValueError(

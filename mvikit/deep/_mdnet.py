@@ -214,7 +214,7 @@ random_state, verbose
                  teacher_weight=1.0, student_weight=1.0, clinical_weight=1.0,
                  class_kd_weight=1.0, feature_kd_weights=None, kd_temperature=1.0,
                  feature_kd_temperature=1.0, sp_weight=3000.0, teacher_width=None,
-                 volumes="auto", clinical="auto", masks="auto", cube=(20, 80, 80),
+                 volumes="auto", clinical="auto", masks="auto", cube=None,
                  crop_size=None, width=None, max_epochs=None, batch_size=None, lr=None,
                  preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, class_weight=None,
                  augment=True, normalize="zscore", device="cpu", random_state=None,

@@ -38,8 +38,9 @@ class VolumeNetClassifier(CohortNetEstimator):
         Clinical columns (used with ``use_clinical=True``).
     masks : "auto", list of str or None, default="auto"
         Mask columns; the tumour mask centres the cube.
-    cube : tuple of 3 int, default=(20, 80, 80)
-        Box ``(D, H, W)`` cropped around the tumour once per fit/predict.
+    cube : tuple of 3 int, default=None
+        Box ``(D, H, W)`` cropped around the tumour once per fit/predict.  None
+        takes the preset's (20x80x80, MD-Net's cube, for ``"paper"``).
     crop_size : tuple of 3 int, default=None
         Network input: random crops of the cube in training, its centre crop
         at inference.  None takes the preset's.
@@ -50,10 +51,12 @@ class VolumeNetClassifier(CohortNetEstimator):
     lr : float, default=None
         Adam's learning rate.  None: preset.
     preset : {"cpu", "paper"}, default="cpu"
-        Fills the None-valued ``width``, ``crop_size``, ``max_epochs``,
-        ``batch_size`` and ``lr``: ``"paper"`` = 1, (16, 64, 64), 80, 16, 3e-4
-        (MD-Net Sec. III-F); ``"cpu"`` = 0.125, (16, 48, 48), 12, 16, 1e-3.
-        A parameter given explicitly always wins over the preset.
+        Fills the None-valued ``width``, ``cube``, ``crop_size``, ``max_epochs``,
+        ``batch_size`` and ``lr``: ``"paper"`` = 1, (20, 80, 80), (16, 64, 64), 80,
+        16, 3e-4 (MD-Net Sec. III-F); ``"cpu"`` = 0.0625, (20, 48, 48),
+        (16, 40, 40), 10, 16, 1e-3 (a network small enough to train on the
+        default cohort on a few CPU cores).  A parameter given explicitly always
+        wins over the preset.
     lr_step, lr_gamma : int, float, default=2, 0.9
         StepLR schedule: the learning rate is multiplied by ``lr_gamma`` every
         ``lr_step`` epochs.
@@ -123,7 +126,7 @@ class VolumeNetClassifier(CohortNetEstimator):
     }
 
     def __init__(self, architecture="concat", *, use_clinical=False, focal_gamma=0.0,
-                 volumes="auto", clinical="auto", masks="auto", cube=(20, 80, 80),
+                 volumes="auto", clinical="auto", masks="auto", cube=None,
                  crop_size=None, width=None, max_epochs=None, batch_size=None, lr=None,
                  preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, class_weight=None,
                  augment=True, normalize="zscore", device="cpu", random_state=None,

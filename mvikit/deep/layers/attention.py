@@ -37,9 +37,9 @@ class SymmetricAttention(nn.Module):
     residual : bool, default=True
         Add the input to the attention output.
 
-    Shape
+    Notes
     -----
-    ``(B, C, D1, H1, W1), (B, C, D2, H2, W2) -> same two shapes``.
+    Shapes: ``(B, C, D1, H1, W1), (B, C, D2, H2, W2) -> same two shapes``.
 
     Examples
     --------

@@ -38,9 +38,9 @@ class ConvBlock3d(nn.Module):
     in_channels, out_channels : int
         Channels in and out.
 
-    Shape
+    Notes
     -----
-    ``(B, in_channels, D, H, W) -> (B, out_channels, ceil(D/2), ceil(H/2), ceil(W/2))``.
+    Shapes: ``(B, in_channels, D, H, W) -> (B, out_channels, ceil(D/2), ceil(H/2), ceil(W/2))``.
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
@@ -72,9 +72,9 @@ class ConvTrunk3d(nn.Module):
     channels : tuple of int, default=(64, 128, 256, 256)
         Channels at ``width=1``.
 
-    Shape
+    Notes
     -----
-    ``(B, in_channels, D, H, W) -> (B, C_last, D/16, H/16, W/16)`` (rounded up).
+    Shapes: ``(B, in_channels, D, H, W) -> (B, C_last, D/16, H/16, W/16)`` (rounded up).
     """
 
     def __init__(self, in_channels: int = 1, width: float = 1.0,

@@ -53,9 +53,9 @@ class ClinicalGates(nn.Module):
     channels : tuple of int
         Output size of each FC layer = channels of the matching image block.
 
-    Shape
+    Notes
     -----
-    ``(B, n_clinical) -> [(B, channels[0]), ..., (B, channels[-1])]``.
+    Shapes: ``(B, n_clinical) -> [(B, channels[0]), ..., (B, channels[-1])]``.
     """
 
     def __init__(self, n_clinical: int, channels: tuple[int, ...]) -> None:

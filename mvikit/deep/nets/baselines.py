@@ -57,9 +57,9 @@ class CNN3DNet(nn.Module):
     width : float, default=1.0
     feature_dim : int, default=None
 
-    Shape
+    Notes
     -----
-    ``volumes (B, S, D, H, W)`` [, ``clinical (B, n_clinical)``] -> dict with
+    Shapes: ``volumes (B, S, D, H, W)`` [, ``clinical (B, n_clinical)``] -> dict with
     ``logits (B, n_classes)`` and ``embedding (B, E)``.
     """
 

@@ -40,9 +40,9 @@ class MRIOnlyModule(nn.Module):
     feature_dim : int, default=None
         Output size; ``None`` gives ``2 * last channels`` (512 at ``width=1``).
 
-    Shape
+    Notes
     -----
-    ``feature_map``: ``(B, in_channels, D, H, W) -> (B, C4, D/16, H/16, W/16)``;
+    Shapes: ``feature_map``: ``(B, in_channels, D, H, W) -> (B, C4, D/16, H/16, W/16)``;
     ``embed``: ``(B, C4, d, h, w) -> (B, feature_dim)``; ``forward`` chains both.
     """
 
@@ -85,9 +85,9 @@ class MRIClinicalFusionModule(nn.Module):
     width : float, default=1.0
     feature_dim : int, default=None
 
-    Shape
+    Notes
     -----
-    ``feature_map``: ``(B, in_channels, D, H, W), (B, n_clinical) -> (B, C4, d, h, w)``;
+    Shapes: ``feature_map``: ``(B, in_channels, D, H, W), (B, n_clinical) -> (B, C4, d, h, w)``;
     ``embed``: ``(B, C4, d, h, w) -> (B, feature_dim)``.
     """
 
@@ -147,9 +147,9 @@ class StudentNet(nn.Module):
     feature_dim : int, default=None
         Per-sequence feature size (512 at ``width=1``).
 
-    Shape
+    Notes
     -----
-    ``volumes (B, S, D, H, W)`` -> dict with ``logits (B, n_classes)``,
+    Shapes: ``volumes (B, S, D, H, W)`` -> dict with ``logits (B, n_classes)``,
     ``features (B, S, F)``, ``embedding (B, S*F)`` and, with a head,
     ``clinical (B, n_clinical_targets)``.  ``masks`` and ``clinical`` inputs are
     accepted and ignored: the student sees images only.
@@ -195,9 +195,9 @@ class TeacherNet(nn.Module):
     width : float, default=1.0
     feature_dim : int, default=None
 
-    Shape
+    Notes
     -----
-    ``volumes (B, S, D, H, W), clinical (B, n_clinical)`` -> dict with
+    Shapes: ``volumes (B, S, D, H, W), clinical (B, n_clinical)`` -> dict with
     ``logits (B, n_classes)``, ``features (B, S, F)``, ``embedding (B, S*F)``.
     """
 
