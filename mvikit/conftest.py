@@ -12,3 +12,12 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 def _doctest_seed(doctest_namespace):
     np.random.seed(0)
     doctest_namespace["np"] = np
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Each test starts without open matplotlib figures (plt.gca() is never stale)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -18,3 +18,12 @@ def global_seed():
     """Every test starts from the same global NumPy seed (reproducible failures)."""
     np.random.seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Each test starts without open matplotlib figures (plt.gca() is never stale)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

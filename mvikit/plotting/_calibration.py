@@ -49,7 +49,8 @@ def plot_calibration(y_true, y_prob, *, n_bins=10, strategy="quantile", method="
     >>> from mvikit.plotting import plot_calibration
     >>> rng = np.random.RandomState(0)
     >>> p = rng.uniform(0.05, 0.95, 200)
-    >>> ax = plot_calibration(rng.binomial(1, p), p, n_bins=5)
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_calibration(rng.binomial(1, p), p, n_bins=5, ax=ax)
     >>> len(ax.lines[1].get_xdata())
     5
     >>> plt.close("all")
