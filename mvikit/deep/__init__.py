@@ -7,7 +7,14 @@ and predicts from images only.  The PyTorch pieces live in `mvikit.deep.nets`,
 """
 
 from ._ablation import mdnet_ablation_models
+from ._gradcam import GradCAMResult, gradcam
 from ._mdnet import MDNetClassifier
 from ._volume_net import VolumeNetClassifier
 
-__all__ = ["MDNetClassifier", "VolumeNetClassifier", "mdnet_ablation_models"]
+__all__ = [
+    "GradCAMResult",
+    "MDNetClassifier",
+    "VolumeNetClassifier",
+    "gradcam",
+    "mdnet_ablation_models",
+]

@@ -260,17 +260,26 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
                     "every sequence and mask: drop these patients or fill the cells."
                 )
 
+    def _cube_frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The volume and mask columns of ``X`` cropped to the cube around the tumour
+        (not normalised); each crop keeps its physical origin, which is how
+        `mvikit.deep.gradcam` maps network-space maps back to the images."""
+        from ..imaging import ROICropper
+
+        self._check_volume_columns(X)
+        frame = X[self.volume_columns_ + self.mask_columns_]
+        if self.mask_columns_:
+            frame = ROICropper(size=self.settings_["cube"], volumes=self.volume_columns_,
+                               masks=self.mask_columns_).fit_transform(frame)
+        return frame
+
     def _volume_tensors(self, X: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
         """Crop around the tumour, normalise, stack: ``(N, S, D, H, W)`` float32
         volumes and uint8 masks."""
-        from ..imaging import IntensityNormalizer, ROICropper
+        from ..imaging import IntensityNormalizer
 
-        self._check_volume_columns(X)
-        cube = self.settings_["cube"]
-        frame = X[self.volume_columns_ + self.mask_columns_]
+        frame = self._cube_frame(X)
         columns = {"volumes": self.volume_columns_, "masks": self.mask_columns_}
-        if self.mask_columns_:
-            frame = ROICropper(size=cube, **columns).fit_transform(frame)
         if self.normalize is not None:
             region = "roi" if self.mask_columns_ else "image"
             frame = IntensityNormalizer(self.normalize, region=region,
