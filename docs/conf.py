@@ -30,3 +30,19 @@ templates_path = []
 html_theme = "alabaster"
 nitpicky = False
 suppress_warnings = ["autosummary.import_cycle"]
+
+
+def _skip_sklearn_members(app, what, name, obj, skip, options):
+    """Leave out members that scikit-learn defines (``score``, ``set_params``,
+    the generated ``set_*_request`` methods): their docstrings link into
+    scikit-learn's own docs, and the API pages document mvikit's methods."""
+    import re
+
+    module = getattr(obj, "__module__", "") or ""
+    if module.startswith("sklearn.") or re.fullmatch(r"set_\w+_request", name):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_sklearn_members)
