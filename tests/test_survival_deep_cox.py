@@ -19,6 +19,16 @@ from mvikit.survival._deep_cox import EventStratifiedBatchSampler
 _SHAPE = (8, 16, 16)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    # tiny convolutions: OpenMP handoffs between threads cost more than they save on a
+    # shared CPU (a fit is several times slower with 2 threads under load)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _frame(n, seed, *, image_signal=True):
     """Tumour brightness ``b`` is the log-hazard (times ~ Exp(rate = exp(2 b))).
 
@@ -127,7 +137,7 @@ def test_clinical_late_fusion_learns_clinical_risk():
     oracle = concordance_index_censored(y_test["event"], y_test["time"],
                                         X_test["brightness"].to_numpy())[0]
     assert model.score(X_test, y_test) > oracle - 0.05
-    images_only = _model(architecture="concat", max_epochs=6).fit(X, y)
+    images_only = _model(architecture="concat", max_epochs=1).fit(X, y)
     # the image-only net sees one image: every risk is the same, C = 0.5 (all ties)
     assert images_only.score(X_test, y_test) == pytest.approx(0.5)
 
