@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sksurv.metrics import concordance_index_censored
 
 from mvikit import Volume
-from mvikit.exceptions import SurvivalTargetError
+from mvikit.exceptions import SurvivalTargetError, TrainingError
 from mvikit.survival import DeepCoxSurvival, Surv
 from mvikit.survival._deep_cox import EventStratifiedBatchSampler
 
@@ -176,3 +176,12 @@ def test_bad_targets(data):
                max_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="min_events_per_batch"):
         _model(min_events_per_batch=0).fit(X, y)
+
+
+def test_diverging_training_names_the_epoch(data):
+    (X, y, _), _ = data
+    with pytest.raises(TrainingError, match="loss became nan in epoch 1"):
+        _model(lr=1e20, max_epochs=2).fit(X, y)
+    # finite but huge risks: exp(risk) would overflow in the Breslow baseline
+    with pytest.raises(TrainingError, match="overflows in the Breslow baseline"):
+        _model(lr=1e6, max_epochs=4).fit(X, y)

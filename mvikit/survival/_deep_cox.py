@@ -22,6 +22,7 @@ from sksurv.metrics import concordance_index_censored
 from torch.utils.data import DataLoader, Sampler
 
 from ..deep._base import CohortNet, CohortNetEstimator, _seed
+from ..exceptions import TrainingError
 from ..deep.nets import CNN3DNet, ConcatNet, LSTMNet, StudentNet, TeacherNet
 from ..utils._validation import Integral, Interval, StrOptions, fit_context
 from ._partial_likelihood import CoxPartialLikelihoodLoss
@@ -288,9 +289,21 @@ preset, lr_step, lr_gamma, weight_decay, augment, normalize, device, random_stat
         raw = self._raw_risk(data)
         self.risk_offset_ = float(raw.mean())
         event, time = self.survival_train_["event"], self.survival_train_["time"]
-        self.baseline_estimator_ = BreslowEstimator().fit(raw - self.risk_offset_, event, time)
+        self.baseline_estimator_ = self._breslow(raw - self.risk_offset_, event, time)
         self.unique_times_ = self.baseline_estimator_.unique_times_
         return self
+
+    @staticmethod
+    def _breslow(risk: np.ndarray, event: np.ndarray, time: np.ndarray) -> BreslowEstimator:
+        with np.errstate(over="ignore", invalid="ignore"):
+            baseline = BreslowEstimator().fit(risk, event, time)
+        if not np.all(np.isfinite(baseline.cum_baseline_hazard_.y)):
+            raise TrainingError(
+                f"The trained network's risks span {np.ptp(risk):.3g} log-hazard units on the "
+                "training patients, so exp(risk) overflows in the Breslow baseline hazard. "
+                "Lower the learning rate (`lr`) or train fewer epochs."
+            )
+        return baseline
 
     def _raw_risk(self, data: dict) -> np.ndarray:
         return self.net_.outputs(data)["logits"][:, 0].astype(np.float64)
