@@ -150,10 +150,11 @@ class CoxPartialLikelihoodLoss(nn.Module):
     ties : {"breslow", "efron"}, default="breslow"
     reduction : {"mean", "sum"}, default="mean"
 
-    Shape
+    Notes
     -----
-    ``forward(risk (B,) or (B, 1), target (B, 2))`` with ``target[:, 0]`` the time and
-    ``target[:, 1]`` the event indicator -> scalar.
+    ``forward(risk, target)``: ``risk`` of shape ``(B,)`` or ``(B, 1)``, ``target`` of
+    shape ``(B, 2)`` with the time in column 0 and the event indicator in column 1;
+    returns a scalar.
 
     Examples
     --------
