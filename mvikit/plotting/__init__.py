@@ -1,8 +1,10 @@
 """mvikit.plotting."""
 
 from ._calibration import plot_calibration
+from ._cam import plot_cam
 from ._confusion import plot_confusion_matrix
 from ._decision_curve import plot_decision_curve
+from ._embedding import plot_embedding
 from ._forest import plot_forest
 from ._km import plot_km
 from ._nomogram import plot_nomogram
@@ -10,8 +12,10 @@ from ._roc import plot_roc
 
 __all__ = [
     "plot_calibration",
+    "plot_cam",
     "plot_confusion_matrix",
     "plot_decision_curve",
+    "plot_embedding",
     "plot_forest",
     "plot_km",
     "plot_nomogram",
