@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sksurv.metrics import concordance_index_censored
 
 from mvikit import Volume
@@ -123,6 +123,9 @@ def test_survival_train_and_tags(data, fitted):
     assert fitted._estimator_kind == "survival"
     tags = fitted.__sklearn_tags__()
     assert tags.estimator_type is None and tags.target_tags.required
+    # not a classifier for scikit-learn: cross_val_score(cv=5) splits with KFold, not
+    # StratifiedKFold on the structured target
+    assert not is_classifier(fitted)
     assert not hasattr(fitted, "predict_proba")
     assert not hasattr(fitted, "decision_function")
 
