@@ -36,7 +36,9 @@ def test_plot_cam_draws_the_chosen_slices(scene):
                 (image[:, :, 3], cam[:, :, 3], mask[:, :, 3])]
     for ax, (img, heat, _) in zip(axes, expected):
         np.testing.assert_array_equal(ax.images[0].get_array(), img)
-        np.testing.assert_array_equal(ax.images[1].get_array(), heat)
+        drawn = ax.images[1].get_array()
+        np.testing.assert_array_equal(drawn.mask, heat <= 0)  # zeros left transparent
+        np.testing.assert_array_equal(drawn.filled(0.0), heat)
         assert ax.images[1].get_alpha() == 0.4
         assert ax.images[1].get_clim() == (0.0, 3.0)  # 0 .. maximum over the volume
     assert [a.get_title() for a in axes] == ["axial 2", "coronal 5", "sagittal 3"]
@@ -55,12 +57,13 @@ def test_plot_cam_draws_the_chosen_slices(scene):
                                               ([0, 4], [0, 4])])
 def test_plot_cam_slice_choices(scene, slices, expected):
     image, cam, _ = scene
-    out = plot_cam(image, cam, slices=slices, title=False)
+    out = plot_cam(image, cam, slices=slices, title=False, threshold=None)
     axes = [out] if isinstance(out, plt.Axes) else list(out)
     assert len(axes) == len(expected)
     for ax, k in zip(axes, expected):
         np.testing.assert_array_equal(ax.images[0].get_array(), image[k])
-        np.testing.assert_array_equal(ax.images[1].get_array(), cam[k])
+        np.testing.assert_array_equal(np.ma.getdata(ax.images[1].get_array()), cam[k])
+        assert not np.ma.is_masked(ax.images[1].get_array())
         assert len(ax.collections) == 0 and ax.get_title() == ""
 
 

@@ -71,13 +71,15 @@ def _axes_list(ax, n: int):
 
 
 def plot_cam(volume, cam, mask=None, *, ax=None, slices="middle", views=("axial",),
-             alpha=0.4, cmap="jet", image_cmap="gray", vmax=None, contour_color="lime",
-             title=True, colorbar=False):
+             alpha=0.4, cmap="jet", image_cmap="gray", vmax=None, threshold=0.0,
+             contour_color="lime", title=True, colorbar=False):
     """Overlay a class-activation map on slices of an image, with the tumour contour.
 
     Draws, per panel, the image slice in grey, the heatmap on top (transparency
-    ``alpha``, colour scale from 0 to the heatmap's maximum over the volume) and
-    the contour of the mask at 0.5.  Never calls ``plt.show``.
+    ``alpha``, colour scale from 0 to the heatmap's maximum over the volume;
+    voxels at or below ``threshold`` left transparent, so a map that is zero
+    outside the network's crop does not tint the whole image) and the contour
+    of the mask at 0.5.  Never calls ``plt.show``.
 
     Parameters
     ----------
@@ -104,6 +106,8 @@ def plot_cam(volume, cam, mask=None, *, ax=None, slices="middle", views=("axial"
         Colour maps of the heatmap and the image.
     vmax : float, default=None
         Top of the heatmap's colour scale (None: its maximum over the volume).
+    threshold : float or None, default=0.0
+        Heatmap values ``<= threshold`` are not drawn (None: draw all).
     contour_color : str, default="lime"
         Colour of the mask contour.
     title : bool, default=True
@@ -155,8 +159,10 @@ def plot_cam(volume, cam, mask=None, *, ax=None, slices="middle", views=("axial"
                    "origin": "upper" if view == "axial" else "lower",
                    "interpolation": "nearest"}
         axis.imshow(_take(image, view, index), cmap=image_cmap, **options)
-        shown = axis.imshow(_take(heat, view, index), cmap=cmap, alpha=alpha, vmin=0.0,
-                            vmax=top, **options)
+        heat_slice = _take(heat, view, index)
+        if threshold is not None:
+            heat_slice = np.ma.masked_less_equal(heat_slice, threshold)
+        shown = axis.imshow(heat_slice, cmap=cmap, alpha=alpha, vmin=0.0, vmax=top, **options)
         if mask_array is not None and _take(mask_array, view, index).any():
             # no `origin` here: contour's own origin handling shifts it half a voxel
             # off imshow's pixel centres; data coordinates already match
