@@ -1,4 +1,8 @@
-"""mvikit.plotting."""
+"""Figures: ROC, calibration, decision curves, confusion matrix, forest plot,
+nomogram, Kaplan-Meier curves, 3D Grad-CAM overlays and t-SNE embeddings.
+
+Every function takes ``ax=`` and returns the Axes; none calls ``plt.show``.
+"""
 
 from ._calibration import plot_calibration
 from ._cam import plot_cam
