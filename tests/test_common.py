@@ -213,3 +213,16 @@ def test_registry_lists_public_estimators():
 @parametrize_with_checks(list(_instances()), expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_registry_type_filters():
+    from sklearn.base import is_classifier
+
+    classifiers = dict(all_estimators(type_filter="classifier"))
+    survival = dict(all_estimators(type_filter="survival"))
+    transformers = dict(all_estimators(type_filter="transformer"))
+    assert {"NomogramClassifier", "MDNetClassifier", "VolumeNetClassifier"} <= set(classifiers)
+    assert {"CoxPHSurvival", "DeepCoxSurvival"} <= set(survival)
+    assert {"ClinicalPreprocessor", "ROICropper", "RadiomicsFeatures"} <= set(transformers)
+    assert not set(classifiers) & set(survival)
+    assert all(is_classifier(cls()) for cls in classifiers.values())

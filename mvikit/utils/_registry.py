@@ -72,10 +72,14 @@ or list of those, default=None
         )
 
     def keep(cls):
+        survival = getattr(cls, "_estimator_kind", None) == "survival"
         for kind in filters:
-            if kind == "survival" and getattr(cls, "_estimator_kind", None) == "survival":
+            if kind == "survival" and survival:
                 return True
-            if kind in _TYPE_MIXINS and issubclass(cls, _TYPE_MIXINS[kind]):
+            # A survival model is never listed as a classifier or regressor, even
+            # when it shares a base class with mvikit's deep classifiers.
+            if (kind in _TYPE_MIXINS and issubclass(cls, _TYPE_MIXINS[kind])
+                    and not (survival and kind in ("classifier", "regressor"))):
                 return True
         return False
 
