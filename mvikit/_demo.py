@@ -37,6 +37,7 @@ class DemoSettings:
     deep_epochs: int
     radiomics: bool
     deep: bool
+    radiomics_classes: tuple = ("firstorder",)
 
 
 def demo_settings(quick: bool) -> DemoSettings:
@@ -51,7 +52,8 @@ def demo_settings(quick: bool) -> DemoSettings:
         return DemoSettings(n_patients=270, n_splits=3, n_repeats=1, deep_epochs=4,
                             radiomics=True, deep=True)
     return DemoSettings(n_patients=270, n_splits=5, n_repeats=5, deep_epochs=20,
-                        radiomics=True, deep=True)
+                        radiomics=True, deep=True,
+                        radiomics_classes=("firstorder", "shape", "glcm"))
 
 
 class _Progress:
@@ -96,10 +98,21 @@ def _clinical_models(cohort, random_state) -> dict:
     }
 
 
-def _radiomics_models(cohort, memory, random_state) -> dict:
-    from .radiomics import demo_radiomics_models
+def _radiomics_models(cohort, settings: DemoSettings, memory, random_state) -> dict:
+    """Radiomics signature and combined nomogram sharing one feature cache, so
+    each (patient, volume, ROI) is extracted once for both models and all folds."""
+    from .preprocessing import ClinicalPreprocessor
+    from .radiomics import RadiomicsFeatures, radiomics_nomogram, radiomics_signature
 
-    return demo_radiomics_models(cohort, memory=memory, random_state=random_state)
+    features = RadiomicsFeatures(volumes=list(cohort.volume_columns), peritumoral_mm=5.0,
+                                 feature_classes=list(settings.radiomics_classes),
+                                 memory=memory)
+    clinical = ClinicalPreprocessor(clinical=list(cohort.clinical_columns), log_transform="auto")
+    return {
+        "Radiomics signature (tumour + 5 mm shell)": radiomics_signature(features),
+        "Radiomics nomogram (clinical + rad-score)": radiomics_nomogram(features,
+                                                                        clinical=clinical),
+    }
 
 
 def _deep_models(cohort, settings: DemoSettings, random_state) -> dict:
@@ -130,6 +143,43 @@ def _nomogram_figure(model, cohort, out: Path) -> str:
     plt.close(fig)
     selected = fitted[-1].selected_variables_
     return f"Clinical nomogram on all patients: {len(selected)} variables ({', '.join(selected)})"
+
+
+def _deep_figures(model, cohort, splits, out: Path) -> str:
+    """Fit MD-Net on the first training fold; Grad-CAM of three test patients
+    (seed 000 Fig. 6) and t-SNE of the student embeddings (Fig. 5)."""
+    import matplotlib.pyplot as plt
+    from sklearn.base import clone
+    from threadpoolctl import threadpool_limits
+
+    from .deep import gradcam
+    from .plotting import plot_cam, plot_embedding
+
+    train, test = splits
+    X, y = cohort.X, np.asarray(cohort.y)
+    fitted = clone(model).fit(X.iloc[train], y[train])
+    shown = X.iloc[test[:3]]
+    volumes = list(cohort.volume_columns)
+    cams = gradcam(fitted, shown).to_volumes()
+    predicted = fitted.predict(shown)
+    fig, axes = plt.subplots(len(shown), len(volumes), figsize=(3.4 * len(volumes),
+                                                                 3.2 * len(shown)), squeeze=False)
+    for i, pid in enumerate(shown.index):
+        for j, sequence in enumerate(volumes):
+            plot_cam(shown.loc[pid, sequence], cams.loc[pid, sequence],
+                     shown.loc[pid, "tumor_mask"], ax=axes[i, j], slices="mask", title=False)
+            axes[i, j].set_title(f"{pid} {sequence}: MVI {y[test[i]]}, predicted "
+                                 f"{predicted[i]}", fontsize=8)
+    fig.savefig(out / "gradcam.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    image_only = X[volumes + ["tumor_mask"]]  # the student needs no clinical column
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    with threadpool_limits(1):  # OpenMP threads oversubscribe small t-SNE runs
+        plot_embedding(fitted.transform(image_only), y, ax=ax, random_state=0,
+                       label_names={0: "MVI-", 1: "MVI+"}, legend_title="MVI")
+    fig.savefig(out / "tsne.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return "MD-Net Grad-CAM (gradcam.png) and t-SNE of student embeddings (tsne.png)"
 
 
 def _survival_section(out: Path, random_state, stream) -> str:
@@ -224,7 +274,8 @@ def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, ove
         progress.begin("Building the models")
         models = _clinical_models(cohort, random_state)
         if settings.radiomics:
-            models.update(_radiomics_models(cohort, staging / "radiomics-cache", random_state))
+            models.update(_radiomics_models(cohort, settings, staging / "radiomics-cache",
+                                            random_state))
         if settings.deep:
             models.update(_deep_models(cohort, settings, random_state))
         progress.end(", ".join(models))
@@ -247,6 +298,10 @@ def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, ove
         progress.begin("Writing the report, the nomogram and the figures")
         stream.write(_nomogram_figure(models["Clinical nomogram (backward)"], cohort, staging)
                      + "\n")
+        if settings.deep:
+            first_split = next(iter(cv.split(cohort.X, cohort.y)))
+            stream.write(_deep_figures(models["MD-Net student (distilled)"], cohort,
+                                       first_split, staging) + "\n")
         shutil.rmtree(staging / "radiomics-cache", ignore_errors=True)
         write_report(result, staging / "report", title="mvikit demo: simulated HCC cohort")
         (staging / "survival.md").write_text(
