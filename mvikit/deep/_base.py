@@ -47,12 +47,19 @@ logger = logging.getLogger(__name__)
 #: Settings filled in by ``preset`` when the matching parameter is None.
 #: "paper": MD-Net Sec. III-F (width 1, 16x64x64 crops, 80 epochs, batch 16, Adam 3e-4).
 #: "cpu": a narrow net on smaller crops that trains on the default 270-patient
-#: simulated cohort in a minute or two on two CPU cores.
+#: simulated cohort in about two CPU-minutes (see benchmarks/bench_deep.py).
+#: "demo": the quick command-line demo (``mvikit demo --quick``): a few epochs on
+#: small crops, about 10 CPU-seconds per MD-Net fit on 180 patients.
+#: ``channels_last`` is not a parameter: it feeds the batches to the network in
+#: torch's channels-last 3D layout, which oneDNN's CPU convolutions run 1.7-1.9x
+#: faster for these narrow networks (measured in benchmarks/bench_deep.py).
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"width": 1.0, "cube": (20, 80, 80), "crop_size": (16, 64, 64), "max_epochs": 80,
-              "batch_size": 16, "lr": 3e-4},
+              "batch_size": 16, "lr": 3e-4, "channels_last": False},
     "cpu": {"width": 0.0625, "cube": (20, 48, 48), "crop_size": (16, 40, 40), "max_epochs": 10,
-            "batch_size": 16, "lr": 1e-3},
+            "batch_size": 16, "lr": 1e-3, "channels_last": True},
+    "demo": {"width": 0.0625, "cube": (20, 40, 40), "crop_size": (16, 32, 32), "max_epochs": 4,
+             "batch_size": 16, "lr": 2e-3, "channels_last": True},
 }
 _PRESET_KEYS = ("width", "cube", "crop_size", "max_epochs", "batch_size", "lr")
 
@@ -83,10 +90,11 @@ class CohortNet(NeuralNet):
     """
 
     def __init__(self, module, criterion, *args, augmenter: BatchAugmenter | None = None,
-                 augment_seed: int = 0, **kwargs) -> None:
+                 augment_seed: int = 0, channels_last: bool = False, **kwargs) -> None:
         super().__init__(module, criterion, *args, **kwargs)
         self.augmenter = augmenter
         self.augment_seed = augment_seed
+        self.channels_last = channels_last
 
     # --------------------------------------------------------------- batches
     def _generator(self) -> torch.Generator:
@@ -96,15 +104,21 @@ class CohortNet(NeuralNet):
             self.__dict__["_augment_generator"] = generator
         return generator
 
+    def _layout(self, volumes: torch.Tensor) -> torch.Tensor:
+        # a channels-last input makes every convolution after it channels-last too
+        if self.channels_last:
+            return volumes.contiguous(memory_format=torch.channels_last_3d)
+        return volumes
+
     def _training_batch(self, Xi: dict) -> dict:
         Xi = to_device(dict(Xi), self.device)
         volumes, masks = self.augmenter.train(Xi["volumes"], Xi["masks"].float(),
                                               self._generator())
-        return {**Xi, "volumes": volumes, "masks": masks}
+        return {**Xi, "volumes": self._layout(volumes), "masks": masks}
 
     def _inference_batch(self, Xi: dict) -> dict:
         Xi = to_device(dict(Xi), self.device)
-        return {**Xi, "volumes": self.augmenter.inference(Xi["volumes"]),
+        return {**Xi, "volumes": self._layout(self.augmenter.inference(Xi["volumes"])),
                 "masks": self.augmenter.inference(Xi["masks"].float())}
 
     def train_step_single(self, batch, **fit_params):
@@ -379,6 +393,7 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
             "device": self.device,
             "verbose": int(self.verbose),
             "augmenter": self._augmenter(),
+            "channels_last": bool(s.get("channels_last", False)),
         }
 
     # ---------------------------------------------------------------- fit
