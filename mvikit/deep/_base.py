@@ -49,16 +49,16 @@ logger = logging.getLogger(__name__)
 #: "cpu": a narrow net on smaller crops that trains on the default 270-patient
 #: simulated cohort in about two CPU-minutes (see benchmarks/bench_deep.py).
 #: "demo": the quick command-line demo (``mvikit demo --quick``): a few epochs on
-#: small crops, about 10 CPU-seconds per MD-Net fit on 180 patients.
+#: small crops, about 18 CPU-seconds per MD-Net fit on 180 patients.
 #: ``channels_last`` is not a parameter: it feeds the batches to the network in
-#: torch's channels-last 3D layout, which oneDNN's CPU convolutions run 1.7-1.9x
-#: faster for these narrow networks (measured in benchmarks/bench_deep.py).
+#: torch's channels-last 3D layout, which oneDNN's CPU convolutions run
+#: faster for these narrow networks (1.3-1.7x, benchmarks/bench_deep.py).
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"width": 1.0, "cube": (20, 80, 80), "crop_size": (16, 64, 64), "max_epochs": 80,
               "batch_size": 16, "lr": 3e-4, "channels_last": False},
     "cpu": {"width": 0.0625, "cube": (20, 48, 48), "crop_size": (16, 40, 40), "max_epochs": 10,
             "batch_size": 16, "lr": 1e-3, "channels_last": True},
-    "demo": {"width": 0.0625, "cube": (20, 40, 40), "crop_size": (16, 32, 32), "max_epochs": 4,
+    "demo": {"width": 0.0625, "cube": (20, 40, 40), "crop_size": (16, 32, 32), "max_epochs": 3,
              "batch_size": 16, "lr": 2e-3, "channels_last": True},
 }
 _PRESET_KEYS = ("width", "cube", "crop_size", "max_epochs", "batch_size", "lr")
@@ -217,7 +217,8 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------ settings
     def _settings(self) -> dict[str, Any]:
         """Preset values, overridden by every explicitly given (non-None) parameter."""
-        settings = dict(PRESETS[self.preset])
+        # only the parameter-backed keys: layout flags such as ``channels_last`` stay in PRESETS
+        settings = {key: PRESETS[self.preset][key] for key in _PRESET_KEYS}
         for key in _PRESET_KEYS:
             if getattr(self, key) is not None:
                 settings[key] = getattr(self, key)
@@ -393,7 +394,7 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
             "device": self.device,
             "verbose": int(self.verbose),
             "augmenter": self._augmenter(),
-            "channels_last": bool(s.get("channels_last", False)),
+            "channels_last": bool(PRESETS[self.preset].get("channels_last", False)),
         }
 
     # ---------------------------------------------------------------- fit
