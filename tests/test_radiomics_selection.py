@@ -122,7 +122,8 @@ def test_lasso_selector_equals_logistic_regression_cv(data):
     X, y = data
     f = LassoSelector(random_state=0).fit(X, y)
     cv = StratifiedKFold(5, shuffle=True, random_state=0)
-    ref = LogisticRegressionCV(Cs=10, cv=cv, l1_ratios=(1.0,), solver="liblinear",
+    ref = LogisticRegressionCV(Cs=np.logspace(-3, 1, 10), cv=cv, l1_ratios=(1.0,),
+                               solver="liblinear",
                                scoring="roc_auc", max_iter=1000, random_state=0,
                                use_legacy_attributes=False)
     ref.fit(StandardScaler().fit_transform(X), y)

@@ -54,8 +54,13 @@ def _fit_lasso(estimator, X: np.ndarray, y: np.ndarray, *, binary: bool = True):
     scoring = estimator.scoring
     if target != "binary" and scoring == "roc_auc":
         scoring = "roc_auc_ovr"
+    # On standardised features the L1 penalty stops selecting beyond C ~ 10, and
+    # liblinear crawls at large C on near-separable radiomics data: an int spans
+    # [1e-3, 10] (scikit-learn's own grid spans [1e-4, 1e4]).
+    Cs = (np.logspace(-3, 1, estimator.Cs) if isinstance(estimator.Cs, Integral)
+          else estimator.Cs)
     model = LogisticRegressionCV(
-        Cs=estimator.Cs, cv=cv, l1_ratios=(1.0,), solver=solver,
+        Cs=Cs, cv=cv, l1_ratios=(1.0,), solver=solver,
         scoring=scoring, max_iter=estimator.max_iter,
         random_state=estimator.random_state, use_legacy_attributes=False,
     ).fit(scaler.transform(X), y)
@@ -71,7 +76,9 @@ class LassoSelector(_FrameSelector):
     Parameters
     ----------
     Cs : int or array-like, default=10
-        Inverse penalty strengths tried (`LogisticRegressionCV`).
+        Inverse penalty strengths tried (`LogisticRegressionCV`); an int is
+        that many values on a log grid over ``[1e-3, 10]`` (standardised
+        features).
     cv : int, default=5
         Stratified folds choosing the penalty (fewer when a class is smaller).
     scoring : {"roc_auc", "neg_log_loss", "accuracy"}, default="roc_auc"
@@ -150,7 +157,9 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
     Parameters
     ----------
     Cs : int or array-like, default=10
-        Inverse penalty strengths tried (`LogisticRegressionCV`).
+        Inverse penalty strengths tried (`LogisticRegressionCV`); an int is
+        that many values on a log grid over ``[1e-3, 10]`` (standardised
+        features).
     cv : int, default=5
         Stratified folds choosing the penalty.
     scoring : {"roc_auc", "neg_log_loss", "accuracy"}, default="roc_auc"
@@ -202,7 +211,7 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
     >>> score.transform(X).columns.tolist()
     ['rad_score']
     >>> print(score.formula_)
-    rad_score = -12.1708 + 0.122145*mean
+    rad_score = -6.75541 + 0.0677969*mean
     """
 
     _parameter_constraints: dict = dict(_LASSO_PARAMETERS)
