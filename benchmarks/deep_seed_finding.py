@@ -74,8 +74,10 @@ def main() -> None:
         models = mdnet_ablation_models(["III"], preset=args.preset, random_state=chunk[0])
         models = {name: models[name] for name in ROWS}
         table = chunk_scores(models, X, y, [splits[k] for k in chunk], seed=chunk[0])
+        table = table.reset_index(drop=True)
         table.insert(0, "fold", chunk)
-        done = pd.concat([done[~done["fold"].isin(chunk)], table], ignore_index=True)
+        kept = done[~done["fold"].isin(chunk)]
+        done = pd.concat([kept, table], ignore_index=True) if len(kept) else table
         done.to_csv(out, index=False)
         for _, row in table.iterrows():
             print(f"fold {int(row['fold'])}: " + ", ".join(f"{n} {row[n]:.3f}" for n in ROWS),
