@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
@@ -164,9 +165,31 @@ def _features_of(patient_id, job, image, masks: _PatientMasks, params, settings_
     return values
 
 
+@contextmanager
+def _single_threaded_itk():
+    # ITK's filters default to one thread per core; on small ROI crops the
+    # threading costs more than it gains (measured 1.3x slower on 2 cores) and it
+    # fights joblib's workers for the cores, so patients run in parallel instead.
+    import SimpleITK as sitk
+
+    threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+
+
 def _extract_patient(patient_id, row: pd.DataFrame, shells: list, jobs: list, params: dict,
                      settings_key: str, location, on_error: str):
     """Every (volume, ROI) feature of one patient: ``(features, failures)``."""
+    with _single_threaded_itk():
+        return _extract_patient_jobs(patient_id, row, shells, jobs, params, settings_key,
+                                     location, on_error)
+
+
+def _extract_patient_jobs(patient_id, row, shells, jobs, params, settings_key, location,
+                          on_error):
     cache = FeatureCache(location)
     masks = _PatientMasks(patient_id, row, shells)
     failures: list = []
