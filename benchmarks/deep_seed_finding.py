@@ -43,8 +43,11 @@ def chunk_scores(models: dict, X: pd.DataFrame, y: np.ndarray, splits: list,
                             random_state=seed)
     if len(result.failures):
         raise RuntimeError(f"failed fits:\n{result.failures}")
+    # compare_models numbers the given splits by (repeat, fold); back to their order
+    order = result.splits.set_index(["repeat", "fold"])["split"]
     scores = result.scores[result.scores["metric"] == "auc"]
-    return scores.pivot_table(index="fold", columns="model", values="value")[list(models)]
+    table = scores.pivot_table(index=["repeat", "fold"], columns="model", values="value")
+    return table.set_axis(order.loc[table.index].to_numpy()).sort_index()[list(models)]
 
 
 def main() -> None:
