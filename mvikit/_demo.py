@@ -34,7 +34,7 @@ class DemoSettings:
     n_patients: int
     n_splits: int
     n_repeats: int
-    deep_epochs: int
+    deep_preset: str
     radiomics: bool
     deep: bool
     radiomics_classes: tuple = ("firstorder",)
@@ -49,9 +49,9 @@ def demo_settings(quick: bool) -> DemoSettings:
     1
     """
     if quick:
-        return DemoSettings(n_patients=270, n_splits=3, n_repeats=1, deep_epochs=4,
+        return DemoSettings(n_patients=270, n_splits=3, n_repeats=1, deep_preset="demo",
                             radiomics=True, deep=True)
-    return DemoSettings(n_patients=270, n_splits=5, n_repeats=5, deep_epochs=20,
+    return DemoSettings(n_patients=270, n_splits=5, n_repeats=5, deep_preset="cpu",
                         radiomics=True, deep=True,
                         radiomics_classes=("firstorder", "shape", "glcm"))
 
@@ -119,8 +119,7 @@ def _deep_models(cohort, settings: DemoSettings, random_state) -> dict:
     from .deep import MDNetClassifier, VolumeNetClassifier
 
     volumes = list(cohort.volume_columns)
-    common = dict(volumes=volumes, preset="cpu", max_epochs=settings.deep_epochs,
-                  random_state=random_state)
+    common = dict(volumes=volumes, preset=settings.deep_preset, random_state=random_state)
     return {
         "3D CNN student (PRE+HBP)": VolumeNetClassifier(architecture="concat", **common),
         "MD-Net student (distilled)": MDNetClassifier(
@@ -235,7 +234,7 @@ def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, ove
     random_state : int, default=0
         Seeds the cohort, the folds and the models.
     n_jobs : int, default=None
-        Parallel folds (joblib).
+        Parallel folds (joblib); ``None`` uses every core.
     overwrite : bool, default=False
         Replace ``out`` if it exists.
     settings : DemoSettings, default=None
@@ -261,6 +260,7 @@ def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, ove
             f"Output folder {str(out)!r} exists; pass --overwrite (overwrite=True) to replace it."
         )
     settings = settings or demo_settings(quick)
+    n_jobs = -1 if n_jobs is None else n_jobs
     progress = _Progress(5)
     staging = Path(tempfile.mkdtemp(prefix=".mvikit-demo-", dir=out.parent.resolve()))
     try:
