@@ -50,13 +50,14 @@ class VolumeNetClassifier(CohortNetEstimator):
         None: preset.
     lr : float, default=None
         Adam's learning rate.  None: preset.
-    preset : {"cpu", "paper"}, default="cpu"
+    preset : {"cpu", "demo", "paper"}, default="cpu"
         Fills the None-valued ``width``, ``cube``, ``crop_size``, ``max_epochs``,
         ``batch_size`` and ``lr``: ``"paper"`` = 1, (20, 80, 80), (16, 64, 64), 80,
         16, 3e-4 (MD-Net Sec. III-F); ``"cpu"`` = 0.0625, (20, 48, 48),
         (16, 40, 40), 10, 16, 1e-3 (a network small enough to train on the
-        default cohort on a few CPU cores).  A parameter given explicitly always
-        wins over the preset.
+        default cohort on a few CPU cores); ``"demo"`` = 0.0625, (20, 40, 40),
+        (16, 32, 32), 3, 16, 2e-3 (``mvikit demo --quick``).  A parameter given
+        explicitly always wins over the preset.
     lr_step, lr_gamma : int, float, default=2, 0.9
         StepLR schedule: the learning rate is multiplied by ``lr_gamma`` every
         ``lr_step`` epochs.
