@@ -243,3 +243,19 @@ def test_errors(rossi):
     fitted = CoxPHSurvival().fit(X.to_numpy(), y)
     with pytest.raises(ValueError, match="expecting 7 features"):
         fitted.predict(np.zeros((2, 3)))
+
+
+def test_gradient_boosting_survival_runs_on_the_same_frames():
+    from sksurv.ensemble import GradientBoostingSurvivalAnalysis
+
+    X, y = _clinical_frame()
+    boosting = make_pipeline(ClinicalPreprocessor(), GradientBoostingSurvivalAnalysis(
+        n_estimators=40, max_depth=2, learning_rate=0.1, random_state=0))
+    boosting.fit(X, y)
+    # the pipeline is the boosting model on the preprocessed matrix, nothing else
+    manual = GradientBoostingSurvivalAnalysis(n_estimators=40, max_depth=2, learning_rate=0.1,
+                                              random_state=0)
+    Z = ClinicalPreprocessor().fit_transform(X)
+    np.testing.assert_allclose(boosting.predict(X), manual.fit(Z, y).predict(Z))
+    scores = cross_val_score(boosting, X, y, cv=KFold(3, shuffle=True, random_state=0))
+    assert 0.55 < scores.mean() < 0.75  # Rossi's weak signal, as for the forest above
