@@ -2,8 +2,8 @@
 
 Writes ``--n-patients`` patients x 2 sequences (PRE, HBP) of ``full``-layout
 volumes (48 x 192 x 192) with tumour and liver masks as ``.nii.gz`` (from
-``make_hcc_cohort(layout="full")``, or synthetic volumes of the same size when
-the simulator is unavailable or ``--synthetic`` is given), then times, each in
+``make_hcc_cohort(layout="full")``, or synthetic volumes of the same size with
+``--synthetic``), then times, each in
 a fresh subprocess:
 
 * baseline: ``sitk.ReadImage`` of every file the cropper reads;
@@ -53,21 +53,18 @@ def _patients(n: int, synthetic: bool, done, chunk: int = 10):
     """Yield (patient id, {column: Volume}) chunk by chunk, never the whole cohort in
     memory; chunks whose patients are all in ``done`` are not generated again."""
     if not synthetic:
-        try:
-            from mvikit.datasets import make_hcc_cohort
+        from mvikit.datasets import make_hcc_cohort
 
-            for start in range(0, n, chunk):
-                ids = [f"P{i:04d}" for i in range(start, min(start + chunk, n))]
-                if all(done(pid) for pid in ids):
-                    yield from ((pid, None) for pid in ids)
-                    continue
-                cohort = make_hcc_cohort(n_patients=len(ids), layout="full",
-                                         random_state=1000 + start, n_jobs=1)
-                for pid, (_, row) in zip(ids, cohort.X.iterrows()):
-                    yield pid, {c: row[c] for c in COLUMNS}
-            return
-        except (NotImplementedError, ImportError, TypeError) as exc:
-            print(f"simulator unavailable ({exc!r}); using synthetic volumes")
+        for start in range(0, n, chunk):
+            ids = [f"P{i:04d}" for i in range(start, min(start + chunk, n))]
+            if all(done(pid) for pid in ids):
+                yield from ((pid, None) for pid in ids)
+                continue
+            cohort = make_hcc_cohort(n_patients=len(ids), layout="full",
+                                     random_state=1000 + start, n_jobs=1)
+            for pid, (_, row) in zip(ids, cohort.X.iterrows()):
+                yield pid, {c: row[c] for c in COLUMNS}
+        return
     rng = np.random.default_rng(0)
     for i in range(n):
         yield f"P{i:04d}", _synthetic_patient(i, rng)

@@ -16,6 +16,7 @@ So a lazy file is read once, transformed, and only the (small) result is kept.
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from typing import NamedTuple
 
 import numpy as np
@@ -45,7 +46,7 @@ def _disk_cached(key, compute):
     return compute()
 
 
-class VolumeTransformerBase(TransformerMixin, BaseEstimator):
+class VolumeTransformerBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the ROI transformers (not public: subclass it).
 
     Subclasses set ``_parameter_constraints``, implement ``_check_params``,
@@ -62,11 +63,13 @@ class VolumeTransformerBase(TransformerMixin, BaseEstimator):
     def _check_params(self, X: pd.DataFrame) -> None:
         """Validate parameters against the frame (columns known)."""
 
+    @abstractmethod
     def _tasks(self) -> list:
-        raise NotImplementedError
+        """The (inputs, outputs) column tasks of this transformer."""
 
+    @abstractmethod
     def _compute(self, task: Task, volumes: list, patient_id) -> tuple:
-        raise NotImplementedError
+        """The output volumes of one task for one patient."""
 
     def _cache_params(self) -> tuple:
         """The parameters that change a result (not column selections or memory)."""
