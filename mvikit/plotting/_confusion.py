@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._common import _axes
+
 __all__ = ["plot_confusion_matrix"]
 
 
@@ -38,10 +40,9 @@ def plot_confusion_matrix(y_true, y_pred, *, labels=None, normalize=None, ax=Non
     [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
     >>> plt.close("all")
     """
-    import matplotlib.pyplot as plt
     from sklearn.metrics import confusion_matrix
 
-    ax = plt.gca() if ax is None else ax
+    ax = _axes(ax)
     if labels is None:
         labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
     matrix = confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..metrics import decision_curve
+from ._common import _axes, _model_entries
 
 __all__ = ["plot_decision_curve"]
 
@@ -13,8 +14,11 @@ def plot_decision_curve(y_true, y_prob, *, thresholds=None, ax=None, label=None,
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        Binary outcome.
+    y_true : array-like of shape (n_samples,) or dict
+        Binary outcome.  With a dict ``y_prob``, one outcome shared by every
+        model or a dict model name -> outcome; "treat all" is drawn for the
+        first model's outcomes (the same for every model when they scored
+        the same patients).
     y_prob : array-like of shape (n_samples,) or dict
         Predicted risks of one model, or a dict model name -> risks.
     thresholds : array-like, default=None
@@ -46,15 +50,14 @@ def plot_decision_curve(y_true, y_prob, *, thresholds=None, ax=None, label=None,
     ['model', 'treat all', 'treat none']
     >>> plt.close("all")
     """
-    import matplotlib.pyplot as plt
-
-    ax = plt.gca() if ax is None else ax
-    models = y_prob if isinstance(y_prob, dict) else {label or "model": y_prob}
+    ax = _axes(ax)
     prefix = "standardized_" if standardize else ""
-    curve = None
-    for name, prob in models.items():
-        curve = decision_curve(y_true, prob, thresholds, standardize=standardize)
+    first = None
+    for name, y, prob, _ in _model_entries(y_true, y_prob, label or "model", score_name="y_prob"):
+        curve = decision_curve(y, prob, thresholds, standardize=standardize)
         ax.plot(curve["threshold"], curve[f"{prefix}net_benefit"], linewidth=1.5, label=name)
+        first = curve if first is None else first
+    curve = first
     ax.plot(curve["threshold"], curve[f"{prefix}net_benefit_all"], color="grey", linewidth=1,
             label="treat all")
     ax.plot(curve["threshold"], curve["net_benefit_none"], color="black", linewidth=1,

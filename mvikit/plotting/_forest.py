@@ -52,14 +52,14 @@ def plot_forest(table, *, estimate="estimate", lower="lower", upper="upper", lab
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['radiomics', 'deep']
     """
-    import matplotlib.pyplot as plt
-
     table = pd.DataFrame(table)
     missing = [c for c in (estimate, lower, upper, label, p_value) if c and c not in table]
     if missing:
         raise KeyError(f"plot_forest: column(s) {missing} not in the table (columns: "
                        f"{list(table.columns)}); name them with estimate=/lower=/upper=/label=.")
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=(6.4, 0.9 + 0.45 * len(table)))
     values = table[[estimate, lower, upper]].to_numpy(dtype=float)
     y_pos = np.arange(len(table))[::-1]

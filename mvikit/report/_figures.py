@@ -1,7 +1,11 @@
-"""Figures of a comparison report, drawn on bare matplotlib ``Figure`` objects.
+"""Figures of a comparison report: panel layouts filled by :mod:`mvikit.plotting`.
 
-No pyplot: a report never touches the global figure registry or the backend of
-the user's session, and figures are freed as soon as their PNG is written.
+This module only picks the data of a ``ModelComparison`` (pooled out-of-fold
+predictions of one repeat, or every fold's predictions) and the panel layout;
+every curve is drawn by the public plotting functions, so a user calling them
+on the same predictions gets the same figure.  No pyplot: a report never
+touches the global figure registry or the backend of the user's session, and
+figures are freed as soon as their PNG is written.
 """
 
 from __future__ import annotations
@@ -11,15 +15,21 @@ import io
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from sklearn.metrics import roc_curve
 
-from ..metrics import calibration_curve, decision_curve
-from ..plotting import plot_forest
+from ..plotting import (
+    plot_calibration,
+    plot_confusion_matrix,
+    plot_decision_curve,
+    plot_forest,
+    plot_roc,
+)
 
-__all__ = ["roc_figure", "calibration_figure", "decision_curve_figure", "forest_figure",
-           "mean_roc", "png_bytes"]
+__all__ = ["figure_names", "make_figure", "caption", "forest_table", "png_bytes",
+           "pooled_predictions", "DECISION_THRESHOLDS"]
 
-FPR_GRID = np.linspace(0.0, 1.0, 101)
+# 0.01, ..., 0.98: the threshold grid of the report's decision curves
+DECISION_THRESHOLDS = np.arange(0.01, 0.99, 0.01)
+CALIBRATION_BINS = 10
 
 
 def png_bytes(figure: Figure, dpi: int = 110) -> bytes:
@@ -29,97 +39,135 @@ def png_bytes(figure: Figure, dpi: int = 110) -> bytes:
     return buffer.getvalue()
 
 
-def mean_roc(predictions: pd.DataFrame, positive):
-    """Per-fold TPR on a common FPR grid: (grid, tpr of shape (n_folds, n_grid)).
-
-    Each fold's ROC curve is interpolated on ``FPR_GRID`` (step curve taken at its
-    upper envelope, TPR(0) = 0), the usual way of averaging ROC curves vertically
-    over cross-validation folds (Fawcett 2006, "vertical averaging").
-    """
-    curves = []
-    for _, fold in predictions.groupby(["repeat", "fold"], sort=True):
-        y = fold["y_true"].to_numpy() == positive
-        if y.all() or not y.any():
-            continue
-        fpr, tpr, _ = roc_curve(y, fold["score"].to_numpy())
-        curve = np.interp(FPR_GRID, fpr, tpr)
-        curve[0] = 0.0
-        curves.append(curve)
-    return FPR_GRID, np.array(curves)
+def figure_names(result) -> list:
+    """Names of the report's figures, in order, for this comparison."""
+    if result.task != "binary":
+        return ["roc", "confusion_matrix", "forest"]
+    names = ["roc"]
+    if result.probability_models:
+        names += ["calibration", "decision_curve"]
+    return names + ["forest"]
 
 
-def roc_figure(result) -> Figure:
-    """One panel per model: per-fold ROC curves, mean curve and mean +/- SD band."""
-    n = len(result.models)
-    ncols = min(n, 3)
-    nrows = int(np.ceil(n / ncols))
-    figure = Figure(figsize=(4.0 * ncols, 4.0 * nrows))
-    for k, model in enumerate(result.models):
-        ax = figure.add_subplot(nrows, ncols, k + 1)
+def make_figure(name, result, repeat=0) -> Figure:
+    """The report figure ``name`` (see :func:`figure_names`) of ``result``."""
+    builders = {"roc": roc_figure if result.task == "binary" else one_vs_rest_figure,
+                "calibration": calibration_figure, "decision_curve": decision_curve_figure,
+                "confusion_matrix": confusion_figure, "forest": forest_figure}
+    return builders[name](result, repeat)
+
+
+def caption(name, result, repeat=0) -> str:
+    """The caption of figure ``name``: what is drawn and from which predictions."""
+    pooled = f"pooled out-of-fold predictions of repeat {repeat}"
+    if name == "roc" and result.task == "binary":
+        return (f"ROC curves. First panel: every model on the {pooled} (AUC with DeLong 95% CI; "
+                "the AUCs of the DeLong table). Then one panel per model: every fold (thin), "
+                "the vertical mean (thick) and mean ± 1 SD (band); its legend gives the mean ± "
+                "SD (ddof=1) of the fold AUCs, as in the summary table.")
+    captions = {
+        "roc": (f"One-vs-rest ROC curves per class of the {pooled}, one panel per model (AUC "
+                "with DeLong 95% CI); the legend title is the macro one-vs-rest AUC."),
+        "calibration": (f"Calibration of the {pooled} ({CALIBRATION_BINS} quantile bins); "
+                        "legend: logistic calibration slope and intercept."),
+        "decision_curve": f"Decision curves of the {pooled}, with treat-all and treat-none.",
+        "confusion_matrix": (f"Confusion matrices of the {pooled}: true class (rows) against "
+                             "each model's predicted class (columns), in patients."),
+        "forest": "Forest plot against the reference model.",
+    }
+    return captions[name]
+
+
+def pooled_predictions(result, repeat=0, models=None) -> dict:
+    """Model name -> its pooled out-of-fold predictions in ``repeat`` (models that have any)."""
+    frames = {m: result.oof_predictions(m, repeat) for m in (models or result.models)}
+    return {m: frame for m, frame in frames.items() if len(frame)}
+
+
+def _event(frame, positive) -> np.ndarray:
+    return (frame["y_true"].to_numpy() == positive).astype(int)
+
+
+def _panel_figure(n_panels, width=4.0, height=4.0, max_columns=3):
+    ncols = min(n_panels, max_columns)
+    nrows = int(np.ceil(n_panels / ncols))
+    figure = Figure(figsize=(width * ncols, height * nrows))
+    return figure, [figure.add_subplot(nrows, ncols, k + 1) for k in range(n_panels)]
+
+
+def roc_figure(result, repeat=0) -> Figure:
+    """Binary: all models' pooled ROC curves, then per model its fold curves and mean +/- SD."""
+    oof = pooled_predictions(result, repeat)
+    models = [m for m in result.models if (result.predictions["model"] == m).any()]
+    figure, axes = _panel_figure(1 + len(models))
+    plot_roc({m: _event(f, result.pos_label) for m, f in oof.items()},
+             {m: f["score"].to_numpy() for m, f in oof.items()}, ax=axes[0])
+    axes[0].set_title(f"Pooled out-of-fold (repeat {repeat})")
+    for ax, model in zip(axes[1:], models):
         rows = result.predictions[result.predictions["model"] == model]
-        grid, tpr = mean_roc(rows, result.pos_label)
-        for curve in tpr:
-            ax.plot(grid, curve, color="tab:blue", alpha=0.15, linewidth=0.8)
-        if len(tpr):
-            mean, sd = tpr.mean(axis=0), tpr.std(axis=0, ddof=1) if len(tpr) > 1 else 0.0
-            auc_mean, auc_sd = (result.summary.loc[model, "auc_mean"],
-                                result.summary.loc[model, "auc_sd"]) if "auc" in result.metrics \
-                else (np.nan, np.nan)
-            ax.plot(grid, mean, color="tab:blue", linewidth=2,
-                    label=f"mean ROC (AUC {auc_mean:.3f} ± {auc_sd:.3f})")
-            ax.fill_between(grid, np.clip(mean - sd, 0, 1), np.clip(mean + sd, 0, 1),
-                            color="tab:blue", alpha=0.2, label="± 1 SD")
-        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
-        ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="1 - specificity", ylabel="sensitivity",
-               title=f"{model} ({len(tpr)} folds)")
-        ax.legend(loc="lower right", fontsize=8)
+        y = _event(rows, result.pos_label)
+        # one id per (repeat, fold), in sorted order: every fold of every repeat
+        folds = rows.groupby(["repeat", "fold"], sort=True).ngroup().to_numpy()
+        plot_roc(y, rows["score"].to_numpy(), folds=folds, ddof=1, ax=ax,
+                 fold_kwargs={"color": "C0", "alpha": 0.15, "label": "_nolegend_"})
+        n_folds = pd.Series(y).groupby(folds).nunique().eq(2).sum()
+        ax.set_title(f"{model} ({n_folds} folds)")
     figure.tight_layout()
     return figure
 
 
-def calibration_figure(result, repeat: int = 0, n_bins: int = 10) -> Figure:
+def one_vs_rest_figure(result, repeat=0) -> Figure:
+    """Multiclass: per model, one-vs-rest ROC curves of its pooled class probabilities."""
+    oof = pooled_predictions(result, repeat)
+    columns = [f"proba_{label}" for label in result.classes]
+    figure, axes = _panel_figure(len(oof))
+    for ax, (model, frame) in zip(axes, oof.items()):
+        plot_roc(frame["y_true"].to_numpy(), frame[columns].to_numpy(), labels=result.classes,
+                 ax=ax)
+        ax.set_title(f"{model} (pooled out-of-fold, repeat {repeat})", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def confusion_figure(result, repeat=0) -> Figure:
+    """Per model, the confusion matrix of its pooled out-of-fold predicted classes."""
+    oof = pooled_predictions(result, repeat)
+    figure, axes = _panel_figure(len(oof), width=4.5, height=4.0)
+    for ax, (model, frame) in zip(axes, oof.items()):
+        plot_confusion_matrix(frame["y_true"].to_numpy(), frame["y_pred"].to_numpy(),
+                              labels=result.classes, ax=ax)
+        ax.set_title(model, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def calibration_figure(result, repeat=0) -> Figure:
     """Observed vs predicted risk (quantile bins) of the pooled out-of-fold predictions."""
-    figure = Figure(figsize=(5.0, 5.0))
+    oof = pooled_predictions(result, repeat, result.probability_models)
+    figure = Figure(figsize=(5.5, 5.5))
     ax = figure.add_subplot()
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="ideal")
-    for model in result.probability_models:
-        oof = result.oof_predictions(model, repeat)
-        y = (oof["y_true"].to_numpy() == result.pos_label).astype(int)
-        curve = calibration_curve(y, oof["score"].to_numpy(), n_bins=n_bins)
-        ax.plot(curve.prob_pred, curve.prob_true, marker="o", linewidth=1.5, label=model)
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted risk", ylabel="observed event rate",
-           title=f"Calibration (pooled out-of-fold, repeat {repeat})")
-    ax.legend(loc="upper left", fontsize=8)
+    plot_calibration({m: _event(f, result.pos_label) for m, f in oof.items()},
+                     {m: f["score"].to_numpy() for m, f in oof.items()},
+                     n_bins=CALIBRATION_BINS, hist=False, ci=False, ax=ax)
+    ax.set_title(f"Calibration (pooled out-of-fold, repeat {repeat})")
     figure.tight_layout()
     return figure
 
 
-def decision_curve_figure(result, repeat: int = 0, thresholds=None) -> Figure:
+def decision_curve_figure(result, repeat=0) -> Figure:
     """Net benefit of each model, treat-all and treat-none (pooled out-of-fold predictions)."""
-    thresholds = np.arange(0.01, 0.99, 0.01) if thresholds is None else np.asarray(thresholds)
+    oof = pooled_predictions(result, repeat, result.probability_models)
     figure = Figure(figsize=(6.0, 4.5))
     ax = figure.add_subplot()
-    treat_all = None
-    for model in result.probability_models:
-        oof = result.oof_predictions(model, repeat)
-        y = (oof["y_true"].to_numpy() == result.pos_label).astype(int)
-        curve = decision_curve(y, oof["score"].to_numpy(), thresholds)
-        ax.plot(curve["threshold"], curve["net_benefit"], linewidth=1.5, label=model)
-        treat_all = curve
-    if treat_all is not None:
-        ax.plot(treat_all["threshold"], treat_all["net_benefit_all"], color="grey", linewidth=1,
-                label="treat all")
-        prevalence = treat_all.attrs.get("prevalence", treat_all["net_benefit_all"].iloc[0])
-        ax.set_ylim(-0.05, max(prevalence, 0.05) * 1.1)
-    ax.axhline(0, color="black", linewidth=1, label="treat none")
-    ax.set(xlim=(0, 1), xlabel="threshold probability", ylabel="net benefit",
-           title=f"Decision curves (pooled out-of-fold, repeat {repeat})")
-    ax.legend(fontsize=8)
+    plot_decision_curve({m: _event(f, result.pos_label) for m, f in oof.items()},
+                        {m: f["score"].to_numpy() for m, f in oof.items()},
+                        thresholds=DECISION_THRESHOLDS, ax=ax)
+    ax.set_title(f"Decision curves (pooled out-of-fold, repeat {repeat})")
     figure.tight_layout()
     return figure
 
 
-def forest_table(result, repeat: int = 0) -> tuple[pd.DataFrame, str]:
+def forest_table(result, repeat=0) -> tuple[pd.DataFrame, str]:
     """Rows of the forest plot and its x label.
 
     Binary: DeLong AUC difference (model - reference) with its 95 % CI on the
@@ -139,7 +187,7 @@ def forest_table(result, repeat: int = 0) -> tuple[pd.DataFrame, str]:
     return table, f"{metric} (mean ± SD over folds; p: Wilcoxon vs {result.reference})"
 
 
-def forest_figure(result, repeat: int = 0) -> Figure:
+def forest_figure(result, repeat=0) -> Figure:
     """Forest plot of the comparison against the reference model."""
     table, xlabel = forest_table(result, repeat)
     figure = Figure(figsize=(7.5, 1.2 + 0.5 * len(table)))

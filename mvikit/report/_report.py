@@ -13,23 +13,9 @@ from pathlib import Path
 
 from .._version import __version__
 from ..exceptions import OutputExistsError
-from ._figures import (
-    calibration_figure,
-    decision_curve_figure,
-    forest_figure,
-    png_bytes,
-    roc_figure,
-)
+from ._figures import caption, figure_names, make_figure, png_bytes
 
 __all__ = ["ComparisonReport", "build_report", "write_report"]
-
-FIGURE_CAPTIONS = {
-    "roc": "ROC curves: every fold (thin), the vertical mean (thick) and mean ± 1 SD (band).",
-    "calibration": "Calibration of the pooled out-of-fold risks (10 quantile bins).",
-    "decision_curve": "Decision curves of the pooled out-of-fold risks, with treat-all and "
-                      "treat-none.",
-    "forest": "Forest plot against the reference model.",
-}
 
 
 @dataclass
@@ -45,7 +31,11 @@ class ComparisonReport:
     html : str
         Self-contained HTML page; figures are embedded as base64 PNG.
     figures : dict of str -> bytes
-        PNG bytes by figure name (``roc``, ``calibration``, ``decision_curve``, ``forest``).
+        PNG bytes by figure name: ``roc``, ``calibration``, ``decision_curve``,
+        ``forest`` (binary outcome) or ``roc``, ``confusion_matrix``,
+        ``forest`` (multiclass outcome).
+    captions : dict of str -> str
+        Caption of every figure, as printed under it.
     tables : dict of str -> DataFrame
         The result's tables written as CSV (``summary``, ``scores``, ...).
 
@@ -59,6 +49,7 @@ class ComparisonReport:
     html: str
     figures: dict = field(repr=False)
     tables: dict = field(repr=False)
+    captions: dict = field(repr=False, default_factory=dict)
 
     def _repr_html_(self):
         return self.html
@@ -74,9 +65,9 @@ def build_report(result, *, title="Model comparison", repeat=0, digits=3):
     title : str, default="Model comparison"
         Title of the report.
     repeat : int, default=0
-        Repeat whose pooled out-of-fold predictions feed the calibration,
-        decision-curve and forest figures (the DeLong tests of the summary use
-        repeat 0 too).
+        Repeat whose pooled out-of-fold predictions feed the pooled ROC,
+        calibration, decision-curve, confusion-matrix and forest figures (the
+        DeLong tests of the summary use repeat 0).
     digits : int, default=3
         Decimals in the tables.
 
@@ -88,12 +79,35 @@ def build_report(result, *, title="Model comparison", repeat=0, digits=3):
     --------
     write_report : Write the report to a folder.
 
+    Raises
+    ------
+    ValueError
+        ``repeat`` is not a repeat of ``result``.
+
     Notes
     -----
-    Binary outcomes get four figures: ROC curves with per-fold curves and a
-    mean +/- SD band, calibration, decision curves and a forest plot of the
-    DeLong AUC differences.  Multiclass outcomes get the forest plot of the mean
-    fold AUC (ROC, calibration and decision curves are binary tools).
+    Every curve is drawn by :mod:`mvikit.plotting` on the comparison's
+    predictions, so the report shows the numbers of its tables and of the
+    metrics functions.  Binary outcomes get four figures:
+
+    * ``roc``: all models' ROC curves of the pooled out-of-fold predictions of
+      ``repeat`` on one axis (:func:`~mvikit.plotting.plot_roc` with a dict of
+      models; AUCs and DeLong CIs as in ``result.delong``), then one panel per
+      model with every fold's curve, the vertical mean and a mean +/- 1 SD
+      band (``plot_roc(..., folds=..., ddof=1)``; the legend's mean +/- SD of
+      the fold AUCs is the summary's ``auc_mean`` +/- ``auc_sd``);
+    * ``calibration`` (:func:`~mvikit.plotting.plot_calibration`, 10
+      quantile bins) and ``decision_curve``
+      (:func:`~mvikit.plotting.plot_decision_curve`) of the pooled
+      predictions of the models that give probabilities;
+    * ``forest``: the DeLong AUC differences against the reference
+      (:func:`~mvikit.plotting.plot_forest`).
+
+    Multiclass outcomes (e.g. MVI grade M0/M1/M2) get one-vs-rest ROC curves
+    per class and model with the macro one-vs-rest AUC, a confusion matrix per
+    model (:func:`~mvikit.plotting.plot_confusion_matrix`, each model's
+    ``predict``), both on the pooled predictions of ``repeat``, and the forest
+    plot of the mean fold AUC +/- SD.
 
     Examples
     --------
@@ -111,12 +125,15 @@ def build_report(result, *, title="Model comparison", repeat=0, digits=3):
     >>> report.markdown.splitlines()[0]
     '# Model comparison'
     """
-    figures = {name: png_bytes(_figure(name, result, repeat)) for name in _figure_names(result)}
+    _check_repeat(result, repeat)
+    names = figure_names(result)
+    figures = {name: png_bytes(make_figure(name, result, repeat)) for name in names}
+    captions = {name: caption(name, result, repeat) for name in names}
     tables = _tables(result)
-    markdown = _markdown(result, title, figures, digits)
-    page = _html(result, title, figures, digits)
+    markdown = _markdown(result, title, figures, captions, digits, repeat)
+    page = _html(result, title, figures, captions, digits, repeat)
     return ComparisonReport(title=title, markdown=markdown, html=page, figures=figures,
-                            tables=tables)
+                            tables=tables, captions=captions)
 
 
 def write_report(result, directory, *, overwrite=False, **kwargs):
@@ -216,23 +233,11 @@ def _move_into_place(staging: Path, directory: Path):
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def _figure_names(result) -> list:
-    if result.task != "binary":
-        return ["forest"]
-    names = ["roc"]
-    if result.probability_models:
-        names += ["calibration", "decision_curve"]
-    return names + ["forest"]
-
-
-def _figure(name, result, repeat):
-    if name == "roc":
-        return roc_figure(result)
-    if name == "calibration":
-        return calibration_figure(result, repeat)
-    if name == "decision_curve":
-        return decision_curve_figure(result, repeat)
-    return forest_figure(result, repeat)
+def _check_repeat(result, repeat):
+    repeats = sorted(result.splits["repeat"].unique().tolist())
+    if repeat not in repeats:
+        raise ValueError(f"repeat={repeat!r} is not a repeat of this comparison; its repeats are "
+                         f"{repeats}.")
 
 
 def _tables(result) -> dict:
@@ -248,7 +253,7 @@ def _tables(result) -> dict:
     return tables
 
 
-def methods_text(result) -> str:
+def methods_text(result, repeat=0) -> str:
     """A methods paragraph stating how every number of the report was obtained."""
     n_repeats = result.splits["repeat"].nunique()
     threshold = {"youden": "the Youden threshold chosen on each training fold",
@@ -263,25 +268,29 @@ def methods_text(result) -> str:
                  "two-sided Wilcoxon signed-rank test on the paired fold scores. ")
     if result.task == "binary":
         text += ("AUCs were also compared by the paired DeLong test on the pooled out-of-fold "
-                 "predictions of each repeat (the summary shows repeat 0). Calibration and "
-                 "decision curves use the pooled out-of-fold predictions.")
+                 "predictions of each repeat (the summary shows repeat 0). The pooled ROC "
+                 "curves, calibration and decision curves use the pooled out-of-fold "
+                 f"predictions of repeat {repeat}.")
+    else:
+        text += ("One-vs-rest ROC curves and confusion matrices use the pooled out-of-fold "
+                 f"predictions of repeat {repeat} (predicted class: each model's predict).")
     return text
 
 
-def _markdown(result, title, figures, digits) -> str:
+def _markdown(result, title, figures, captions, digits, repeat) -> str:
     body = result.to_markdown(digits).split("\n", 2)[2]  # drop its own heading
     parts = [f"# {title}", "", f"Generated by mvikit {__version__}.", "", "## Methods", "",
-             methods_text(result), "", body, "", "## Figures", ""]
+             methods_text(result, repeat), "", body, "", "## Figures", ""]
     for name in figures:
-        parts += [f"![{name}](figures/{name}.png)", "", f"*{FIGURE_CAPTIONS[name]}*", ""]
+        parts += [f"![{name}](figures/{name}.png)", "", f"*{captions[name]}*", ""]
     return "\n".join(parts)
 
 
-def _html(result, title, figures, digits) -> str:
+def _html(result, title, figures, captions, digits, repeat) -> str:
     images = "\n".join(
         f'<figure><img alt="{name}" src="data:image/png;base64,'
         f'{base64.b64encode(png).decode("ascii")}"/><figcaption>'
-        f"{html.escape(FIGURE_CAPTIONS[name])}</figcaption></figure>"
+        f"{html.escape(captions[name])}</figcaption></figure>"
         for name, png in figures.items())
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -296,7 +305,7 @@ figure img {{ max-width: 100%; }}
 <h1>{html.escape(title)}</h1>
 <p>Generated by mvikit {__version__}.</p>
 <h2>Methods</h2>
-<p>{html.escape(methods_text(result))}</p>
+<p>{html.escape(methods_text(result, repeat))}</p>
 {result.to_html(digits)}
 <h2>Figures</h2>
 {images}
