@@ -231,7 +231,7 @@ def test_errors(rossi):
     with pytest.raises(ValueError, match="432 patients but y has 431"):
         CoxPHSurvival().fit(X.to_numpy(), y[:-1])
     with pytest.raises(InvalidParameterError, match="ties.*efron"):
-        CoxPHSurvival(ties="breslow").fit(X, y)
+        CoxPHSurvival(ties="exact").fit(X, y)
     with pytest.raises(InvalidParameterError, match="penalizer"):
         CoxPHSurvival(penalizer=-1).fit(X, y)
     with pytest.raises(NotFittedError):
