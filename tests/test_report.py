@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
+from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 from sklearn.model_selection import RepeatedStratifiedKFold
@@ -258,3 +259,33 @@ def test_build_report_rejects_an_unknown_repeat(result):
     with pytest.raises(ValueError, match=r"repeat=5 is not a repeat of this comparison; its "
                                          r"repeats are \[0, 1\]"):
         build_report(result, repeat=5)
+
+
+X_FAIL, Y_FAIL = make_classification(n_samples=90, n_features=4, random_state=5)
+FIRST_PATIENT_X0 = X_FAIL[0, 0]
+
+
+class _FailsWithPatientZero(LogisticRegression):
+    """A logistic model that raises whenever patient 0 is in its training set."""
+
+    def fit(self, X, y, sample_weight=None):
+        if np.isclose(X[:, 0], FIRST_PATIENT_X0).any():
+            raise RuntimeError("simulated failure")
+        return super().fit(X, y, sample_weight)
+
+
+
+def test_report_figures_of_a_model_that_failed_on_a_fold_use_its_own_patients():
+    with pytest.warns(FitFailedWarning, match="flaky: 2 of 3 fits"):
+        res = compare_models({"logistic": LogisticRegression(), "flaky": _FailsWithPatientZero()},
+                             X_FAIL, Y_FAIL, cv=3, scoring=["auc"], threshold=0.5)
+    oof = res.oof_predictions("flaky")
+    assert 0 < len(oof) < 90  # it scored only the patients of the fold holding patient 0
+    fpr, tpr, _ = roc_curve(oof["y_true"], oof["score"])
+    pooled = _figures.make_figure("roc", res).axes[0].get_lines()[1]
+    np.testing.assert_allclose(pooled.get_xdata(), fpr)
+    np.testing.assert_allclose(pooled.get_ydata(), tpr)
+    curve = calibration_curve(oof["y_true"], oof["score"], n_bins=10)
+    line = _figures.make_figure("calibration", res).axes[0].get_lines()[2]
+    assert line.get_label().startswith("flaky (")
+    np.testing.assert_allclose(line.get_ydata(), curve.prob_true)

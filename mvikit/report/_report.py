@@ -124,6 +124,15 @@ def build_report(result, *, title="Model comparison", repeat=0, digits=3):
     ['calibration', 'decision_curve', 'forest', 'roc']
     >>> report.markdown.splitlines()[0]
     '# Model comparison'
+
+    A graded outcome (M0/M1/M2) gets one-vs-rest ROC curves and confusion matrices:
+
+    >>> X, y = make_classification(n_samples=90, n_features=4, n_informative=3, n_redundant=0,
+    ...                            n_classes=3, random_state=0)
+    >>> graded = compare_models({"logistic": LogisticRegression(), "nb": GaussianNB()},
+    ...                         X, np.array(["M0", "M1", "M2"])[y], cv=3, scoring=["auc"])
+    >>> list(build_report(graded).figures)
+    ['roc', 'confusion_matrix', 'forest']
     """
     _check_repeat(result, repeat)
     names = figure_names(result)
