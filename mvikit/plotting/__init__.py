@@ -2,6 +2,11 @@
 nomogram, Kaplan-Meier curves, 3D Grad-CAM overlays and t-SNE embeddings.
 
 Every function takes ``ax=`` and returns the Axes; none calls ``plt.show``.
+``plot_roc``, ``plot_calibration`` and ``plot_decision_curve`` draw several
+models on one axis from a dict ``name -> predictions``; ``plot_roc`` also draws
+per-fold curves with their mean +/- SD, and one-vs-rest curves of class
+probabilities (M0/M1/M2).  :mod:`mvikit.report` draws its figures with these
+functions.
 """
 
 from ._calibration import plot_calibration
