@@ -7,19 +7,26 @@ Two layers, so that each library's contract holds:
   It overrides only small methods (`train_step_single` to augment the batch,
   `evaluation_step` to centre-crop it, `infer`, `get_loss`), never
   ``fit``/``fit_loop``.
-* `CohortNetEstimator` is the scikit-learn estimator users see.  Its ``__init__``
+* `CohortNetEstimator` is the scikit-learn estimator users see (the deep
+  classifiers through `CohortNetClassifier`, which adds labels, ``predict_proba``
+  and friends; `mvikit.survival.DeepCoxSurvival` directly).  Its ``__init__``
   only stores parameters; ``fit`` resolves the column roles, fits the clinical
   preprocessing on the training rows only (fold-safe), crops and normalises every
   volume once (through `mvikit.imaging.ROICropper` and `IntensityNormalizer`,
   whose results are cached by `Volume.cache_key`), stacks them into one float32
   tensor and hands it to a fresh `CohortNet`.
+
+Mixed precision (``precision="bfloat16"``) runs only the networks' forward passes
+under `torch.autocast`; parameters, gradients and Adam's state stay float32, and
+the outputs are cast back to float32 before any loss or numpy conversion.
 """
 
 from __future__ import annotations
 
 import logging
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -33,6 +40,7 @@ from skorch import NeuralNet
 from skorch.callbacks import LRScheduler
 from skorch.dataset import unpack_data
 from skorch.utils import to_device, to_tensor
+from torch.overrides import TorchFunctionMode
 
 from ..exceptions import CohortError, ColumnRoleError, TrainingError
 from ..utils._roles import check_cohort_frame, mask_column_for, resolve_columns
@@ -40,7 +48,7 @@ from ..utils._validation import Integral, Interval, Real, StrOptions
 from .augment import BatchAugmenter
 from .losses import focal_loss
 
-__all__ = ["CohortNet", "CohortNetEstimator", "PRESETS"]
+__all__ = ["CohortNet", "CohortNetClassifier", "CohortNetEstimator", "PRECISIONS", "PRESETS"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +70,42 @@ PRESETS: dict[str, dict[str, Any]] = {
              "batch_size": 16, "lr": 2e-3, "channels_last": True},
 }
 _PRESET_KEYS = ("width", "cube", "crop_size", "max_epochs", "batch_size", "lr")
+
+#: ``precision`` -> the dtype of `torch.autocast` (None: no autocast, plain float32).
+PRECISIONS: dict[str, torch.dtype | None] = {"float32": None, "bfloat16": torch.bfloat16}
+
+
+class _Float32SmallConv3d(TorchFunctionMode):
+    """Run in float32 every 3D convolution whose input is smaller than its kernel
+    along some axis (used under CPU bfloat16 autocast).
+
+    The last block of every MD-Net trunk sees a depth-2 input (16 slices pooled
+    three times).  For that shape the CPU bfloat16 weight-gradient kernel of
+    oneDNN 3.12 (``jit_bf16:avx512_core_bf16``, torch 2.13) returns garbage
+    (relative errors of 1 to 1e22, inf, different on every call), while the
+    forward pass and the input gradient are right.  These convolutions are the
+    smallest of the network, so float32 costs little there.
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is torch.conv3d and len(args) >= 2 and any(
+                size < k for size, k in zip(args[0].shape[2:], args[1].shape[2:])):
+            with torch.autocast("cpu", enabled=False):
+                args = [a.float() if isinstance(a, torch.Tensor) else a for a in args]
+                return func(*args, **kwargs)
+        return func(*args, **kwargs)
+
+
+def _as_float32(out: Any) -> Any:
+    """Cast the reduced-precision tensors of a (nested) network output to float32."""
+    if isinstance(out, torch.Tensor):
+        return out.float() if out.dtype in (torch.bfloat16, torch.float16) else out
+    if isinstance(out, dict):
+        return {key: _as_float32(value) for key, value in out.items()}
+    if isinstance(out, (list, tuple)):
+        return type(out)(_as_float32(value) for value in out)
+    return out
 
 
 class FocalCriterion(torch.nn.Module):
@@ -87,14 +131,21 @@ class CohortNet(NeuralNet):
         Random crop + augmentation of training batches, centre crop otherwise.
     augment_seed : int, default=0
         Seed of the augmentation's random generator.
+    channels_last : bool, default=False
+        Feed the volumes in channels-last 3D memory layout.
+    precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"`` runs every forward pass (training and inference, teacher
+        included) under ``torch.autocast(dtype=torch.bfloat16)``.
     """
 
     def __init__(self, module, criterion, *args, augmenter: BatchAugmenter | None = None,
-                 augment_seed: int = 0, channels_last: bool = False, **kwargs) -> None:
+                 augment_seed: int = 0, channels_last: bool = False,
+                 precision: str = "float32", **kwargs) -> None:
         super().__init__(module, criterion, *args, **kwargs)
         self.augmenter = augmenter
         self.augment_seed = augment_seed
         self.channels_last = channels_last
+        self.precision = precision
 
     # --------------------------------------------------------------- batches
     def _generator(self) -> torch.Generator:
@@ -121,13 +172,44 @@ class CohortNet(NeuralNet):
         return {**Xi, "volumes": self._layout(self.augmenter.inference(Xi["volumes"])),
                 "masks": self.augmenter.inference(Xi["masks"].float())}
 
+    # ------------------------------------------------------------- forward
+    def autocast(self) -> AbstractContextManager:
+        """`torch.autocast` for ``precision`` on this net's device (a no-op for float32)."""
+        dtype = PRECISIONS[self.precision]
+        if dtype is None:
+            return nullcontext()
+        device_type = torch.device(self.device).type
+        stack = ExitStack()
+        stack.enter_context(torch.autocast(device_type=device_type, dtype=dtype))
+        if device_type == "cpu":
+            stack.enter_context(_Float32SmallConv3d())
+        return stack
+
+    def _forward(self, Xi: dict, **fit_params) -> Any:
+        # only the forward pass runs under autocast (torch's advice: backward outside);
+        # the loss then sees float32 outputs, as the Cox and focal losses need
+        with self.autocast():
+            y_pred = self.infer(Xi, **fit_params)
+        return _as_float32(y_pred)
+
     def train_step_single(self, batch, **fit_params):
+        # skorch's step (infer, get_loss, backward) on an augmented batch, the
+        # forward pass through `_forward`
+        self._set_training(True)
         Xi, yi = unpack_data(batch)
-        return super().train_step_single((self._training_batch(Xi), yi), **fit_params)
+        Xi = self._training_batch(Xi)
+        y_pred = self._forward(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
 
     def evaluation_step(self, batch, training=False):
-        Xi, yi = unpack_data(batch)
-        return super().evaluation_step((self._inference_batch(Xi), yi), training=training)
+        self.check_is_fitted()
+        Xi, _ = unpack_data(batch)
+        Xi = self._inference_batch(Xi)
+        with torch.set_grad_enabled(training):
+            self._set_training(training)
+            return self._forward(Xi)
 
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device)
@@ -151,7 +233,7 @@ class CohortNet(NeuralNet):
 
     def outputs(self, X: dict, module: torch.nn.Module | None = None) -> dict[str, np.ndarray]:
         """Run ``module`` (default the main module) in eval mode over ``X`` (centre
-        crops) and return every output concatenated over batches, as numpy."""
+        crops) and return every output concatenated over batches, as float32 numpy."""
         module = self.module_ if module is None else module
         self._set_training(False)
         module.eval()
@@ -159,8 +241,10 @@ class CohortNet(NeuralNet):
         with torch.no_grad():
             for batch in self.get_iterator(self.get_dataset(X), training=False):
                 Xi = self._inference_batch(unpack_data(batch)[0])
-                out = module(volumes=Xi["volumes"], masks=Xi["masks"], clinical=Xi["clinical"])
-                for key, value in out.items():
+                with self.autocast():
+                    out = module(volumes=Xi["volumes"], masks=Xi["masks"],
+                                 clinical=Xi["clinical"])
+                for key, value in _as_float32(out).items():
                     chunks.setdefault(key, []).append(value.detach().cpu().numpy())
         return {key: np.concatenate(parts) for key, parts in chunks.items()}
 
@@ -185,11 +269,14 @@ def _seeded_torch(seed: int, device: str):
         yield
 
 
-class CohortNetEstimator(ClassifierMixin, BaseEstimator):
-    """Shared machinery of the deep classifiers over cohort frames (not public).
+class CohortNetEstimator(BaseEstimator, metaclass=ABCMeta):
+    """Shared machinery of the deep estimators over cohort frames (not public).
 
-    Subclasses define ``__init__`` (storing parameters), ``_parameter_constraints``,
-    ``_uses_clinical_input`` and ``_make_net``.
+    Neither a classifier nor a regressor: `CohortNetClassifier` adds the class
+    labels and outputs, `mvikit.survival.DeepCoxSurvival` a survival target and
+    risks.  Subclasses define ``__init__`` (storing parameters),
+    ``_parameter_constraints``, ``_uses_clinical_input``, ``_encode_labels`` and
+    ``fit``.
     """
 
     _parameter_constraints: dict = {
@@ -206,13 +293,21 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
         "lr_step": [Interval(Integral, 1, None, closed="left")],
         "lr_gamma": [Interval(Real, 0, 1, closed="right")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "class_weight": [StrOptions({"balanced"}), dict, None],
         "augment": ["boolean"],
         "normalize": [StrOptions({"zscore", "percentile"}), None],
         "device": [str],
+        "precision": [StrOptions(set(PRECISIONS))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
+
+    @abstractmethod
+    def _uses_clinical_input(self) -> bool:
+        """Whether the network reads the clinical vector (fit and predict)."""
+
+    @abstractmethod
+    def _encode_labels(self, X: pd.DataFrame, y) -> np.ndarray:
+        """Check ``y`` against ``X`` and return the training target as numpy."""
 
     # ------------------------------------------------------------ settings
     def _settings(self) -> dict[str, Any]:
@@ -345,38 +440,6 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
         self.clinical_preprocessor_.fit(X[self.clinical_columns_])
         return self._clinical_matrix(X)
 
-    def _encode_labels(self, X: pd.DataFrame, y) -> np.ndarray:
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"y must be 1-D with one label per patient ({len(X)}); got shape "
-                             f"{y.shape}.")
-        if pd.isna(pd.Series(y)).any():
-            ids = ", ".join(map(repr, X.index[pd.isna(pd.Series(y)).to_numpy()][:5]))
-            raise ValueError(f"y is missing for patient(s) {ids}; drop them before fitting.")
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs at least 2 classes in y; got only "
-                f"{self.classes_.tolist()}. Check the labels (or the fold split)."
-            )
-        return encoder.transform(y).astype(np.int64)
-
-    def _class_weight_tensor(self, y_encoded: np.ndarray) -> torch.Tensor | None:
-        if self.class_weight is None:
-            return None
-        n_classes = len(self.classes_)
-        if self.class_weight == "balanced":
-            counts = np.bincount(y_encoded, minlength=n_classes)
-            weights = len(y_encoded) / (n_classes * np.maximum(counts, 1))
-        else:
-            unknown = set(self.class_weight) - set(self.classes_.tolist())
-            if unknown:
-                raise ValueError(f"class_weight names classes {sorted(unknown)} not in y "
-                                 f"({self.classes_.tolist()}).")
-            weights = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
-        return torch.as_tensor(weights, dtype=torch.float32)
-
     def _net_kwargs(self) -> dict[str, Any]:
         """Settings shared by every `CohortNet` (optimiser, schedule, device, ...)."""
         s = self.settings_
@@ -395,12 +458,13 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
             "verbose": int(self.verbose),
             "augmenter": self._augmenter(),
             "channels_last": bool(PRESETS[self.preset].get("channels_last", False)),
+            "precision": self.precision,
         }
 
     # ---------------------------------------------------------------- fit
     def _prepare_fit(self, X, y) -> tuple[dict, np.ndarray]:
-        """Validate, resolve columns, encode labels, fit clinical preprocessing and build
-        the training tensors."""
+        """Validate, resolve columns, encode the target, fit clinical preprocessing and
+        build the training tensors."""
         X = check_cohort_frame(X)
         self.settings_ = self._settings()
         self._resolve_columns(X)
@@ -442,6 +506,71 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
     def _student_outputs(self, X) -> dict[str, np.ndarray]:
         data = self._inference_data(X, with_clinical=self._uses_clinical_input())
         return self.net_.outputs(data)
+
+    def transform(self, X) -> np.ndarray:
+        """Embeddings: the image features the classifier reads (for t-SNE, Fig. 5).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+
+        Returns
+        -------
+        ndarray of shape (n_patients, n_embedding)
+        """
+        check_is_fitted(self, "net_")
+        return self._student_outputs(X)["embedding"]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # ``transform`` returns embeddings (float32), so scikit-learn sees a transformer too
+        tags.transformer_tags = TransformerTags(preserves_dtype=[])
+        tags.non_deterministic = str(self.device).startswith("cuda")
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class CohortNetClassifier(ClassifierMixin, CohortNetEstimator):
+    """`CohortNetEstimator` for class labels (not public): ``classes_``,
+    ``class_weight``, ``predict``, ``predict_proba``, ``decision_function`` and
+    accuracy ``score``; base of `VolumeNetClassifier` and `MDNetClassifier`."""
+
+    _parameter_constraints: dict = {
+        **CohortNetEstimator._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+
+    def _encode_labels(self, X: pd.DataFrame, y) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValueError(f"y must be 1-D with one label per patient ({len(X)}); got shape "
+                             f"{y.shape}.")
+        if pd.isna(pd.Series(y)).any():
+            ids = ", ".join(map(repr, X.index[pd.isna(pd.Series(y)).to_numpy()][:5]))
+            raise ValueError(f"y is missing for patient(s) {ids}; drop them before fitting.")
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y; got only "
+                f"{self.classes_.tolist()}. Check the labels (or the fold split)."
+            )
+        return encoder.transform(y).astype(np.int64)
+
+    def _class_weight_tensor(self, y_encoded: np.ndarray) -> torch.Tensor | None:
+        if self.class_weight is None:
+            return None
+        n_classes = len(self.classes_)
+        if self.class_weight == "balanced":
+            counts = np.bincount(y_encoded, minlength=n_classes)
+            weights = len(y_encoded) / (n_classes * np.maximum(counts, 1))
+        else:
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(f"class_weight names classes {sorted(unknown)} not in y "
+                                 f"({self.classes_.tolist()}).")
+            weights = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
+        return torch.as_tensor(weights, dtype=torch.float32)
 
     def decision_function(self, X) -> np.ndarray:
         """Class scores (logits) of the network.
@@ -491,25 +620,3 @@ class CohortNetEstimator(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "net_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def transform(self, X) -> np.ndarray:
-        """Embeddings: the image features the classifier reads (for t-SNE, Fig. 5).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-
-        Returns
-        -------
-        ndarray of shape (n_patients, n_embedding)
-        """
-        check_is_fitted(self, "net_")
-        return self._student_outputs(X)["embedding"]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # ``transform`` returns embeddings (float32), so scikit-learn sees a transformer too
-        tags.transformer_tags = TransformerTags(preserves_dtype=[])
-        tags.non_deterministic = str(self.device).startswith("cuda")
-        tags.input_tags.allow_nan = True
-        return tags

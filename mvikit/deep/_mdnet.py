@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.utils import to_tensor
 
 from ..utils._validation import Interval, Real, StrOptions, fit_context
-from ._base import CohortNet, CohortNetEstimator, _seed, _seeded_torch
+from ._base import CohortNet, CohortNetClassifier, _seed, _seeded_torch
 from .losses import MDNetLoss, focal_loss
 from .nets import StudentNet, TeacherNet
 
@@ -84,7 +84,7 @@ class MDNetNet(CohortNet):
         return self.check_finite(terms["total"])
 
 
-class MDNetClassifier(CohortNetEstimator):
+class MDNetClassifier(CohortNetClassifier):
     """MD-Net: a clinical+MRI teacher distilled into an MRI-only student.
 
     Zhang et al., IEEE TBME 2025 (seed 000).  The teacher reads PRE and HBP
@@ -138,10 +138,11 @@ class MDNetClassifier(CohortNetEstimator):
         Channel multiplier of the teacher (None: ``width``).
     volumes, clinical, masks, cube, crop_size, width, max_epochs, batch_size, lr, \
 preset, lr_step, lr_gamma, weight_decay, class_weight, augment, normalize, device, \
-random_state, verbose
-        As in `VolumeNetClassifier`.  ``preset="paper"`` gives width 1, crops
-        16x64x64 of the 20x80x80 cube, 80 epochs, batch 16, Adam 3e-4 decayed by
-        0.9 every 2 epochs (Sec. III-F).
+precision, random_state, verbose
+        As in `VolumeNetClassifier`; with ``precision="bfloat16"`` the teacher's and
+        the student's forward passes both run under bfloat16 autocast.
+        ``preset="paper"`` gives width 1, crops 16x64x64 of the 20x80x80 cube,
+        80 epochs, batch 16, Adam 3e-4 decayed by 0.9 every 2 epochs (Sec. III-F).
 
     Attributes
     ----------
@@ -195,7 +196,7 @@ random_state, verbose
     """
 
     _parameter_constraints: dict = {
-        **CohortNetEstimator._parameter_constraints,
+        **CohortNetClassifier._parameter_constraints,
         "distillation": [StrOptions(set(_DISTILLATION_TERMS))],
         "teacher_training": [StrOptions({"joint", "pretrain"})],
         "focal_gamma": [Interval(Real, 0, None, closed="left")],
@@ -217,8 +218,8 @@ random_state, verbose
                  volumes="auto", clinical="auto", masks="auto", cube=None,
                  crop_size=None, width=None, max_epochs=None, batch_size=None, lr=None,
                  preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, class_weight=None,
-                 augment=True, normalize="zscore", device="cpu", random_state=None,
-                 verbose=0):
+                 augment=True, normalize="zscore", device="cpu", precision="float32",
+                 random_state=None, verbose=0):
         self.distillation = distillation
         self.teacher_training = teacher_training
         self.focal_gamma = focal_gamma
@@ -248,6 +249,7 @@ random_state, verbose
         self.augment = augment
         self.normalize = normalize
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..utils._validation import Interval, Real, StrOptions, fit_context
-from ._base import CohortNet, CohortNetEstimator, FocalCriterion, _seed
+from ._base import CohortNet, CohortNetClassifier, FocalCriterion, _seed
 from .nets import CNN3DNet, ConcatNet, LSTMNet, TeacherNet
 
 __all__ = ["VolumeNetClassifier"]
@@ -11,7 +11,7 @@ __all__ = ["VolumeNetClassifier"]
 ARCHITECTURES = ("cnn3d", "concat", "lstm", "mdnet_teacher")
 
 
-class VolumeNetClassifier(CohortNetEstimator):
+class VolumeNetClassifier(CohortNetClassifier):
     """A 3D CNN over the volume columns of a cohort frame (optionally + clinical).
 
     The image-only baselines of MD-Net's Table II, and MD-Net's teacher trained
@@ -73,6 +73,14 @@ class VolumeNetClassifier(CohortNetEstimator):
         statistics over the tumour and a 10 mm margin).
     device : str, default="cpu"
         ``"cpu"`` or ``"cuda"`` (``"cuda:1"``...).
+    precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"``: mixed precision, the network's forward passes (training
+        and inference) run under ``torch.autocast(dtype=torch.bfloat16)`` on
+        ``device``; weights, gradients, optimiser state and losses stay float32
+        and outputs are returned as float32/float64 as with ``"float32"``.
+        About 2x faster training on CPUs with native bfloat16 (AVX512-BF16,
+        AMX) and on recent GPUs, at the cost of small output differences (see
+        the deep-learning guide).
     random_state : int, RandomState or None, default=None
         Seeds initialisation, shuffling and augmentation; on the CPU the same
         seed gives bit-identical predictions.
@@ -120,7 +128,7 @@ class VolumeNetClassifier(CohortNetEstimator):
     """
 
     _parameter_constraints: dict = {
-        **CohortNetEstimator._parameter_constraints,
+        **CohortNetClassifier._parameter_constraints,
         "architecture": [StrOptions(set(ARCHITECTURES))],
         "use_clinical": ["boolean"],
         "focal_gamma": [Interval(Real, 0, None, closed="left")],
@@ -130,8 +138,8 @@ class VolumeNetClassifier(CohortNetEstimator):
                  volumes="auto", clinical="auto", masks="auto", cube=None,
                  crop_size=None, width=None, max_epochs=None, batch_size=None, lr=None,
                  preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, class_weight=None,
-                 augment=True, normalize="zscore", device="cpu", random_state=None,
-                 verbose=0):
+                 augment=True, normalize="zscore", device="cpu", precision="float32",
+                 random_state=None, verbose=0):
         self.architecture = architecture
         self.use_clinical = use_clinical
         self.focal_gamma = focal_gamma
@@ -152,6 +160,7 @@ class VolumeNetClassifier(CohortNetEstimator):
         self.augment = augment
         self.normalize = normalize
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model.coxph import BreslowEstimator
 from sksurv.metrics import concordance_index_censored
@@ -107,11 +106,6 @@ class CoxNet(CohortNet):
         return state
 
 
-def _not_a_classifier(estimator) -> bool:
-    raise AttributeError(f"{type(estimator).__name__} predicts a risk, not classes; use "
-                         "predict() (risk) or predict_survival_function().")
-
-
 class DeepCoxSurvival(CohortNetEstimator):
     """Deep Cox model: a 3D network over the cohort frame, trained on eq. (9) of DMMGNet.
 
@@ -137,9 +131,12 @@ default="concat"
         Every training batch holds at least this many events (a batch without events
         has no partial likelihood); with few events, batches grow beyond ``batch_size``.
     volumes, clinical, masks, cube, crop_size, width, max_epochs, batch_size, lr, \
-preset, lr_step, lr_gamma, weight_decay, augment, normalize, device, random_state, verbose
-        As `mvikit.deep.VolumeNetClassifier`. ``preset="cpu"`` (default) is a narrow net
-        on 16x48x48 crops; ``"paper"`` the full-width one.
+preset, lr_step, lr_gamma, weight_decay, augment, normalize, device, precision, \
+random_state, verbose
+        As `mvikit.deep.VolumeNetClassifier`; with ``precision="bfloat16"`` the
+        network runs under bfloat16 autocast and the Cox loss gets its risks cast
+        to float32. ``preset="cpu"`` (default) is a narrow net on 16x48x48 crops;
+        ``"paper"`` the full-width one.
 
     Attributes
     ----------
@@ -204,7 +201,7 @@ preset, lr_step, lr_gamma, weight_decay, augment, normalize, device, random_stat
                  cube=(20, 80, 80), crop_size=None, width=None, max_epochs=None,
                  batch_size=None, lr=None, preset="cpu", lr_step=2, lr_gamma=0.9,
                  weight_decay=0.0, augment=True, normalize="zscore", device="cpu",
-                 random_state=None, verbose=0):
+                 precision="float32", random_state=None, verbose=0):
         self.architecture = architecture
         self.use_clinical = use_clinical
         self.ties = ties
@@ -225,12 +222,9 @@ preset, lr_step, lr_gamma, weight_decay, augment, normalize, device, random_stat
         self.augment = augment
         self.normalize = normalize
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
-
-    # the classifier outputs of the shared base do not apply to a risk model
-    predict_proba = available_if(_not_a_classifier)(CohortNetEstimator.predict_proba)
-    decision_function = available_if(_not_a_classifier)(CohortNetEstimator.decision_function)
 
     def _uses_clinical_input(self) -> bool:
         return bool(self.use_clinical)

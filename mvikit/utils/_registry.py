@@ -76,10 +76,7 @@ or list of those, default=None
         for kind in filters:
             if kind == "survival" and survival:
                 return True
-            # A survival model is never listed as a classifier or regressor, even
-            # when it shares a base class with mvikit's deep classifiers.
-            if (kind in _TYPE_MIXINS and issubclass(cls, _TYPE_MIXINS[kind])
-                    and not (survival and kind in ("classifier", "regressor"))):
+            if kind in _TYPE_MIXINS and issubclass(cls, _TYPE_MIXINS[kind]):
                 return True
         return False
 
