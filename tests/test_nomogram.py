@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
+from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mvikit import Volume
@@ -114,6 +116,39 @@ def test_selector_scaler_and_sklearn_logistic(cohort):
                                atol=1e-6)
     with pytest.raises(ValueError, match="needs X"):
         Nomogram.from_estimator(model)
+
+
+def test_column_transformer_branches_and_a_derived_score(cohort):
+    # branch protocol: a ClinicalPreprocessor branch (original units), a passthrough
+    # column, and a one-column PCA "score" of two labs (its own axis, computed from the row)
+    X, y = cohort
+    X = X.assign(alb=np.linspace(30, 45, len(X)), bili=np.linspace(5, 20, len(X))[::-1])
+    union = ColumnTransformer([
+        ("clinical", ClinicalPreprocessor(log_transform=["AFP"]), ["AFP", "BCLC"]),
+        ("labs", make_pipeline(StandardScaler(), PCA(n_components=1)), ["alb", "bili"]),
+        ("raw", "passthrough", ["size"])])
+    model = make_pipeline(union, NomogramClassifier(selection=None)).fit(X, y)
+    nomogram = Nomogram.from_estimator(model, X=X)
+    assert [t.name for t in nomogram.terms] == ["AFP", "BCLC", "pca0", "size"]
+    points = nomogram.points(X)
+    np.testing.assert_allclose(nomogram.probability(points["total_points"]),
+                               model.predict_proba(X), atol=1e-6)
+    score = model[0].named_transformers_["labs"].transform(X[["alb", "bili"]])[:, 0]
+    assert nomogram.terms[2].value_range == pytest.approx((score.min(), score.max()))
+    # a FeatureUnion with weights: the weight is folded into the branch's coefficients
+    weighted = make_pipeline(
+        FeatureUnion([("a", ClinicalPreprocessor(clinical=["size"])),
+                      ("b", ClinicalPreprocessor(clinical=["noise"]))],
+                     transformer_weights={"b": 3.0}),
+        NomogramClassifier(selection=None)).fit(X, y)
+    total = Nomogram.from_estimator(weighted).points(X)["total_points"]
+    np.testing.assert_allclose(Nomogram.from_estimator(weighted).probability(total),
+                               weighted.predict_proba(X), atol=1e-6)
+    # a multi-column step it cannot look through is a clear error
+    bad = make_pipeline(ClinicalPreprocessor(clinical=["size", "noise"]), PCA(2),
+                        NomogramClassifier(selection=None)).fit(X, y)
+    with pytest.raises(TypeError, match="cannot map a model back through PCA"):
+        Nomogram.from_estimator(bad)
 
 
 def test_ordinal_nomogram():

@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 from sklearn.model_selection import RepeatedStratifiedKFold
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from mvikit.clinical import NomogramClassifier
+from mvikit.clinical import Nomogram, NomogramClassifier
+from mvikit.exceptions import CohortError
 from mvikit.datasets import make_hcc_cohort
 from mvikit.model_selection import compare_models
 from mvikit.preprocessing import ClinicalPreprocessor
@@ -40,6 +42,91 @@ def test_combined_nomogram_equals_its_parts(tmp_path):
     expected = expit(design.to_numpy() @ final.coef_[0] + final.intercept_[0])
     np.testing.assert_allclose(model.predict_proba(X)[:, 1], expected, rtol=1e-10)
     assert final.summary_.loc["rad_score", "coef"] > 0
+
+
+@pytest.fixture(scope="module")
+def combined(tmp_path_factory):
+    """A fitted combined nomogram on a small simulated cohort: rad-score + age + AFP (log)
+    + BCLC (one-hot), every variable kept."""
+    X, y = tiny_cohort(40, seed=5, effect=1.5)
+    rng = np.random.default_rng(5)
+    X["afp"] = np.exp(rng.normal(3 + 0.5 * y, 1.2))
+    X["bclc"] = rng.choice(["0", "A", "B"], len(y))
+    rf = RadiomicsFeatures(feature_classes=FIRSTORDER, memory=tmp_path_factory.mktemp("rf"))
+    model = radiomics_nomogram(rf, rad_score=RadScore(random_state=0),
+                               clinical=ClinicalPreprocessor(log_transform=["afp"]),
+                               classifier=NomogramClassifier(selection=None)).fit(X, y)
+    return X, y, model, rf
+
+
+def test_combined_nomogram_in_original_units_reproduces_predict_proba(combined):
+    X, y, model, _ = combined
+    nomogram = Nomogram.from_estimator(model)
+    assert [t.name for t in nomogram.terms] == ["Rad-score", "age", "afp", "bclc"]
+    # points from the cohort frame (rad-score computed from the volumes) give predict_proba
+    points = nomogram.points(X)
+    np.testing.assert_allclose(nomogram.probability(points["total_points"]),
+                               model.predict_proba(X), atol=1e-6)
+    np.testing.assert_allclose(nomogram.linear_predictor(points["total_points"]),
+                               model.decision_function(X), atol=1e-9)
+    # the Rad-score axis is in rad-score units: points = beta * score * points_per_unit
+    signature, clinical = (model[0].named_transformers[k] for k in ("radiomics", "clinical"))
+    score = signature.transform(X)["rad_score"].to_numpy()
+    beta = dict(zip(model[-1].feature_names_in_, model[-1].coef_[0]))
+    rad = nomogram.terms[0]
+    assert rad.column == "rad_score" and rad.value_range == pytest.approx(
+        (score.min(), score.max()))  # the training range (RadScore.score_range_)
+    np.testing.assert_allclose(np.diff(points["Rad-score"].to_numpy()),
+                               beta["rad_score"] * np.diff(score) * nomogram.points_per_unit)
+    # clinical axes in original units: AFP in ng/mL (log inside), age in years
+    afp = nomogram.terms[2]
+    assert afp.log and afp.value_range == clinical.data_range_["afp"]
+    assert nomogram.terms[1].slope == pytest.approx(
+        beta["age"] / clinical.feature_map_.set_index("feature").loc["age", "scale"])
+
+
+def test_combined_nomogram_takes_a_given_rad_score_and_the_risk_calculator(combined):
+    X, y, model, _ = combined
+    nomogram = Nomogram.from_estimator(model)
+    expected = model.predict_proba(X)[:, 1]
+    signature = model[0].named_transformers["radiomics"]
+    # a rad-score given as a number (no volumes) is used as such
+    given = X[["age", "afp", "bclc"]].assign(rad_score=signature.transform(X)["rad_score"])
+    total = nomogram.points(given)["total_points"]
+    np.testing.assert_allclose(nomogram.probability(total)[:, 1], expected, atol=1e-6)
+    risk = nomogram.risk_calculator()
+    for i, pid in enumerate(X.index[:3]):
+        # a cohort frame row (volumes -> rad-score), and a bedside dict with the rad-score
+        assert risk(X.loc[pid]) == pytest.approx(expected[i], abs=1e-6)
+        assert risk(given.loc[pid].to_dict()) == pytest.approx(expected[i], abs=1e-6)
+    # a missing clinical value is imputed; a missing rad-score without volumes is an error
+    partial = {"age": 61.0, "bclc": "B", "rad_score": 0.3}
+    reference = model.predict_proba(X.iloc[:1].assign(age=61.0, afp=np.nan, bclc="B"))[0, 1]
+    shift = nomogram.terms[0].slope * (0.3 - given["rad_score"].iloc[0])
+    assert risk(partial) == pytest.approx(expit(np.log(reference / (1 - reference)) + shift),
+                                          abs=1e-6)
+    with pytest.raises(CohortError, match="no 'rad_score' value.*volumes"):
+        risk({"age": 61.0, "afp": 20.0, "bclc": "A"})
+    with pytest.raises(CohortError, match="'rad_score' needs numbers.*'p1'"):
+        nomogram.points(given.assign(rad_score=["high"] * len(given)).iloc[1:])
+
+
+def test_combined_nomogram_through_scalers_after_the_union_and_the_score(combined):
+    X, y, _, rf = combined
+    signature = radiomics_signature(rf, rad_score=RadScore(random_state=0))
+    signature.steps.append(("scale_score", StandardScaler()))  # a z-scored rad-score
+    model = Pipeline([
+        ("features", radiomics_nomogram(clinical=ClinicalPreprocessor(log_transform=["afp"]))[0]
+         .set_params(radiomics=signature)),
+        ("scale", StandardScaler()),
+        ("nomogram", NomogramClassifier(selection=None))]).set_output(transform="pandas")
+    model.fit(X, y)
+    nomogram = Nomogram.from_estimator(model, X=X)
+    total = nomogram.points(X)["total_points"]
+    np.testing.assert_allclose(nomogram.probability(total), model.predict_proba(X), atol=1e-6)
+    rad = nomogram.terms[0]  # still in rad-score units: the two scalers are folded in
+    score = signature[:-1].transform(X)["rad_score"]
+    assert rad.value_range == pytest.approx((score.min(), score.max()))
 
 
 def test_signature_with_combat_on_passthrough_centre():

@@ -10,7 +10,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._validation import fit_context
-from ._fitting import coefficient_table, fit_model, slope_slice, warn_if_separated
+from ._fitting import (coefficient_table, fit_model, single_threaded_blas, slope_slice,
+                       warn_if_separated)
 from ._selection import SELECTION_PARAMETERS, _warn_not_converged, n_iterations, run_selection
 
 __all__ = ["NomogramClassifier"]
@@ -153,7 +154,7 @@ default="backward"
          self.selection_path_, self.univariable_summary_) = run_selection(self, X, y, owner=owner)
         self.selected_features_ = [n for n, keep in zip(names, self.support_) if keep]
         design = X[:, self.support_]
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), single_threaded_blas():
             warnings.simplefilter("ignore")  # reported below as DataWarnings
             result = fit_model(design, codes, ordinal=self.ordinal, max_iter=self.max_iter)
         warn_if_separated(design, codes, self.selected_features_, result, ordinal=self.ordinal)

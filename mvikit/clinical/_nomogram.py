@@ -8,71 +8,25 @@ points map back linearly to ``lp`` and then to the probability ``expit(lp)``
 
 The contributions ``f_c`` are read through the pipeline's own transforms
 (`mvikit.preprocessing.ClinicalPreprocessor`'s imputation, log, scaling and
-one-hot coding; feature selectors; `StandardScaler`), so the axes are in the
-original units of the cohort frame and the points reproduce ``predict_proba``
-exactly.
+one-hot coding; feature selectors; `StandardScaler`; the branches of a
+`FeatureUnion`/`ColumnTransformer`, e.g. the rad-score of the combined
+radiomics nomogram; see `mvikit.clinical._terms` for the protocol), so the
+axes are in the original units of the cohort frame and the points reproduce
+``predict_proba`` exactly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
-from scipy.special import expit
-from sklearn.feature_selection import SelectorMixin
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import CohortError
 from ._classifier import probabilities_from_lp
+from ._terms import _as_frame, read_terms
 
 __all__ = ["Nomogram"]
-
-
-@dataclass
-class _Term:
-    """One nomogram row: ``f(x) = slope * g(x) + offset`` (numeric) or a value per level."""
-
-    name: str
-    column: object
-    kind: str  # "numeric", "binary", "categorical", "indicator"
-    slope: float = 0.0
-    offset: float = 0.0
-    log: bool = False
-    fill: object = None
-    value_range: tuple = (0.0, 1.0)
-    levels: list = field(default_factory=list)
-    effects: dict = field(default_factory=dict)  # level -> contribution
-    ordinal_codes: dict = field(default_factory=dict)  # level -> code (encode="ordinal")
-
-    def contribution(self, values) -> np.ndarray:
-        """Exact contribution to the linear predictor of raw cells ``values``."""
-        values = pd.Series(values, dtype=object).reset_index(drop=True)
-        missing = values.isna().to_numpy()
-        if self.kind == "indicator":
-            return np.where(missing, self.slope, 0.0)
-        values = values.where(~values.isna(), self.fill)
-        if self.kind == "categorical":
-            # an unseen level: all-zero dummies (one-hot) or the imputed code (ordinal)
-            default = self.effects.get(self.fill, 0.0) if self.ordinal_codes else 0.0
-            return np.asarray([self.effects.get(v, default) for v in values], dtype=float)
-        x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-        if np.isnan(x).any():
-            bad = values[np.isnan(x)].iloc[0]
-            raise CohortError(f"Nomogram: column {self.column!r} needs numbers, got {bad!r}.")
-        if self.log:
-            x = np.log(x)
-        return self.slope * x + self.offset
-
-    def extremes(self) -> tuple:
-        if self.kind == "categorical":
-            return min(self.effects.values()), max(self.effects.values())
-        if self.kind == "indicator":
-            return min(0.0, self.slope), max(0.0, self.slope)
-        ends = self.contribution(list(self.value_range))
-        return float(ends.min()), float(ends.max())
 
 
 class Nomogram:
@@ -150,12 +104,16 @@ class Nomogram:
             Fitted. The last step is a `NomogramClassifier` (binary or ordinal)
             or any binary linear classifier with ``coef_``/``intercept_``
             (e.g. `sklearn.linear_model.LogisticRegression`); earlier steps may
-            be a `ClinicalPreprocessor` (first), feature selectors and
-            `StandardScaler`.
+            be a `ClinicalPreprocessor` (first), a `FeatureUnion` or
+            `ColumnTransformer` (first; e.g. `mvikit.radiomics.radiomics_nomogram`)
+            whose branches follow the same rules, feature selectors,
+            `StandardScaler`, and a step with one output column (a score such
+            as `mvikit.radiomics.RadScore`: one axis in its own units).
         X : pandas.DataFrame, default=None
-            Sets the range of each numeric axis (observed min/max). Default:
-            the ranges the `ClinicalPreprocessor` saw in fit; required when
-            the pipeline has no `ClinicalPreprocessor`.
+            Sets the range of each numeric axis (observed min/max; a score's
+            range from its values in ``X``, given or computed). Default: the
+            ranges the `ClinicalPreprocessor` (and `RadScore`) saw in fit;
+            required for columns used without a `ClinicalPreprocessor`.
 
         Returns
         -------
@@ -169,32 +127,10 @@ class Nomogram:
             raise ValueError("Nomogram needs a binary or ordinal model (one coefficient row); "
                              f"{type(final).__name__} has {coef.shape[0]}.")
         beta, b0 = coef.ravel(), float(np.ravel(final.intercept_)[0])
-        preprocessor = None
-        for step in reversed(steps[:-1]):
-            if step is None or step == "passthrough":
-                continue
-            if isinstance(step, SelectorMixin):
-                full = np.zeros(len(step.get_support()))
-                full[step.get_support()] = beta
-                beta = full
-            elif isinstance(step, StandardScaler):
-                scale = step.scale_ if step.scale_ is not None else np.ones_like(beta)
-                mean = step.mean_ if step.with_mean else np.zeros_like(beta)
-                beta = beta / scale
-                b0 -= float(np.sum(beta * mean))
-            elif hasattr(step, "feature_map_") and step is steps[0]:
-                preprocessor = step
-            else:
-                raise TypeError(
-                    f"Nomogram cannot map a model back through {type(step).__name__}: "
-                    "supported steps are ClinicalPreprocessor (first), feature selectors "
-                    "and StandardScaler.")
+        names = None if len(steps) > 1 else getattr(final, "feature_names_in_", None)
+        terms, b0 = read_terms(steps[:-1], beta, b0, X, final_names=names)
         ordinal = bool(getattr(final, "ordinal", False))
         thresholds = getattr(final, "thresholds_", None) if ordinal else None
-        if preprocessor is None:
-            terms = _plain_terms(beta, final, X)
-        else:
-            terms = _preprocessor_terms(beta, preprocessor, X)
         return cls(terms, b0, final.classes_, ordinal=ordinal, thresholds=thresholds)
 
     # ------------------------------------------------------------ reading
@@ -204,20 +140,26 @@ class Nomogram:
         Parameters
         ----------
         X : pandas.DataFrame
-            Raw cohort frame (original units, missing values allowed).
+            Raw cohort frame (original units, missing values allowed). A
+            derived variable (the rad-score of a combined radiomics nomogram)
+            is read from its column (``rad_score``) where that holds a
+            number, and otherwise computed from the patient's row by the
+            fitted branch (the volumes and masks).
 
         Returns
         -------
         pandas.DataFrame
             Index = patient ids; one column per nomogram row, then ``total_points``.
         """
-        X = _as_frame(X, self)
+        X = _as_frame(X)
         columns = {}
         for term, low in zip(self.terms, self._lows):
-            if term.column not in X.columns:
+            try:
+                values = term.raw_values(X)
+            except KeyError:
                 raise CohortError(f"Nomogram: X has no column {term.column!r}; it needs "
-                                  f"{sorted({str(t.column) for t in self.terms})}.")
-            columns[term.name] = (term.contribution(X[term.column]) - low) * self.points_per_unit
+                                  f"{sorted({str(t.column) for t in self.terms})}.") from None
+            columns[term.name] = (term.contribution(values) - low) * self.points_per_unit
         table = pd.DataFrame(columns, index=X.index)
         table["total_points"] = table.sum(axis=1)
         return table
@@ -235,15 +177,21 @@ class Nomogram:
         """A function ``row -> probability``: seed 004's bedside "applet".
 
         The row is a dict or a one-row Series/DataFrame in original units
-        (missing or absent entries are imputed as in the pipeline). It
+        (missing or absent entries are imputed as in the pipeline). A derived
+        variable (``rad_score``) is taken as given when the row holds it, and
+        otherwise computed from the row's volumes by the fitted branch. It
         returns the probability of ``classes[1]`` (binary) or the array of
         class probabilities (ordinal).
         """
         def risk(row):
-            frame = (row if isinstance(row, pd.DataFrame)
-                     else pd.DataFrame([dict(row)]))
+            if isinstance(row, pd.DataFrame):
+                frame = row.copy()
+            elif isinstance(row, pd.Series):  # a cohort frame row: keep the patient id
+                frame = pd.DataFrame([row.to_dict()], index=[row.name])
+            else:
+                frame = pd.DataFrame([dict(row)])
             for term in self.terms:
-                if term.column not in frame.columns:
+                if term.column not in frame.columns and term.source is None:
                     frame[term.column] = np.nan
             proba = self.probability(self.points(frame)["total_points"])[0]
             return proba if self.ordinal else float(proba[1])
@@ -261,73 +209,3 @@ class Nomogram:
     def __repr__(self):
         rows = ", ".join(t.name for t in self.terms)
         return f"Nomogram({len(self.terms)} rows: {rows})"
-
-
-# ---------------------------------------------------------------- terms
-def _as_frame(X, nomogram) -> pd.DataFrame:
-    if isinstance(X, pd.DataFrame):
-        return X
-    array = np.atleast_2d(np.asarray(X, dtype=float))
-    return pd.DataFrame(array, columns=[f"x{j}" for j in range(array.shape[1])])
-
-
-def _plain_terms(beta, final, X) -> list:
-    """Terms of a model on numeric columns (no ClinicalPreprocessor)."""
-    if X is None:
-        raise ValueError("Nomogram.from_estimator needs X (the training frame) to set the "
-                         "axis ranges when the pipeline has no ClinicalPreprocessor.")
-    names = getattr(final, "feature_names_in_", None)
-    frame = _as_frame(X, None)
-    names = list(frame.columns) if names is None else list(names)
-    terms = []
-    for j, name in enumerate(names):
-        if beta[j] != 0:
-            values = frame[name].astype(float)
-            terms.append(_Term(str(name), name, "numeric", slope=beta[j],
-                               fill=float(values.median()),
-                               value_range=(float(values.min()), float(values.max()))))
-    return terms
-
-
-def _preprocessor_terms(beta, pre, X) -> list:
-    """Terms of a model after a ClinicalPreprocessor, one per source column."""
-    fmap = pre.feature_map_.assign(beta=beta)
-    terms = []
-    for column in pre.clinical_columns_:
-        rows = fmap[(fmap["column"] == column) & (fmap["kind"] != "indicator")]
-        term = _column_term(column, rows, pre, X)
-        if term is not None:
-            terms.append(term)
-    for _, row in fmap[fmap["kind"] == "indicator"].iterrows():
-        if row["beta"] != 0:
-            terms.append(_Term(f"{row['column']} missing", row["column"], "indicator",
-                               slope=float(row["beta"])))
-    return terms
-
-
-def _column_term(column, rows, pre, X):
-    if not (rows["beta"] != 0).any():
-        return None
-    row = rows.iloc[0]
-    kind, fill = row["kind"], pre.statistics_[column]
-    if kind == "numeric":
-        slope = row["beta"] / row["scale"]
-        low, high = pre.data_range_[column]
-        if X is not None and column in X:
-            low, high = float(X[column].min()), float(X[column].max())
-        return _Term(str(column), column, "numeric", slope=slope,
-                     offset=-slope * row["center"], log=bool(row["log"]), fill=fill,
-                     value_range=(low, high))
-    if kind == "binary":
-        return _Term(str(column), column, "categorical", fill=fill, levels=[False, True],
-                     effects={False: 0.0, True: float(row["beta"])})
-    levels = list(pre.categories_[column])
-    if kind == "ordinal":
-        codes = {level: k for k, level in enumerate(levels)}
-        return _Term(str(column), column, "categorical", fill=fill, levels=levels,
-                     effects={level: float(row["beta"]) * k for level, k in codes.items()},
-                     ordinal_codes=codes)
-    effects = dict.fromkeys(levels, 0.0)  # the dropped reference level stays at 0
-    effects.update(zip(rows["category"], rows["beta"].astype(float)))
-    return _Term(str(column), column, "categorical", fill=fill, levels=levels,
-                 effects=effects)

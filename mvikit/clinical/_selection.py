@@ -25,7 +25,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..exceptions import DataWarning, MvikitError
 from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context
-from ._fitting import coefficient_table, fit_model, lr_pvalue, slope_slice, wald_group_pvalue
+from ._fitting import (coefficient_table, fit_model, logistic_llf, lr_pvalue,
+                       single_threaded_blas, slope_slice, wald_group_pvalue)
 
 __all__ = ["StepwiseSelector", "EmptySelectionError"]
 
@@ -100,13 +101,22 @@ def _null_llf(y: np.ndarray) -> float:
 
 
 class _ModelCache:
-    """Fits of the model on subsets of variables, each fitted once."""
+    """Fits of the model on subsets of variables, each fitted once.
 
-    def __init__(self, X, y, groups, *, ordinal, max_iter):
+    ``fit`` gives statsmodels results (Wald tests, tables); ``llf`` - all that
+    AIC and likelihood-ratio steps need - is taken from a statsmodels fit when
+    one exists, else (binary outcome, ``fast=True``) from `logistic_llf`,
+    warm-started from a fitted model with one variable more or less.
+    """
+
+    def __init__(self, X, y, groups, *, ordinal, max_iter, fast=True):
         self.X, self.y, self.groups = X, y, groups
         self.ordinal, self.max_iter = ordinal, max_iter
+        self.fast = fast and not ordinal
         self._fits: dict = {}
+        self._quick: dict = {}  # frozenset of variables -> (llf, {column: coef}, intercept)
         self.n_base = len(np.unique(y)) - 1  # intercept or thresholds
+        self._design = np.column_stack([np.ones(len(y)), X]) if self.fast else None
 
     def columns(self, variables) -> list:
         return sorted(j for v in variables for j in self.groups[v])
@@ -122,7 +132,33 @@ class _ModelCache:
         return self._fits[key]
 
     def llf(self, variables) -> float:
-        return float(self.fit(variables).llf) if variables else _null_llf(self.y)
+        if not variables:
+            return _null_llf(self.y)
+        key = frozenset(variables)
+        if key in self._fits or not self.fast:
+            return float(self.fit(key).llf)
+        if key not in self._quick:
+            self._quick[key] = self._quick_fit(key)
+        return self._quick[key][0]
+
+    def _quick_fit(self, key):
+        columns = self.columns(key)
+        start = self._warm_start(key, columns)
+        llf, beta, _ = logistic_llf(self._design[:, [0] + [j + 1 for j in columns]], self.y,
+                                    start=start, max_iter=self.max_iter)
+        if start is not None and not np.isfinite(llf):  # a bad warm start: start cold
+            llf, beta, _ = logistic_llf(self._design[:, [0] + [j + 1 for j in columns]],
+                                        self.y, max_iter=self.max_iter)
+        return llf, dict(zip(columns, beta[1:])), beta[0]
+
+    def _warm_start(self, key, columns):
+        """Coefficients of a fitted neighbour (one variable more or less; new columns 0)."""
+        neighbours = [key - {v} for v in key] + [key | {v} for v in self.groups if v not in key]
+        for other in neighbours:
+            if other in self._quick:
+                _, coef, intercept = self._quick[other]
+                return np.asarray([intercept] + [coef.get(j, 0.0) for j in columns])
+        return None
 
     def aic(self, variables) -> float:
         k = len(self.columns(variables)) + self.n_base
@@ -156,13 +192,16 @@ def univariable_table(cache: _ModelCache, names, test: str) -> pd.DataFrame:
     return pd.concat(tables)
 
 
-def select_variables(X, y, names, params: dict, *, owner: str):
+def select_variables(X, y, names, params: dict, *, owner: str, fast: bool = True):
     """Run the selection; returns (support mask, selected variables, path, univariable table).
 
-    ``params`` holds the estimator's selection parameters.
+    ``params`` holds the estimator's selection parameters; ``fast=False``
+    fits every candidate with statsmodels (the reference path of
+    ``benchmarks/bench_stepwise.py`` and the tests).
     """
     groups = variable_groups(names, params["groups"])
-    cache = _ModelCache(X, y, groups, ordinal=params["ordinal"], max_iter=params["max_iter"])
+    cache = _ModelCache(X, y, groups, ordinal=params["ordinal"], max_iter=params["max_iter"],
+                        fast=fast)
     selection, criterion = params["selection"], params["criterion"]
     test = "lr" if criterion == "lr" else "wald"
     univariable = univariable_table(cache, names, test)
@@ -325,7 +364,9 @@ def run_selection(estimator, X, y, *, owner):
     classes, codes = encode_target(y, ordinal=estimator.ordinal, owner=owner)
     names = input_names(estimator, X.shape[1])
     params = {key: getattr(estimator, key) for key in SELECTION_PARAMETERS}
-    support, chosen, path, univariable = select_variables(X, codes, names, params, owner=owner)
+    with single_threaded_blas():
+        support, chosen, path, univariable = select_variables(X, codes, names, params,
+                                                              owner=owner)
     return X, classes, codes, names, support, chosen, path, univariable
 
 
@@ -447,7 +488,7 @@ default="backward"
         (X, self.classes_, codes, names, self.support_, self.selected_variables_,
          self.selection_path_, self.univariable_summary_) = run_selection(
             self, X, y, owner=type(self).__name__)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), single_threaded_blas():
             warnings.simplefilter("ignore")  # the selected model itself is the user's to fit
             final = fit_model(X[:, self.support_], codes, ordinal=self.ordinal,
                               max_iter=self.max_iter)

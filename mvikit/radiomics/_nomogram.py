@@ -82,11 +82,14 @@ def radiomics_nomogram(radiomics=None, *, selectors="default", rad_score=None, c
     The rad-score of a training patient comes from a signature fitted on that
     same training fold (as in published radiomics nomograms), so it is
     optimistic inside the fold; cross-validate the whole pipeline to judge it.
-    `mvikit.clinical.Nomogram.from_estimator` reads pipelines that start with a
-    `ClinicalPreprocessor`; for this two-branch pipeline draw the nomogram of
-    the final step on the joined design,
-    ``Nomogram.from_estimator(model[-1], X=model[:-1].transform(X))`` (clinical
-    axes then in standardised units).
+
+    ``Nomogram.from_estimator(model)`` (`mvikit.clinical.Nomogram`) draws the
+    fitted pipeline directly: the clinical variables in their original units
+    (through the `ClinicalPreprocessor`'s log, scaling and coding) and a
+    "Rad-score" axis in rad-score units.  Its ``points`` and
+    ``risk_calculator`` read the rad-score from a ``rad_score`` column when
+    the row holds one, and otherwise compute it from the row's volumes and
+    masks with the fitted signature.
 
     Examples
     --------

@@ -187,6 +187,9 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
         training SD), ``odds_ratio_per_sd``, ``mean`` and ``sd``.
     formula_ : str
         ``"rad_score = b0 + b1*x1 + ..."`` in the original units.
+    score_range_ : tuple of float
+        ``(min, max)`` rad-score of the training patients (the range of the
+        "Rad-score" axis of `mvikit.clinical.Nomogram`).
     scaler_ : StandardScaler
     estimator_ : LogisticRegressionCV
         The fitted model on standardised features.
@@ -198,6 +201,10 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
     With standardised ``z_j = (x_j - m_j) / s_j`` and fitted ``a_0, a_j``,
     ``rad_score = a_0 + sum_j a_j z_j = b_0 + sum_j b_j x_j`` with
     ``b_j = a_j / s_j`` and ``b_0 = a_0 - sum_j a_j m_j / s_j``.
+
+    In a combined nomogram (`radiomics_nomogram`), `mvikit.clinical.Nomogram`
+    draws the rad-score as one axis labelled ``nomogram_label`` ("Rad-score"),
+    in rad-score units.
 
     Examples
     --------
@@ -215,6 +222,8 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = dict(_LASSO_PARAMETERS)
+    #: Label of the rad-score axis in `mvikit.clinical.Nomogram`.
+    nomogram_label = "Rad-score"
 
     def __init__(self, *, Cs=10, cv=5, scoring="roc_auc", max_iter=1000, random_state=None):
         self.Cs = Cs
@@ -263,6 +272,8 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
         terms = " ".join(f"{'-' if b < 0 else '+'} {abs(b):.6g}*{name}"
                          for name, b in zip(self.selected_features_, self.coef_[0][keep]))
         self.formula_ = f"rad_score = {self.intercept_[0]:.6g} {terms}"
+        training = X @ self.coef_[0] + self.intercept_[0]
+        self.score_range_ = (float(training.min()), float(training.max()))
         return self
 
     def decision_function(self, X):
