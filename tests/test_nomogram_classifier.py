@@ -125,3 +125,20 @@ def test_pipeline_groups_dummies_of_one_variable():
     fit = sm.Logit(y, sm.add_constant(design[["site=left", "site=right"]])).fit(disp=0)
     reference = fit.wald_test(np.eye(3)[1:], scalar=True)
     assert site_p == pytest.approx(float(reference.pvalue), rel=1e-8)
+
+
+def test_constant_column_of_a_small_fold_is_fitted_not_a_crash():
+    # a level absent from a training fold leaves an all-zero column: statsmodels Logit
+    # cannot invert its Hessian; the GLM (IRLS, pseudo-inverse) fallback gives the same
+    # estimates for the other columns and no coefficient for the empty one
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"a": rng.normal(size=80), "hcv": np.zeros(80)})
+    y = (X["a"] + rng.logistic(size=80) > 0).astype(int)
+    full = NomogramClassifier(selection=None).fit(X, y)
+    reference = sm.Logit(y, sm.add_constant(X[["a"]])).fit(disp=0)
+    assert full.summary_.loc["a", "coef"] == pytest.approx(reference.params["a"], rel=1e-8)
+    assert full.summary_.loc["a", "se"] == pytest.approx(reference.bse["a"], rel=1e-6)
+    assert full.summary_.loc["hcv", "coef"] == 0
+    selected = NomogramClassifier().fit(X, y)
+    assert selected.selected_variables_ == ["a"]
+    assert np.isnan(selected.univariable_summary_.loc["hcv", "p_value"])

@@ -45,7 +45,14 @@ def fit_model(X: np.ndarray, y: np.ndarray, *, ordinal: bool, max_iter: int = 10
         model = OrderedModel(y, X, distr="logit")
         return model.fit(method="bfgs", disp=0, maxiter=max(max_iter, 200), gtol=1e-8)
     exog = np.column_stack([np.ones(len(y)), X]) if X.shape[1] else np.ones((len(y), 1))
-    return sm.Logit(y, exog).fit(disp=0, method="newton", maxiter=max_iter, tol=1e-10)
+    try:
+        return sm.Logit(y, exog).fit(disp=0, method="newton", maxiter=max_iter, tol=1e-10)
+    except np.linalg.LinAlgError:
+        # Logit inverts the final Hessian; under separation (a level seen in one class
+        # only, common in small training folds) its entries underflow to 0 and the
+        # inversion fails. The same likelihood by IRLS (GLM) takes a pseudo-inverse:
+        # the separated coefficient gets a huge SE (p ~ 1) and is warned about.
+        return sm.GLM(y, exog, family=sm.families.Binomial()).fit(maxiter=max_iter, tol=1e-10)
 
 
 def single_threaded_blas():
@@ -186,6 +193,8 @@ def warn_if_separated(X: np.ndarray, y: np.ndarray, names, result=None, *,
     flagged = []
     for j, name in enumerate(names):
         x = X[:, j]
+        if x.size and x.min() == x.max():  # constant: no effect to estimate, not separation
+            continue
         for low, high in zip(classes[:-1], classes[1:]):
             a, b = x[y <= low], x[y >= high]
             if a.size and b.size and (a.max() <= b.min() or b.max() <= a.min()):
