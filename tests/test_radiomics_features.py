@@ -24,7 +24,7 @@ from mvikit.exceptions import (DataWarning, EmptyMaskError, FeatureExtractionErr
                                InvalidSettingsError, VolumeError)
 from mvikit.imaging import PeritumoralShell
 from mvikit.radiomics import RadiomicsFeatures, UnivariateFilter
-from mvikit.radiomics import _features
+from mvikit.radiomics import _worker
 
 SHAPE = (10, 22, 22)
 SPACING = (2.0, 1.0, 1.0)
@@ -63,13 +63,13 @@ def direct(image: Volume, mask: Volume, params: dict) -> dict:
 @pytest.fixture
 def count_extractions(monkeypatch):
     calls = []
-    original = _features._extract_one
+    original = _worker._extract_one
 
     def counting(image, mask, params, settings_key):
         calls.append(1)
         return original(image, mask, params, settings_key)
 
-    monkeypatch.setattr(_features, "_extract_one", counting)
+    monkeypatch.setattr(_worker, "_extract_one", counting)
     return calls
 
 
@@ -256,3 +256,43 @@ def test_bad_settings_are_clear_errors(kwargs, message):
     X, _ = tiny_cohort(2)
     with pytest.raises(InvalidSettingsError, match=message):
         RadiomicsFeatures(**kwargs).fit(X)
+
+
+def test_file_backed_volumes_extract_in_the_workers_and_equal_in_memory(tmp_path):
+    # in-memory volumes are prepared by the parent; a patient with file-backed cells
+    # goes to a worker whole (read, hashed, checked there): the same features either way
+    from mvikit.imaging import write_image
+
+    X, _ = tiny_cohort(4)
+    on_disk = X.copy()
+    for pid in X.index[::2]:
+        for column in ("HBP", "tumor_mask"):
+            on_disk.at[pid, column] = str(write_image(X.at[pid, column],
+                                                      tmp_path / f"{pid}_{column}.nii.gz"))
+    kwargs = dict(feature_classes=FIRSTORDER, peritumoral_mm=2.0)
+    expected = RadiomicsFeatures(**kwargs).fit_transform(X)
+    for n_jobs in (None, 2):
+        out = RadiomicsFeatures(n_jobs=n_jobs, memory=tmp_path / "cache", **kwargs)
+        pd.testing.assert_frame_equal(out.fit_transform(on_disk), expected, rtol=1e-6)
+    # the files' entries were cached by the workers: a cached run reads them back
+    again = RadiomicsFeatures(memory=tmp_path / "cache", **kwargs).fit_transform(on_disk)
+    pd.testing.assert_frame_equal(again, expected, rtol=1e-6)
+
+
+def test_extraction_workers_import_neither_sklearn_nor_pandas():
+    # a joblib worker imports what unpickling its task needs: the extraction module
+    # must not pull in scikit-learn, SciPy, pandas or torch (seconds of start-up)
+    import subprocess
+    import sys
+
+    code = ("import sys, mvikit.radiomics._worker; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'sklearn', 'scipy', 'pandas', 'torch', 'statsmodels'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+    # the lazy package attributes still resolve
+    import mvikit
+    from mvikit.radiomics import RadScore
+
+    assert mvikit.radiomics.RadScore is RadScore and mvikit.Volume is Volume

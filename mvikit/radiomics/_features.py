@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
@@ -15,18 +14,16 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import (CohortError, ColumnRoleError, DataWarning, EmptyMaskError,
-                          FeatureExtractionError, MvikitError, VolumeError)
+                          FeatureExtractionError, InvalidSettingsError, VolumeError)
 from ..imaging import PeritumoralShell, as_volume
 from ..imaging._checks import check_finite, check_mask_matches
 from ..utils._roles import _is_missing, check_cohort_frame, resolve_columns
 from ..utils._validation import HasMethods, Integral, Interval, Real, StrOptions, fit_context
 from ._cache import FeatureCache, cache_location, entry_key, settings_digest, volume_digest
-from ._settings import make_extractor, quiet_pyradiomics, resolve_params
+from ._settings import resolve_params
+from ._worker import Pair, extract_pairs, extractor, single_threaded_itk
 
 __all__ = ["RadiomicsFeatures"]
-
-
-_EXTRACTORS: dict = {}  # settings digest -> pyradiomics extractor, per process
 
 
 class _Job(NamedTuple):
@@ -37,33 +34,27 @@ class _Job(NamedTuple):
     mask: str
 
 
+class _Pending(NamedTuple):
+    """A job still to extract (not cached), with its cache key (None without cache)."""
+
+    key: str | None
+
+
 def _extractor(params: dict, settings_key: str):
-    """The pyradiomics extractor of resolved parameters, built (and schema-checked)
-    once per process."""
-    extractor = _EXTRACTORS.get(settings_key)
-    if extractor is None:
-        extractor = make_extractor(params)
-        _EXTRACTORS[settings_key] = extractor
-    return extractor
+    """The pyradiomics extractor of resolved parameters, built once per process
+    (building it is pyradiomics' schema check)."""
+    try:
+        return extractor(params, settings_key)
+    except Exception as exc:  # pykwalify's SchemaError and friends
+        raise InvalidSettingsError(
+            f"RadiomicsFeatures: pyradiomics rejected the parameters {params!r}: {exc}"
+        ) from None
 
 
 def _settings_key(params: dict) -> str:
     import radiomics
 
     return settings_digest(params, radiomics.__version__)
-
-
-def _extract_one(image, mask, params: dict, settings_key: str) -> dict:
-    """Run pyradiomics on one image and binary mask (in-memory `Volume`s).
-
-    Returns ``{pyradiomics feature name: value}``, e.g.
-    ``{"original_firstorder_Mean": 231.5, ...}``, diagnostics left out.
-    """
-    extractor = _extractor(params, settings_key)
-    with quiet_pyradiomics():
-        result = extractor.execute(image.to_sitk(), mask.to_sitk(), label=1)
-    return {name: float(value) for name, value in result.items()
-            if not name.startswith("diagnostics_")}
 
 
 def _where(patient_id, job: _Job) -> str:
@@ -114,6 +105,17 @@ class _PatientMasks:
         return None if _is_missing(cell) else as_volume(cell, patient_id=self.patient_id,
                                                         column=column)
 
+    def _sources(self, column: str) -> list:
+        """The stored mask columns that ``column`` is made of."""
+        if column not in self._shell_of:
+            return [column]
+        shell, _ = self._shell_of[column]
+        return [shell.mask] + ([shell.liver_mask_] if shell.liver_mask_ is not None else [])
+
+    def in_memory(self, column: str) -> bool:
+        """Whether the mask (or the masks a shell is made from) are held in memory."""
+        return all(v is None or not v.is_lazy for v in map(self._cell, self._sources(column)))
+
     def digest(self, column: str) -> str:
         if column not in self._shell_of:
             return volume_digest(self._present(column), binary=True)
@@ -144,71 +146,76 @@ class _PatientMasks:
         return self._with_shells.at[self.patient_id, column]
 
 
-def _features_of(patient_id, job, image, masks: _PatientMasks, params, settings_key,
-                 cache) -> dict:
-    key = entry_key(settings_key, volume_digest(image), masks.digest(job.mask))
-    values = cache.get(key)
-    if values is not None:
-        return values
-    image, mask = _checked_pair(patient_id, job, image, masks.volume(job.mask))
-    try:
-        # Looked up in the module namespace at call time (tests count the calls).
-        values = _extract_one(image, mask, params, settings_key)
-    except MvikitError:
-        raise
-    except Exception as exc:
-        raise FeatureExtractionError(
-            f"{_where(patient_id, job)}: pyradiomics failed: {exc} Check the image and "
-            "mask, or use on_error='nan' to keep the patient with missing features."
-        ) from exc
-    cache.put(key, values)
-    return values
+# A patient's extraction is planned job by job.  A job's outcome is None (its
+# sequence is missing: missing features), a dict of features, an exception (raised
+# or reported by the parent, which names patient and column), or _Pending.
+def _look_up(patient_id, row, shells, jobs, settings_key, cache, *, in_worker=False):
+    """Each job's outcome after the cache look-up; None when a volume or mask is
+    file-backed and the parent leaves the whole patient to a worker."""
+    masks = _PatientMasks(patient_id, row, shells)
+    outcomes: list = []
+    for job in jobs:
+        cell = row.at[patient_id, job.volume]
+        if _is_missing(cell):
+            outcomes.append(None)
+            continue
+        try:
+            image = as_volume(cell, patient_id=patient_id, column=job.volume)
+            if not in_worker and (image.is_lazy or not masks.in_memory(job.mask)):
+                return None  # reading, hashing and checking files: in the workers
+            key, values = None, None
+            if cache.location is not None:
+                key = entry_key(settings_key, volume_digest(image), masks.digest(job.mask))
+                values = cache.get(key)
+            outcomes.append(values if values is not None else _Pending(key))
+        except Exception as exc:
+            outcomes.append(exc)
+    return outcomes
 
 
-@contextmanager
-def _single_threaded_itk():
-    # ITK's filters default to one thread per core; on small ROI crops the
-    # threading costs more than it gains (measured 1.3x slower on 2 cores) and it
-    # fights joblib's workers for the cores, so patients run in parallel instead.
-    import SimpleITK as sitk
+def _prepare(patient_id, row, shells, jobs, outcomes):
+    """Shells, checks and SimpleITK images of the pending jobs: ``(outcomes, pairs)``."""
+    masks = _PatientMasks(patient_id, row, shells)
+    outcomes, pairs = list(outcomes), []
+    for k, (job, outcome) in enumerate(zip(jobs, outcomes)):
+        if not isinstance(outcome, _Pending):
+            continue
+        try:
+            image = as_volume(row.at[patient_id, job.volume], patient_id=patient_id,
+                              column=job.volume)
+            image, mask = _checked_pair(patient_id, job, image, masks.volume(job.mask))
+            pairs.append(Pair(image.to_sitk(), mask.to_sitk(), outcome.key))
+        except Exception as exc:
+            outcomes[k] = exc
+    return outcomes, pairs
 
-    threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
-    try:
-        yield
-    finally:
-        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+
+def _fill(patient_id, jobs, outcomes, extracted) -> list:
+    """Put the extracted features (or pyradiomics' error messages) in place."""
+    extracted = iter(extracted)
+    filled = []
+    for job, outcome in zip(jobs, outcomes):
+        if isinstance(outcome, _Pending):
+            outcome = next(extracted)
+            if isinstance(outcome, str):
+                outcome = FeatureExtractionError(
+                    f"{_where(patient_id, job)}: pyradiomics failed: {outcome} Check the image "
+                    "and mask, or use on_error='nan' to keep the patient with missing features."
+                )
+        filled.append(outcome)
+    return filled
 
 
 def _extract_patient(patient_id, row: pd.DataFrame, shells: list, jobs: list, params: dict,
-                     settings_key: str, location, on_error: str):
-    """Every (volume, ROI) feature of one patient: ``(features, failures)``."""
-    with _single_threaded_itk():
-        return _extract_patient_jobs(patient_id, row, shells, jobs, params, settings_key,
-                                     location, on_error)
-
-
-def _extract_patient_jobs(patient_id, row, shells, jobs, params, settings_key, location,
-                          on_error):
-    cache = FeatureCache(location)
-    masks = _PatientMasks(patient_id, row, shells)
-    failures: list = []
-    features: dict = {}
-    for job in jobs:
-        image = row.at[patient_id, job.volume]
-        if _is_missing(image):  # a missing sequence gives missing features
-            continue
-        try:
-            image = as_volume(image, patient_id=patient_id, column=job.volume)
-            values = _features_of(patient_id, job, image, masks, params, settings_key, cache)
-        except Exception as exc:
-            if on_error == "raise":
-                raise
-            failures.append((job, str(exc)))
-            continue
-        prefix = f"{job.volume}_{job.roi}_"
-        features.update({prefix + name: value for name, value in values.items()})
-    return features, failures
+                     settings_key: str, location) -> list:
+    """In a worker, every job of a patient with file-backed volumes: read, hash,
+    look up, check and extract.  Returns each job's outcome."""
+    with single_threaded_itk():
+        cache = FeatureCache(location)
+        outcomes = _look_up(patient_id, row, shells, jobs, settings_key, cache, in_worker=True)
+        outcomes, pairs = _prepare(patient_id, row, shells, jobs, outcomes)
+        extracted = extract_pairs(pairs, params, settings_key, location)
+        return _fill(patient_id, jobs, outcomes, extracted)
 
 
 def _roi_name(mask_column: str, volume: str) -> str:
@@ -530,28 +537,65 @@ class RadiomicsFeatures(TransformerMixin, BaseEstimator):
                 for roi, mask in rois]
 
     def _extract(self, X: pd.DataFrame) -> list:
-        """Extract every patient (in parallel); one dict of features per patient."""
-        params = self.params_
-        settings_key = _settings_key(params)
-        location = cache_location(self.memory)
-        frame = X[self._image_columns]
-        jobs = self._jobs()
-        tasks = (delayed(_extract_patient)(pid, frame.loc[[pid]], self.shells_, jobs, params,
-                                           settings_key, location, self.on_error)
-                 for pid in frame.index)
-        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)
-        if self.verbose:
-            from tqdm.auto import tqdm
+        """Extract every patient (in parallel); one dict of features per patient.
 
-            results = tqdm(results, total=len(frame), desc="RadiomicsFeatures", unit="patient")
-        features = []
-        for pid, (values, failures) in zip(frame.index, results):
-            for job, message in failures:
+        The parent looks each (patient, volume, ROI) up in the cache and, for
+        volumes in memory, prepares the pending ones (shells, checks, SimpleITK
+        images) lazily while the workers run pyradiomics on the earlier
+        patients (`mvikit.radiomics._worker`: workers import no scikit-learn
+        or pandas).  Patients with file-backed volumes go to the workers whole.
+        """
+        params, settings_key = self.params_, _settings_key(self.params_)
+        location = cache_location(self.memory)
+        frame, jobs, cache = X[self._image_columns], self._jobs(), FeatureCache(location)
+        rows = [frame.iloc[[i]] for i in range(len(frame))]
+        with single_threaded_itk():  # the shells made here too
+            outcomes = [_look_up(pid, row, self.shells_, jobs, settings_key, cache)
+                        for pid, row in zip(frame.index, rows)]
+            todo = [i for i, o in enumerate(outcomes)
+                    if o is None or any(isinstance(v, _Pending) for v in o)]
+
+            def tasks():
+                for i in todo:
+                    pid, row = frame.index[i], rows[i]
+                    if outcomes[i] is None:  # file-backed: read, hashed and checked there
+                        yield delayed(_extract_patient)(pid, row, self.shells_, jobs, params,
+                                                        settings_key, location)
+                        continue
+                    outcomes[i], pairs = _prepare(pid, row, self.shells_, jobs, outcomes[i])
+                    yield delayed(extract_pairs)(pairs, params, settings_key, location)
+
+            results = Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks())
+            if self.verbose:
+                from tqdm.auto import tqdm
+
+                results = tqdm(results, total=len(todo), desc="RadiomicsFeatures",
+                               unit="patient")
+            results, pending, features = iter(results), set(todo), []
+            for i, pid in enumerate(frame.index):  # a failure is raised as soon as it is known
+                # the task's result first: preparing it updated outcomes[i]
+                result = next(results) if i in pending else None
+                features.append(self._collect(pid, jobs, outcomes[i], result))
+            return features
+
+    def _collect(self, patient_id, jobs, outcomes, result) -> dict:
+        """One patient's features; failures raised or warned about (``on_error``)."""
+        if outcomes is None:  # the worker returned every outcome
+            outcomes = result
+        elif result is not None:
+            outcomes = _fill(patient_id, jobs, outcomes, result)
+        features: dict = {}
+        for job, outcome in zip(jobs, outcomes):
+            if isinstance(outcome, Exception):
+                if self.on_error == "raise":
+                    raise outcome
                 warnings.warn(
-                    f"{_where(pid, job)}: extraction failed, its features are NaN ({message})",
-                    DataWarning, stacklevel=3,
+                    f"{_where(patient_id, job)}: extraction failed, its features are NaN "
+                    f"({outcome})", DataWarning, stacklevel=4,
                 )
-            features.append(values)
+            elif outcome is not None:
+                prefix = f"{job.volume}_{job.roi}_"
+                features.update({prefix + name: value for name, value in outcome.items()})
         return features
 
     def get_feature_names_out(self, input_features=None):

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import copy
 import difflib
-import logging
 import os
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 from ..exceptions import InvalidSettingsError
 
-__all__ = ["resolve_params", "valid_setting_keys", "make_extractor", "quiet_pyradiomics",
-           "DEFAULT_FEATURE_CLASSES"]
+__all__ = ["resolve_params", "valid_setting_keys", "DEFAULT_FEATURE_CLASSES"]
 
 #: The 3D feature classes pyradiomics enables by default (shape2D needs force2D).
 DEFAULT_FEATURE_CLASSES = ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
@@ -219,29 +216,3 @@ def resolve_params(estimator) -> dict:
     if voxel:
         resolved["voxelSetting"] = voxel
     return resolved
-
-
-@contextmanager
-def quiet_pyradiomics():
-    """Silence pyradiomics' logger below ERROR (it logs every extraction)."""
-    radiomics_logger = logging.getLogger("radiomics")
-    level = radiomics_logger.level
-    radiomics_logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        radiomics_logger.setLevel(level)
-
-
-def make_extractor(resolved: dict):
-    """A pyradiomics extractor for resolved parameters (pyradiomics validates
-    types and ranges with its schema; its error is re-raised with context)."""
-    from radiomics import featureextractor
-
-    try:
-        with quiet_pyradiomics():
-            return featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(resolved))
-    except Exception as exc:  # pykwalify's SchemaError and friends
-        raise InvalidSettingsError(
-            f"RadiomicsFeatures: pyradiomics rejected the parameters {resolved!r}: {exc}"
-        ) from None
