@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone, is_classifier
+from sklearn.utils._param_validation import InvalidParameterError
 from sksurv.metrics import concordance_index_censored
 
 from mvikit import Volume
 from mvikit.exceptions import SurvivalTargetError, TrainingError
-from mvikit.survival import DeepCoxSurvival, Surv
+from mvikit.survival import CoxPHSurvival, DeepCoxSurvival, Surv
 from mvikit.survival._deep_cox import EventStratifiedBatchSampler
 
 _SHAPE = (8, 16, 16)
@@ -188,3 +189,53 @@ def test_diverging_training_names_the_epoch(data):
     # finite but huge risks: exp(risk) would overflow in the Breslow baseline
     with pytest.raises(TrainingError, match="overflows in the Breslow baseline"):
         _model(lr=1e6, max_epochs=4).fit(X, y)
+
+
+def test_linear_skip_starts_at_the_ridge_cox_fit():
+    # identical images: the untrained image term is one constant, so before training
+    # the risk is exactly the ridge Cox model's linear predictor on the clinical column
+    X, y, _ = _frame(48, 2, image_signal=False)
+    X_test, y_test, _ = _frame(48, 3, image_signal=False)
+    model = _model(architecture="concat", use_clinical=True, clinical=["brightness"],
+                   clinical_fusion="linear", clinical_penalizer=0.5, max_epochs=0).fit(X, y)
+    Z, Z_test = (model.clinical_preprocessor_.transform(frame[["brightness"]])
+                 for frame in (X, X_test))
+    cox = CoxPHSurvival(penalizer=0.5, ties="breslow").fit(Z, y)
+    weights = model.net_.module_.clinical_linear.weight.detach().numpy().ravel()
+    np.testing.assert_allclose(weights, cox.coef_, rtol=1e-6)  # float32 copy
+    np.testing.assert_allclose(model.clinical_cox_.coef_, cox.coef_)
+    # both centred at the training mean of the linear predictor
+    np.testing.assert_allclose(model.predict(X_test), cox.predict(Z_test), atol=1e-5)
+    assert model.score(X_test, y_test) == pytest.approx(cox.score(Z_test, y_test))
+    parts = model.decompose_risk(X_test)
+    assert parts["image"].abs().max() < 1e-6
+    np.testing.assert_allclose(parts["clinical"], model.predict(X_test), atol=1e-6)
+
+
+def test_linear_skip_image_term_learns_what_the_clinical_term_misses(data):
+    # the risk is in the images; the clinical column is noise, its term frozen (lr 0)
+    (X, y, _), (X_test, y_test, b_test) = data
+    rng = np.random.default_rng(5)
+    X, X_test = X.assign(noise=rng.normal(size=48)), X_test.assign(noise=rng.normal(size=48))
+    model = _model(architecture="cnn3d", use_clinical=True, clinical=["noise"],
+                   clinical_fusion="linear", clinical_lr=0.0).fit(X, y)
+    weights = model.net_.module_.clinical_linear.weight.detach().numpy().ravel()
+    np.testing.assert_allclose(weights, model.clinical_cox_.coef_, rtol=1e-6)  # frozen
+    parts = model.decompose_risk(X_test)
+    np.testing.assert_allclose(parts.sum(axis=1), model.predict(X_test), atol=1e-5)
+    assert np.corrcoef(parts["image"], b_test)[0, 1] > 0.9
+    assert model.score(X_test, y_test) > 0.72  # the oracle's held-out C is 0.79
+    noise_c = concordance_index_censored(y_test["event"], y_test["time"],
+                                         parts["clinical"].to_numpy())[0]
+    assert abs(noise_c - 0.5) < 0.15  # the noise term knows nothing
+
+
+def test_linear_skip_errors(data, fitted):
+    (X, y, _), _ = data
+    with pytest.raises(ValueError, match="clinical_fusion='linear' needs an image-only"):
+        _model(architecture="mdnet_teacher", use_clinical=True, clinical=["brightness"],
+               clinical_fusion="linear", max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="decompose_risk needs the linear clinical skip"):
+        fitted.decompose_risk(X)
+    with pytest.raises(InvalidParameterError, match="clinical_fusion"):
+        _model(clinical_fusion="early").fit(X, y)
