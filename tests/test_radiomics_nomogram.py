@@ -164,3 +164,9 @@ def test_simulated_cohort_signature_and_combined_model(tmp_path):
     auc = result.summary["auc_mean"]
     assert auc["radiomics"] > 0.6
     assert auc["combined"] > auc["radiomics"]
+    # its nomogram on all patients (features from the cache): points give predict_proba
+    fitted = models["combined"].fit(cohort.X, cohort.y)
+    nomogram = Nomogram.from_estimator(fitted)
+    total = nomogram.points(cohort.X)["total_points"]
+    np.testing.assert_allclose(nomogram.probability(total), fitted.predict_proba(cohort.X),
+                               atol=1e-6)
