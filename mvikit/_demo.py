@@ -4,8 +4,9 @@ The demo simulates the default cohort, cross-validates each model family that
 mvikit offers (clinical logistic model and nomogram, radiomics signature and
 combined radiomics nomogram, a plain 3D CNN student and MD-Net) with
 :func:`mvikit.model_selection.compare_models`, prints the Table II-style
-comparison, runs a survival section (clinical Cox model, Kaplan-Meier risk
-groups) and writes figures and a report.  Everything is written into a
+comparison, runs a survival section (clinical Cox model and a deep Cox model
+with a linear clinical term on the same folds, Kaplan-Meier risk groups) and
+writes figures and a report.  Everything is written into a
 temporary folder and moved into place at the end, so an interrupted demo
 leaves nothing half-written.
 """
@@ -181,42 +182,110 @@ def _deep_figures(model, cohort, splits, out: Path) -> str:
     return "MD-Net Grad-CAM (gradcam.png) and t-SNE of student embeddings (tsne.png)"
 
 
-def _survival_section(out: Path, random_state, stream) -> str:
-    """Clinical Cox model on the survival task, KM of predicted risk groups."""
-    from sklearn.model_selection import KFold, cross_val_predict
+#: Ridge strength of the clinical Cox model and of the starting clinical term of the
+#: deep Cox model: on the default cohort's 3 folds the clinical Cox model's held-out C
+#: rises from 0.61 (penalizer 0.1) to 0.65 (1 to 10).
+_COX_PENALIZER = 3.0
+
+
+def _survival_models(cohort, settings: DemoSettings, random_state) -> dict:
+    """Name -> (model, columns it reads or None for the whole frame)."""
+    from sklearn.feature_selection import VarianceThreshold
     from sklearn.pipeline import make_pipeline
 
-    from .datasets import make_hcc_cohort
-    from .plotting import plot_km
     from .preprocessing import ClinicalPreprocessor
-    from .survival import CoxPHSurvival, hazard_ratio, logrank_test
+    from .survival import CoxPHSurvival, DeepCoxSurvival
+
+    clinical = list(cohort.clinical_columns)
+    # VarianceThreshold: a category absent from a small training fold is a constant dummy
+    models = {"Clinical Cox (52 items)": (make_pipeline(
+        ClinicalPreprocessor(clinical=clinical), VarianceThreshold(),
+        CoxPHSurvival(penalizer=_COX_PENALIZER)), clinical)}
+    if settings.deep:
+        # DeepSurv with a linear clinical skip: risk = clinical @ w + CNN(PRE, HBP), w
+        # started at the clinical Cox fit; the 'demo' preset (3 epochs, 16x32x32 crops)
+        models["Deep Cox (PRE+HBP, linear clinical term)"] = (DeepCoxSurvival(
+            "concat", use_clinical=True, clinical_fusion="linear",
+            clinical_penalizer=_COX_PENALIZER, clinical=clinical,
+            volumes=list(cohort.volume_columns), preset="demo", random_state=random_state),
+            None)
+    return models
+
+
+def _survival_fold(model, X, y, train, test) -> dict:
+    """Fit on the training fold; held-out risk, its group (high: above the training
+    fold's median risk, as `RiskStratifier`) and, for the deep model, its clinical and
+    image terms."""
+    from sklearn.base import clone
+
+    fitted = clone(model).fit(X.iloc[train], y[train])
+    cutoff = np.median(fitted.predict(X.iloc[train]))
+    out = {}
+    if hasattr(fitted, "decompose_risk"):
+        out["parts"] = fitted.decompose_risk(X.iloc[test])  # one inference pass for both
+        out["risk"] = out["parts"].sum(axis=1).to_numpy()
+    else:
+        out["risk"] = fitted.predict(X.iloc[test])
+    out["high"] = out["risk"] > cutoff
+    return out
+
+
+def _survival_section(cohort, settings: DemoSettings, out: Path, random_state, n_jobs,
+                      stream) -> str:
+    """Overall survival of the same patients: clinical Cox and deep Cox models on the
+    same folds (held-out Harrell's C), KM of held-out predicted risk groups."""
     import matplotlib.pyplot as plt
+    from joblib import Parallel, delayed
+    from sklearn.model_selection import KFold
     from sksurv.metrics import concordance_index_censored
 
-    cohort = make_hcc_cohort(n_patients=270, task="survival", sequences=(),
-                             random_state=random_state)
-    model = make_pipeline(ClinicalPreprocessor(clinical=list(cohort.clinical_columns)),
-                          CoxPHSurvival(penalizer=0.1))
-    cv = KFold(n_splits=5, shuffle=True, random_state=random_state)
-    risk = cross_val_predict(model, cohort.X, cohort.y, cv=cv)
-    y = cohort.y
-    c_index = concordance_index_censored(y["event"], y["time"], risk)[0]
-    oracle = concordance_index_censored(y["event"], y["time"],
-                                        np.asarray(cohort.truth["survival_lp"]))[0]
-    groups = np.where(risk > np.median(risk), "high risk", "low risk")
-    test = logrank_test(y, groups)
-    hr = hazard_ratio(y, groups, reference="low risk").loc["high risk"]
-    fig, ax = plt.subplots(figsize=(6, 5))
-    plot_km(y, groups, ax=ax, reference="low risk")
+    from .plotting import plot_km
+    from .survival import hazard_ratio, logrank_test, make_survival_target
+
+    y = make_survival_target(cohort.outcomes, time="os_time", event="os_event")
+    models = _survival_models(cohort, settings, random_state)
+    folds = list(KFold(settings.n_splits, shuffle=True, random_state=random_state)
+                 .split(cohort.X))
+    jobs = [(name, k) for name in models for k in range(len(folds))]
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_survival_fold)(models[name][0],
+                                cohort.X if models[name][1] is None
+                                else cohort.X[models[name][1]], y, *folds[k])
+        for name, k in jobs)
+    by_model = {name: [r for (n, _), r in zip(jobs, results) if n == name] for name in models}
+
+    def c_index(values, test):
+        return concordance_index_censored(y["event"][test], y["time"][test],
+                                          np.asarray(values))[0]
+
+    oracle = c_index(cohort.truth["survival_lp"], np.arange(len(y)))
+    lines = [f"Overall survival of the same {len(y)} patients ({int(y['event'].sum())} "
+             f"deaths), {len(folds)}-fold CV, the same folds for every model:"]
+    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 5), squeeze=False)
+    for ax, (name, fold_results) in zip(axes[0], by_model.items()):
+        scores = [c_index(r["risk"], test) for r, (_, test) in zip(fold_results, folds)]
+        line = (f"  {name}: Harrell's C {np.mean(scores):.3f} (folds "
+                f"{', '.join(f'{v:.3f}' for v in scores)})")
+        if "parts" in fold_results[0]:
+            terms = {term: np.mean([c_index(r["parts"][term], test)
+                                    for r, (_, test) in zip(fold_results, folds)])
+                     for term in ("clinical", "image")}
+            line += (f"; its clinical term alone {terms['clinical']:.3f}, its image term "
+                     f"alone {terms['image']:.3f}")
+        groups = np.empty(len(y), dtype=object)
+        for r, (_, test) in zip(fold_results, folds):
+            groups[test] = np.where(r["high"], "high risk", "low risk")
+        test = logrank_test(y, groups)
+        hr = hazard_ratio(y, groups, reference="low risk").loc["high risk"]
+        lines += [line, f"    held-out high vs low predicted risk: log-rank p = "
+                        f"{test.p_value:.2g}, HR {hr['HR']:.2f} (95% CI {hr['HR lower']:.2f}-"
+                        f"{hr['HR upper']:.2f})"]
+        plot_km(y, groups, ax=ax, reference="low risk")
+        ax.set_title(name, fontsize=9)
+    lines.append(f"  oracle (true linear predictor): Harrell's C {oracle:.3f}")
     fig.savefig(out / "km_risk_groups.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    text = (
-        f"Clinical Cox model, 5-fold out-of-fold risk on the survival task "
-        f"(n={len(y)}, {int(y['event'].sum())} events):\n"
-        f"  Harrell's C {c_index:.3f} (oracle linear predictor: {oracle:.3f})\n"
-        f"  high vs low predicted risk: log-rank p = {test.p_value:.2g}, "
-        f"HR {hr['HR']:.2f} (95% CI {hr['HR lower']:.2f}-{hr['HR upper']:.2f})\n"
-    )
+    text = "\n".join(lines) + "\n"
     stream.write(text)
     return text
 
@@ -291,8 +360,9 @@ def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, ove
         progress.end()
         stream.write("\n" + result.to_markdown() + "\n\n")
 
-        progress.begin("Survival: clinical Cox model and Kaplan-Meier risk groups")
-        survival_text = _survival_section(staging, random_state, stream)
+        progress.begin("Survival: clinical and deep Cox models, Kaplan-Meier risk groups")
+        survival_text = _survival_section(cohort, settings, staging, random_state, n_jobs,
+                                          stream)
         progress.end()
 
         progress.begin("Writing the report, the nomogram and the figures")

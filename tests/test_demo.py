@@ -70,3 +70,11 @@ def test_quick_demo_runs_every_family(tmp_path):
     assert np.isfinite(auc).all()
     for name in ("gradcam.png", "tsne.png", "nomogram.png"):
         assert (tmp_path / "quick" / name).exists()
+    # survival: the deep Cox model (linear clinical term + CNN) is held-out at least as
+    # concordant as the clinical Cox model on the same 3 folds (0.666 vs 0.654 measured),
+    # and its held-out high/low risk groups separate on KM
+    text = (tmp_path / "quick" / "survival.md").read_text()
+    clinical_c, deep_c = (float(part.split()[0]) for part in text.split("Harrell's C ")[1:3])
+    assert deep_c >= clinical_c > 0.6
+    deep_logrank_p = float(text.split("log-rank p = ")[2].split(",")[0])
+    assert deep_logrank_p < 0.05
