@@ -4,24 +4,34 @@
    student forward/backward/Adam): its arithmetic rate (GFLOP/s, FLOPs counted by
    ``torch.utils.flop_counter``) as a fraction of a float32 matrix-multiply rate
    measured here, in the default (contiguous) layout, channels-last 3D, and
-   bfloat16 autocast.
+   bfloat16 mixed precision (the estimators' ``precision="bfloat16"`` context,
+   and bare autocast without its float32 guard for depth-2 convolutions, to show
+   what the guard costs).
 2. The same for the CPU-preset network size (width 1/16, 16x40x40, batch 16),
    where the layout matters most.
-3. Wrapper overhead: ``MDNetClassifier.fit`` (skorch, dict batches, random crops)
-   against a bare PyTorch loop training the same networks on the same crops.
-4. (without ``--quick``) one CPU-preset MD-Net fit on the default cohort
-   (270 patients, MVI grade, PRE+HBP): wall and CPU seconds, peak RSS.
+3. (``--compile``) ``torch.compile`` of both networks at both sizes: compile time
+   (wall, and CPU seconds of this process + its compile workers) and the
+   steady-state step time against eager, same process.
+4. Wrapper overhead: ``MDNetClassifier.fit`` (skorch, dict batches, random crops)
+   against a bare PyTorch loop training the same networks on the same crops; and
+   the same ``fit`` with ``precision="bfloat16"`` against float32.
+5. (without ``--quick``) one CPU-preset MD-Net fit on the default cohort
+   (270 patients, MVI grade, PRE+HBP): wall and CPU seconds, peak RSS; and
+   held-out AUCs of float32 against bfloat16 fits (demo preset, binary MVI,
+   3 folds of 270 patients, MD-Net's student and teacher).
 
 Times are CPU seconds of this process (``time.process_time``) as well as wall
 seconds: on a machine whose cores are shared, wall time depends on the
 neighbours, CPU time much less.
 
-Run: ``python benchmarks/bench_deep.py [--quick] [--threads N]`` (default 1 thread).
+Run: ``python benchmarks/bench_deep.py [--quick] [--compile] [--threads N]``
+(default 1 thread).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 from contextlib import nullcontext
@@ -31,20 +41,32 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from mvikit.deep import MDNetClassifier
+from mvikit.deep._base import autocast_context
 from mvikit.deep.losses import MDNetLoss
 from mvikit.deep.nets import StudentNet, TeacherNet
 
 
 class Timer:
-    """Wall and CPU seconds of a block."""
+    """Wall and CPU seconds of a block (``children``: CPU of finished child processes
+    too, e.g. torch.compile's compile workers)."""
+
+    def __init__(self, children: bool = False) -> None:
+        self.children = children
+
+    def _cpu(self) -> float:
+        cpu = time.process_time()
+        if self.children:
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu += usage.ru_utime + usage.ru_stime
+        return cpu
 
     def __enter__(self):
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        self.wall, self.cpu = time.perf_counter(), self._cpu()
         return self
 
     def __exit__(self, *exc):
         self.wall = time.perf_counter() - self.wall
-        self.cpu = time.process_time() - self.cpu
+        self.cpu = self._cpu() - self.cpu
 
 
 def matmul_gflops(n: int = 1024, repeat: int = 10) -> float:
@@ -57,10 +79,10 @@ def matmul_gflops(n: int = 1024, repeat: int = 10) -> float:
     return 2 * n ** 3 * repeat / t.cpu / 1e9
 
 
-def training_step_rate(width: float, batch: int, crop: tuple, *, channels_last: bool = False,
-                       bf16: bool = False, n_clinical: int = 60,
-                       repeat: int = 2) -> tuple[float, float, float]:
-    """(GFLOP/s, CPU s per step, wall s per step) of one teacher+student step."""
+def make_step(width: float, batch: int, crop: tuple, *, channels_last: bool = False,
+              precision: str = "float32", guard: bool = True, compiled: bool = False,
+              n_clinical: int = 60):
+    """One teacher+student training step (forward under the estimators' context)."""
     torch.manual_seed(0)
     student, teacher = StudentNet(2, 3, 52, width), TeacherNet(n_clinical, 2, 3, width)
     params = list(student.parameters()) + list(teacher.parameters())
@@ -72,45 +94,108 @@ def training_step_rate(width: float, batch: int, crop: tuple, *, channels_last: 
     clinical = torch.randn(batch, n_clinical)
     target, y = torch.randn(batch, 52), torch.randint(0, 3, (batch,))
     binary = torch.zeros(52, dtype=torch.bool)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
+    if compiled:
+        student, teacher = torch.compile(student), torch.compile(teacher)
+
+    def context():
+        if precision == "float32":
+            return nullcontext()
+        if guard:
+            return autocast_context(precision, "cpu")
+        return torch.autocast("cpu", dtype=torch.bfloat16)
 
     def step():
         optimizer.zero_grad()
-        with autocast:
-            terms = loss_fn(student(volumes), teacher(volumes, clinical=clinical), y, target,
-                            binary)
-        terms["total"].float().backward()
+        with context():
+            s, t = student(volumes), teacher(volumes, clinical=clinical)
+        s, t = ({k: v.float() for k, v in out.items()} for out in (s, t))
+        loss_fn(s, t, y, target, binary)["total"].backward()
         optimizer.step()
 
-    with FlopCounterMode(display=False) as counter:
-        step()
-    flops = counter.get_total_flops()
+    return step
+
+
+def step_time(step, repeat: int) -> Timer:
     with Timer() as t:
         for _ in range(repeat):
             step()
-    return flops / (t.cpu / repeat) / 1e9, t.cpu / repeat, t.wall / repeat
+    t.cpu, t.wall = t.cpu / repeat, t.wall / repeat
+    return t
 
 
-def wrapper_overhead(frame, y, **params) -> tuple[Timer, Timer]:
-    """``fit`` (volumes already cropped and cached by a first fit) vs a bare loop."""
+def training_step_rate(width: float, batch: int, crop: tuple, repeat: int = 2,
+                       **kwargs) -> tuple[float, float, float]:
+    """(GFLOP/s, CPU s per step, wall s per step) of one teacher+student step."""
+    step = make_step(width, batch, crop, **kwargs)
+    with FlopCounterMode(display=False) as counter:
+        step()
+    t = step_time(step, repeat)
+    return counter.get_total_flops() / t.cpu / 1e9, t.cpu, t.wall
+
+
+SIZES = (("paper size (width 1, batch 4, 16x64x64)", 1.0, 4, (16, 64, 64), False, 2),
+         ("CPU preset (width 1/16, batch 16, 16x40x40)", 0.0625, 16, (16, 40, 40), True, 6))
+
+
+def bench_steps(mm: float) -> None:
+    for label, width, batch, crop, _, repeat in SIZES:
+        print(label)
+        base = None
+        for name, kw in (("float32, contiguous", {}),
+                         ("float32, channels_last_3d", {"channels_last": True}),
+                         ("bfloat16 (estimators), contiguous", {"precision": "bfloat16"}),
+                         ("bfloat16 (estimators), channels_last", {"channels_last": True,
+                                                                   "precision": "bfloat16"}),
+                         ("bf16 autocast, no guard, ch.-last", {"channels_last": True,
+                                                                "precision": "bfloat16",
+                                                                "guard": False})):
+            rate, cpu, wall = training_step_rate(width, batch, crop, repeat, **kw)
+            base = base or cpu
+            print(f"  {name:38s} {cpu:6.2f} CPU s/step ({wall:6.2f} wall), {rate:6.1f} GFLOP/s "
+                  f"= {rate / mm:5.1%} of matmul; time x{cpu / base:.2f} of float32 contiguous")
+
+
+def bench_compile() -> None:
+    """torch.compile (inductor) of both networks against eager, same process."""
+    for label, width, batch, crop, channels_last, repeat in SIZES:
+        for precision in ("float32", "bfloat16"):
+            kw = dict(channels_last=channels_last, precision=precision)
+            eager = make_step(width, batch, crop, **kw)
+            eager()
+            compiled = make_step(width, batch, crop, compiled=True, **kw)
+            with Timer(children=True) as first:
+                compiled()
+            compiled()
+            ratios = []
+            for _ in range(2):  # alternate, so load changes hit both
+                e, c = step_time(eager, repeat), step_time(compiled, repeat)
+                ratios.append(c.cpu / e.cpu)
+            print(f"{label}, {precision}: compile (first step) {first.wall:.0f} s wall, "
+                  f"{first.cpu:.0f} CPU s with workers; steady step compiled/eager "
+                  f"x{ratios[0]:.2f}, x{ratios[1]:.2f} (eager {e.cpu:.3f} CPU s/step)")
+
+
+def wrapper_overhead(frame, y, repeat: int = 2, **params) -> tuple[float, float]:
+    """Best CPU seconds of ``fit`` (volumes already cropped and cached by a first fit)
+    and of a bare loop doing the same work, alternated ``repeat`` times."""
     MDNetClassifier(**{**params, "max_epochs": 1}).fit(frame, y)  # fills the crop cache
     clf = MDNetClassifier(**params)
-    with Timer() as wrapped:
-        clf.fit(frame, y)
+    clf.fit(frame, y)
     data, y_encoded = clf._prepare_fit(frame, y)
     data["clinical_target"] = torch.from_numpy(clf._clinical_targets(frame))
     net = clf.net_
-    torch.manual_seed(0)
-    student = type(net.module_)(*_student_args(clf, data))
-    teacher = type(net.teacher_)(data["clinical"].shape[1], len(clf.volume_columns_),
-                                 len(clf.classes_), clf.settings_["width"])
-    optimizer = torch.optim.Adam(list(student.parameters()) + list(teacher.parameters()),
-                                 lr=clf.settings_["lr"])
-    generator = torch.Generator().manual_seed(0)
     bs, n = clf.settings_["batch_size"], len(y_encoded)
     binary = torch.as_tensor(net.clinical_binary, dtype=torch.bool)
     yt = torch.as_tensor(y_encoded)
-    with Timer() as bare:
+
+    def bare_fit() -> None:
+        torch.manual_seed(0)
+        student = type(net.module_)(*_student_args(clf, data))
+        teacher = type(net.teacher_)(data["clinical"].shape[1], len(clf.volume_columns_),
+                                     len(clf.classes_), clf.settings_["width"])
+        optimizer = torch.optim.Adam(list(student.parameters()) + list(teacher.parameters()),
+                                     lr=clf.settings_["lr"])
+        generator = torch.Generator().manual_seed(0)
         for _ in range(clf.settings_["max_epochs"]):
             order = torch.randperm(n)
             for i in range(0, n - (n % bs == 1), bs):
@@ -124,7 +209,16 @@ def wrapper_overhead(frame, y, **params) -> tuple[Timer, Timer]:
                 net.criterion_(s, t, yt[idx], data["clinical_target"][idx],
                                binary)["total"].backward()
                 optimizer.step()
-    return wrapped, bare
+
+    wrapped, bare = [], []
+    for _ in range(repeat):
+        with Timer() as t:
+            MDNetClassifier(**params).fit(frame, y)
+        wrapped.append(t.cpu)
+        with Timer() as t:
+            bare_fit()
+        bare.append(t.cpu)
+    return min(wrapped), min(bare)
 
 
 def _student_args(clf, data) -> tuple:
@@ -132,40 +226,80 @@ def _student_args(clf, data) -> tuple:
             clf.settings_["width"])
 
 
+def precision_fit_ratio(frame, y, **params) -> None:
+    """``fit`` with precision="bfloat16" against float32 (crops cached), alternating."""
+    MDNetClassifier(**{**params, "max_epochs": 1}).fit(frame, y)
+    times = {"float32": [], "bfloat16": []}
+    for _ in range(2):
+        for precision in times:
+            with Timer() as t:
+                MDNetClassifier(precision=precision, **params).fit(frame, y)
+            times[precision].append(t.cpu)
+    f32, bf16 = min(times["float32"]), min(times["bfloat16"])
+    print(f"MDNetClassifier.fit, CPU preset, {len(y)} patients, {params['max_epochs']} epochs: "
+          f"float32 {f32:.2f} CPU s, bfloat16 {bf16:.2f} CPU s: x{bf16 / f32:.2f} "
+          "(best of 2 each)")
+
+
+def precision_auc(n_splits: int = 3) -> None:
+    """Held-out AUCs of float32 vs bfloat16 MD-Net fits (demo preset, binary MVI)."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    from mvikit.datasets import make_hcc_cohort
+
+    cohort = make_hcc_cohort(n_patients=270, task="mvi", random_state=0)
+    X, y = cohort.X, np.asarray(cohort.y)
+    folds = StratifiedKFold(n_splits, shuffle=True, random_state=0).split(X, y)
+    rows = {"float32": [], "bfloat16": []}
+    cpu = {"float32": 0.0, "bfloat16": 0.0}
+    for train, test in folds:
+        for precision in rows:
+            with Timer() as t:
+                clf = MDNetClassifier(preset="demo", precision=precision,
+                                      random_state=0).fit(X.iloc[train], y[train])
+            cpu[precision] += t.cpu
+            rows[precision].append(
+                (roc_auc_score(y[test], clf.predict_proba(X.iloc[test])[:, 1]),
+                 roc_auc_score(y[test], clf.teacher_predict_proba(X.iloc[test])[:, 1])))
+    for precision, aucs in rows.items():
+        aucs = np.array(aucs)
+        print(f"  {precision:8s} student AUC {' / '.join(f'{a:.3f}' for a in aucs[:, 0])} "
+              f"(mean {aucs[:, 0].mean():.3f}), teacher "
+              f"{' / '.join(f'{a:.3f}' for a in aucs[:, 1])} (mean {aucs[:, 1].mean():.3f}); "
+              f"{cpu[precision]:.0f} CPU s")
+    delta = np.array(rows["bfloat16"]) - np.array(rows["float32"])
+    print(f"  bfloat16 - float32 AUC per fold: student {np.round(delta[:, 0], 3).tolist()}, "
+          f"teacher {np.round(delta[:, 1], 3).tolist()}; fit time x"
+          f"{cpu['bfloat16'] / cpu['float32']:.2f}")
+
+
 def main() -> None:
     from mvikit.datasets import make_hcc_cohort
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--compile", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
-          f"bf16 kernels: {torch.backends.mkldnn.is_available()} (oneDNN)")
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    native = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), load "
+          f"{os.getloadavg()[0]:.1f}, native bf16: {native or 'none (emulated, slow)'}")
     mm = matmul_gflops()
     print(f"float32 matmul (1024^2, CPU time): {mm:.1f} GFLOP/s")
-
-    for label, width, batch, crop in (("paper size (width 1, batch 4, 16x64x64)", 1.0, 4,
-                                       (16, 64, 64)),
-                                      ("CPU preset (width 1/16, batch 16, 16x40x40)", 0.0625,
-                                       16, (16, 40, 40))):
-        print(label)
-        base = None
-        for name, kw in (("float32, contiguous", {}),
-                         ("float32, channels_last_3d", {"channels_last": True}),
-                         ("bf16 autocast, channels_last_3d", {"channels_last": True,
-                                                              "bf16": True})):
-            rate, cpu, wall = training_step_rate(width, batch, crop, **kw)
-            base = base or cpu
-            print(f"  {name:32s} {cpu:6.2f} CPU s/step ({wall:6.2f} wall), {rate:6.1f} GFLOP/s "
-                  f"= {rate / mm:5.1%} of matmul; time x{cpu / base:.2f} of contiguous")
+    bench_steps(mm)
+    if args.compile:
+        bench_compile()
 
     cohort = make_hcc_cohort(n_patients=64, random_state=0)
     small = dict(preset="cpu", max_epochs=2, random_state=0, augment=False)
     wrapped, bare = wrapper_overhead(cohort.X, np.asarray(cohort.y), **small)
-    print(f"MDNetClassifier.fit, CPU preset, 64 patients, 2 epochs: {wrapped.cpu:.2f} CPU s "
-          f"({wrapped.wall:.2f} wall); bare PyTorch loop: {bare.cpu:.2f} CPU s "
-          f"({bare.wall:.2f} wall); overhead {wrapped.cpu / bare.cpu - 1:+.1%} (CPU time)")
+    print(f"MDNetClassifier.fit, CPU preset, 64 patients, 2 epochs: {wrapped:.2f} CPU s; "
+          f"bare PyTorch loop: {bare:.2f} CPU s; overhead {wrapped / bare - 1:+.1%} "
+          "(best of 2 each, alternated)")
+    precision_fit_ratio(cohort.X, np.asarray(cohort.y), **small)
 
     if not args.quick:
         cohort = make_hcc_cohort(random_state=0)
@@ -174,6 +308,8 @@ def main() -> None:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
         print(f"CPU-preset MD-Net fit, 270 patients: {fit.cpu:.0f} CPU s ({fit.wall:.0f} wall), "
               f"peak RSS {rss:.2f} GiB")
+        print("held-out AUC, MDNetClassifier(preset='demo'), binary MVI, 3 folds of 270:")
+        precision_auc()
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ from ..utils._validation import Integral, Interval, Real, StrOptions
 from .augment import BatchAugmenter
 from .losses import focal_loss
 
-__all__ = ["CohortNet", "CohortNetClassifier", "CohortNetEstimator", "PRECISIONS", "PRESETS"]
+__all__ = ["CohortNet", "CohortNetClassifier", "CohortNetEstimator", "PRECISIONS", "PRESETS",
+           "autocast_context"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,23 @@ class _Float32SmallConv3d(TorchFunctionMode):
                 args = [a.float() if isinstance(a, torch.Tensor) else a for a in args]
                 return func(*args, **kwargs)
         return func(*args, **kwargs)
+
+
+def autocast_context(precision: str, device: str | torch.device) -> AbstractContextManager:
+    """The context the deep estimators run their forward passes in (internal).
+
+    ``"float32"``: none.  ``"bfloat16"``: `torch.autocast` on ``device``'s type,
+    plus, on the CPU, `_Float32SmallConv3d`.
+    """
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return nullcontext()
+    device_type = torch.device(device).type
+    stack = ExitStack()
+    stack.enter_context(torch.autocast(device_type=device_type, dtype=dtype))
+    if device_type == "cpu":
+        stack.enter_context(_Float32SmallConv3d())
+    return stack
 
 
 def _as_float32(out: Any) -> Any:
@@ -175,15 +193,7 @@ class CohortNet(NeuralNet):
     # ------------------------------------------------------------- forward
     def autocast(self) -> AbstractContextManager:
         """`torch.autocast` for ``precision`` on this net's device (a no-op for float32)."""
-        dtype = PRECISIONS[self.precision]
-        if dtype is None:
-            return nullcontext()
-        device_type = torch.device(self.device).type
-        stack = ExitStack()
-        stack.enter_context(torch.autocast(device_type=device_type, dtype=dtype))
-        if device_type == "cpu":
-            stack.enter_context(_Float32SmallConv3d())
-        return stack
+        return autocast_context(self.precision, self.device)
 
     def _forward(self, Xi: dict, **fit_params) -> Any:
         # only the forward pass runs under autocast (torch's advice: backward outside);
