@@ -146,9 +146,10 @@ class DeepCoxSurvival(CohortNetEstimator):
 
     The network (any backbone of `mvikit.deep.nets`, optionally with the clinical items
     by late fusion or as a linear term added to the image risk) ends in one output, the
-    log-hazard ``r(x)``; it is trained with the negative Cox partial log-likelihood. ``predict`` returns the risk (higher = worse),
-    ``score`` Harrell's C, and the Breslow baseline hazard fitted on the training risks
-    gives survival and cumulative-hazard functions.
+    log-hazard ``r(x)``; it is trained with the negative Cox partial log-likelihood.
+    ``predict`` returns the risk (higher = worse), ``score`` Harrell's C, and the Breslow
+    baseline hazard fitted on the training risks gives survival and cumulative-hazard
+    functions.
 
     Parameters
     ----------
