@@ -70,6 +70,7 @@ def extractor(params: dict, settings_key: str):
     built once per process."""
     found = _EXTRACTORS.get(settings_key)
     if found is None:
+        # imported before quieting: importing pyradiomics sets its logger's level
         from radiomics import featureextractor
 
         with quiet_pyradiomics():
@@ -84,8 +85,9 @@ def _extract_one(image, mask, params: dict, settings_key: str) -> dict:
     Returns ``{pyradiomics feature name: value}``, e.g.
     ``{"original_firstorder_Mean": 231.5, ...}``, diagnostics left out.
     """
+    found = extractor(params, settings_key)  # first, so that pyradiomics is imported
     with quiet_pyradiomics():
-        result = extractor(params, settings_key).execute(image, mask, label=1)
+        result = found.execute(image, mask, label=1)
     return {name: float(value) for name, value in result.items()
             if not name.startswith("diagnostics_")}
 
