@@ -241,8 +241,9 @@ def precision_fit_ratio(frame, y, **params) -> None:
           "(best of 2 each)")
 
 
-def precision_auc(n_splits: int = 3) -> None:
-    """Held-out AUCs of float32 vs bfloat16 MD-Net fits (demo preset, binary MVI)."""
+def precision_auc(n_splits: int = 3, seeds: tuple[int, ...] = (0, 1)) -> None:
+    """Held-out AUCs of float32 vs bfloat16 MD-Net fits (demo preset, binary MVI),
+    next to the change from another seed (float32), the noise to compare with."""
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
@@ -250,28 +251,32 @@ def precision_auc(n_splits: int = 3) -> None:
 
     cohort = make_hcc_cohort(n_patients=270, task="mvi", random_state=0)
     X, y = cohort.X, np.asarray(cohort.y)
-    folds = StratifiedKFold(n_splits, shuffle=True, random_state=0).split(X, y)
-    rows = {"float32": [], "bfloat16": []}
-    cpu = {"float32": 0.0, "bfloat16": 0.0}
-    for train, test in folds:
-        for precision in rows:
-            with Timer() as t:
-                clf = MDNetClassifier(preset="demo", precision=precision,
-                                      random_state=0).fit(X.iloc[train], y[train])
-            cpu[precision] += t.cpu
-            rows[precision].append(
-                (roc_auc_score(y[test], clf.predict_proba(X.iloc[test])[:, 1]),
-                 roc_auc_score(y[test], clf.teacher_predict_proba(X.iloc[test])[:, 1])))
-    for precision, aucs in rows.items():
-        aucs = np.array(aucs)
-        print(f"  {precision:8s} student AUC {' / '.join(f'{a:.3f}' for a in aucs[:, 0])} "
-              f"(mean {aucs[:, 0].mean():.3f}), teacher "
-              f"{' / '.join(f'{a:.3f}' for a in aucs[:, 1])} (mean {aucs[:, 1].mean():.3f}); "
-              f"{cpu[precision]:.0f} CPU s")
-    delta = np.array(rows["bfloat16"]) - np.array(rows["float32"])
-    print(f"  bfloat16 - float32 AUC per fold: student {np.round(delta[:, 0], 3).tolist()}, "
-          f"teacher {np.round(delta[:, 1], 3).tolist()}; fit time x"
-          f"{cpu['bfloat16'] / cpu['float32']:.2f}")
+    folds = list(StratifiedKFold(n_splits, shuffle=True, random_state=0).split(X, y))
+    auc, cpu = {}, {"float32": 0.0, "bfloat16": 0.0}
+    for seed in seeds:
+        for precision in cpu:
+            rows = []
+            for train, test in folds:
+                with Timer() as t:
+                    clf = MDNetClassifier(preset="demo", precision=precision,
+                                          random_state=seed).fit(X.iloc[train], y[train])
+                cpu[precision] += t.cpu
+                rows.append((roc_auc_score(y[test], clf.predict_proba(X.iloc[test])[:, 1]),
+                             roc_auc_score(y[test],
+                                           clf.teacher_predict_proba(X.iloc[test])[:, 1])))
+            auc[seed, precision] = np.array(rows)
+            print(f"  seed {seed} {precision:8s} student AUC "
+                  f"{' / '.join(f'{a:.3f}' for a in auc[seed, precision][:, 0])}, teacher "
+                  f"{' / '.join(f'{a:.3f}' for a in auc[seed, precision][:, 1])}")
+    by_precision = np.concatenate([auc[s, "bfloat16"] - auc[s, "float32"] for s in seeds])
+    by_seed = np.concatenate([auc[seeds[1], p] - auc[seeds[0], p] for p in cpu])
+    for j, model in enumerate(("student", "teacher")):
+        print(f"  {model}: mean AUC float32 {np.mean([auc[s, 'float32'][:, j] for s in seeds]):.3f}"
+              f", bfloat16 {np.mean([auc[s, 'bfloat16'][:, j] for s in seeds]):.3f}; mean |AUC "
+              f"change| bf16 vs f32 (same seed) {np.abs(by_precision[:, j]).mean():.3f}, seed "
+              f"{seeds[1]} vs {seeds[0]} (same precision) {np.abs(by_seed[:, j]).mean():.3f}")
+    print(f"  fit time bfloat16/float32 x{cpu['bfloat16'] / cpu['float32']:.2f} "
+          f"({cpu['float32']:.0f} vs {cpu['bfloat16']:.0f} CPU s)")
 
 
 def main() -> None:

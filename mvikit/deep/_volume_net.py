@@ -78,9 +78,9 @@ class VolumeNetClassifier(CohortNetClassifier):
         and inference) run under ``torch.autocast(dtype=torch.bfloat16)`` on
         ``device``; weights, gradients, optimiser state and losses stay float32
         and outputs are returned as float32/float64 as with ``"float32"``.
-        About 2x faster training on CPUs with native bfloat16 (AVX512-BF16,
-        AMX) and on recent GPUs, at the cost of small output differences (see
-        the deep-learning guide).
+        Training is 1.5-2x faster on CPUs with native bfloat16 (AVX512-BF16,
+        AMX), slower without; outputs differ slightly from float32 (see the
+        deep-learning guide).
     random_state : int, RandomState or None, default=None
         Seeds initialisation, shuffling and augmentation; on the CPU the same
         seed gives bit-identical predictions.
