@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import logging
 from abc import ABCMeta, abstractmethod
-from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -98,7 +98,8 @@ class _Float32SmallConv3d(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def autocast_context(precision: str, device: str | torch.device) -> AbstractContextManager:
+@contextmanager
+def autocast_context(precision: str, device: str | torch.device) -> Iterator[None]:
     """The context the deep estimators run their forward passes in (internal).
 
     ``"float32"``: none.  ``"bfloat16"``: `torch.autocast` on ``device``'s type,
@@ -106,13 +107,12 @@ def autocast_context(precision: str, device: str | torch.device) -> AbstractCont
     """
     dtype = PRECISIONS[precision]
     if dtype is None:
-        return nullcontext()
+        yield
+        return
     device_type = torch.device(device).type
-    stack = ExitStack()
-    stack.enter_context(torch.autocast(device_type=device_type, dtype=dtype))
-    if device_type == "cpu":
-        stack.enter_context(_Float32SmallConv3d())
-    return stack
+    guard = _Float32SmallConv3d() if device_type == "cpu" else nullcontext()
+    with torch.autocast(device_type=device_type, dtype=dtype), guard:
+        yield
 
 
 def _as_float32(out: Any) -> Any:
