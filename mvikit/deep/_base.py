@@ -61,10 +61,11 @@ logger = logging.getLogger(__name__)
 #: small crops, about 18 CPU-seconds per MD-Net fit on 180 patients.
 #: ``channels_last`` is not a parameter: it feeds the batches to the network in
 #: torch's channels-last 3D layout, which oneDNN's CPU convolutions run
-#: faster for these narrow networks (1.3-1.7x, benchmarks/bench_deep.py).
+#: faster: 1.3-1.7x for the narrow presets, 1.13x for the paper-size step
+#: (float32 and bfloat16 alike; benchmarks/bench_deep.py; not measured on a GPU).
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"width": 1.0, "cube": (20, 80, 80), "crop_size": (16, 64, 64), "max_epochs": 80,
-              "batch_size": 16, "lr": 3e-4, "channels_last": False},
+              "batch_size": 16, "lr": 3e-4, "channels_last": True},
     "cpu": {"width": 0.0625, "cube": (20, 48, 48), "crop_size": (16, 40, 40), "max_epochs": 10,
             "batch_size": 16, "lr": 1e-3, "channels_last": True},
     "demo": {"width": 0.0625, "cube": (20, 40, 40), "crop_size": (16, 32, 32), "max_epochs": 3,
