@@ -203,11 +203,13 @@ def _survival_models(cohort, settings: DemoSettings, random_state) -> dict:
         CoxPHSurvival(penalizer=_COX_PENALIZER)), clinical)}
     if settings.deep:
         # DeepSurv with a linear clinical skip: risk = clinical @ w + CNN(PRE, HBP), w
-        # started at the clinical Cox fit; the 'demo' preset (3 epochs, 16x32x32 crops)
+        # started at the clinical Cox fit; the demo's deep preset ('demo' with --quick:
+        # 3 epochs, 16x32x32 crops; 'cpu' otherwise)
         models["Deep Cox (PRE+HBP, linear clinical term)"] = (DeepCoxSurvival(
             "concat", use_clinical=True, clinical_fusion="linear",
             clinical_penalizer=_COX_PENALIZER, clinical=clinical,
-            volumes=list(cohort.volume_columns), preset="demo", random_state=random_state),
+            volumes=list(cohort.volume_columns), preset=settings.deep_preset,
+            random_state=random_state),
             None)
     return models
 
