@@ -156,6 +156,25 @@ def _check_score_matrix(y_score, n, name="y_score", index=None):
     return arr
 
 
+def _check_class_scores(y_true, y_score, labels=None):
+    """Multiclass outcomes and an (n, n_classes) score matrix whose columns are ``labels``
+    (default: the sorted classes of ``y_true``): ``(y, score, labels)``."""
+    index = _index_of(y_true, y_score)
+    y, classes = _check_target(y_true, index=index)
+    score = _check_score_matrix(y_score, len(y), index=index)
+    labels = classes if labels is None else np.asarray(labels)
+    if score.shape[1] != len(labels):
+        raise MetricInputError(
+            f"y_score has {score.shape[1]} columns but there are {len(labels)} classes "
+            f"{list(labels)}; pass labels= in the column order of y_score."
+        )
+    unknown = set(classes.tolist()) - set(labels.tolist())
+    if unknown:
+        raise MetricInputError(
+            f"y_true holds labels {sorted(unknown)} missing from labels={list(labels)}.")
+    return y, score, labels
+
+
 def _check_thresholds(thresholds, name="thresholds"):
     """Threshold probabilities strictly inside (0, 1), as a sorted float array."""
     arr = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))

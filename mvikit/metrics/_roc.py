@@ -19,11 +19,9 @@ from mvikit.exceptions import MetricInputError
 
 from ._bootstrap import _distribution, _percentile_ci
 from ._checks import (
+    _check_class_scores,
     _check_alpha,
     _check_binary_inputs,
-    _check_score_matrix,
-    _check_target,
-    _index_of,
 )
 from ._results import AUCCovarianceResult, AUCResult, DeLongTestResult
 
@@ -111,18 +109,7 @@ def _check_options(method, transform, multi_class):
 
 
 def _roc_auc_multiclass(y_true, y_score, alpha, multi_class, labels, n_resamples, random_state):
-    index = _index_of(y_true, y_score)
-    y, classes = _check_target(y_true, index=index)
-    score = _check_score_matrix(y_score, len(y), index=index)
-    labels = classes if labels is None else np.asarray(labels)
-    if score.shape[1] != len(labels):
-        raise MetricInputError(
-            f"y_score has {score.shape[1]} columns but there are {len(labels)} classes "
-            f"{list(labels)}; pass labels= in the column order of y_score."
-        )
-    unknown = set(classes) - set(labels)
-    if unknown:
-        raise MetricInputError(f"y_true holds labels {sorted(unknown)} missing from labels={list(labels)}.")
+    y, score, labels = _check_class_scores(y_true, y_score, labels)
 
     def statistic(idx):
         return _multiclass_auc(y[idx], score[idx], labels, multi_class)

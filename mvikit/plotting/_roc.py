@@ -11,10 +11,8 @@ from sklearn.metrics import roc_curve
 from ..exceptions import DataWarning, MetricInputError
 from ..metrics import roc_auc_ci
 from ..metrics._checks import (
+    _check_class_scores,
     _check_binary_inputs,
-    _check_score_matrix,
-    _check_target,
-    _index_of,
 )
 from ._common import _axes, _model_entries
 
@@ -185,18 +183,7 @@ def _sd(values, ddof):
 
 def _draw_one_vs_rest(ax, y_true, y_score, labels, prefix) -> str:
     """One ROC curve per class (class vs the rest); returns the macro-AUC legend title."""
-    index = _index_of(y_true, y_score)
-    y, classes = _check_target(y_true, index=index)
-    score = _check_score_matrix(y_score, len(y), index=index)
-    labels = classes if labels is None else np.asarray(labels)
-    if score.shape[1] != len(labels):
-        raise MetricInputError(
-            f"y_score has {score.shape[1]} columns but there are {len(labels)} classes "
-            f"{list(labels)}; pass labels= in the column order of y_score.")
-    unknown = set(classes.tolist()) - set(labels.tolist())
-    if unknown:
-        raise MetricInputError(
-            f"y_true holds labels {sorted(unknown)} missing from labels={list(labels)}.")
+    y, score, labels = _check_class_scores(y_true, y_score, labels)
     aucs = []
     for k, cls in enumerate(labels):
         positive = (y == cls).astype(int)
