@@ -260,8 +260,7 @@ random_state, verbose
     _estimator_kind = "survival"
 
     _parameter_constraints: dict = {
-        **{key: value for key, value in CohortNetEstimator._parameter_constraints.items()
-           if key != "class_weight"},
+        **CohortNetEstimator._parameter_constraints,
         "architecture": [StrOptions(set(ARCHITECTURES))],
         "use_clinical": ["boolean"],
         "clinical_fusion": [StrOptions({"late", "linear"})],
