@@ -27,3 +27,27 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module of tiny networks: on shared cores, OpenMP
+    handoffs between threads cost more than they save (fits several times slower)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def rossi():
+    """lifelines' Rossi recidivism data: (features, survival target)."""
+    from lifelines.datasets import load_rossi
+
+    from mvikit.survival import make_survival_target
+
+    frame = load_rossi()
+    features = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
+    return frame[features], make_survival_target(frame, time="week", event="arrest")

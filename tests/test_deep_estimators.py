@@ -27,13 +27,7 @@ TINY = dict(cube=(8, 16, 16), crop_size=(8, 12, 12), width=0.0625, max_epochs=2,
             batch_size=8, random_state=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # the test machine's cores are shared: one thread avoids OpenMP spin-waiting
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_frame(n: int = 20, labels=("M0", "M1"), seed: int = 0, signal: float = 1.5):

@@ -16,12 +16,7 @@ from mvikit.exceptions import ColumnRoleError
 from test_deep_estimators import TINY, make_frame  # noqa: I001 (tests folder on sys.path)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -28,12 +28,6 @@ ROSSI_FEATURES = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
 
 
 @pytest.fixture(scope="module")
-def rossi():
-    frame = load_rossi()
-    return frame[ROSSI_FEATURES], make_survival_target(frame, time="week", event="arrest")
-
-
-@pytest.fixture(scope="module")
 def rossi_fit(rossi):
     return CoxPHSurvival().fit(*rossi)
 

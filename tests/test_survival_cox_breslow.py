@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from lifelines.datasets import load_rossi
 from scipy.optimize import minimize
 from sklearn.utils._param_validation import InvalidParameterError
 from sksurv.datasets import load_whas500
@@ -14,16 +13,10 @@ from sksurv.preprocessing import OneHotEncoder
 from statsmodels.duration.hazard_regression import PHReg
 
 from mvikit.exceptions import TrainingError
-from mvikit.survival import CoxPHSurvival, cox_partial_likelihood_loss, make_survival_target
+from mvikit.survival import CoxPHSurvival, cox_partial_likelihood_loss
 from mvikit.survival._breslow import schoenfeld_residuals
 
 ROSSI_FEATURES = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
-
-
-@pytest.fixture(scope="module")
-def rossi():
-    frame = load_rossi()
-    return frame[ROSSI_FEATURES], make_survival_target(frame, time="week", event="arrest")
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,7 @@ from mvikit.survival._deep_cox import EventStratifiedBatchSampler
 _SHAPE = (8, 16, 16)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # tiny convolutions: OpenMP handoffs between threads cost more than they save on a
-    # shared CPU (a fit is several times slower with 2 threads under load)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _frame(n, seed, *, image_signal=True):
