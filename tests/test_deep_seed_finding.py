@@ -8,6 +8,12 @@ cohort (MVI grade, PRE + HBP) with the "cpu" preset, through
 `compare_models`.  About 30 fits of 1-2 CPU-minutes each: run with
 ``pytest -m slow`` on a machine with free cores (``benchmarks/deep_seed_finding.py``
 runs the same comparison with a progress log and checkpoints).
+
+The first half of the finding (the teacher beats both image-only students)
+holds.  The second half (distillation lifts the student) is not reproduced by
+this simulator and the cpu preset: the test is an expected failure, with the
+measured reasons in docs/guide/distillation.rst and
+``benchmarks/deep_seed_diagnosis.py``; it reports XPASS if a change makes it hold.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from mvikit.model_selection import compare_models
 ROWS = ("T-Clinical-PRE-HBP", "Our method", "S-PRE-HBP")
 
 
-@pytest.mark.slow
-def test_teacher_beats_distilled_student_beats_plain_student():
+@pytest.fixture(scope="module")
+def table_iii():
     cohort = make_hcc_cohort(n_patients=270, task="mvi_grade", random_state=0)
     X, y = cohort.X, np.asarray(cohort.y)
     models = mdnet_ablation_models(["III"], preset="cpu", random_state=0)
@@ -33,8 +39,22 @@ def test_teacher_beats_distilled_student_beats_plain_student():
                             scoring=["auc"], threshold="predict", reference="Our method",
                             random_state=0)
     assert len(result.failures) == 0
-    auc = result.summary["auc_mean"]
-    assert auc["T-Clinical-PRE-HBP"] > auc["Our method"] > auc["S-PRE-HBP"], auc
-    p = result.summary["p_wilcoxon"]
-    assert p["T-Clinical-PRE-HBP"] < 0.05, p
-    assert p["S-PRE-HBP"] < 0.05, p
+    return result
+
+
+@pytest.mark.slow
+def test_teacher_beats_both_image_only_students(table_iii):
+    auc = table_iii.summary["auc_mean"]
+    assert auc["T-Clinical-PRE-HBP"] > auc["Our method"] + 0.05, auc
+    assert auc["T-Clinical-PRE-HBP"] > auc["S-PRE-HBP"] + 0.05, auc
+    assert table_iii.summary["p_wilcoxon"]["T-Clinical-PRE-HBP"] < 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="not reproduced on the simulated cohort with the cpu preset: distilled "
+                          "and plain students are level (docs/guide/distillation.rst)",
+                   strict=False)
+def test_distilled_student_beats_plain_student(table_iii):
+    auc = table_iii.summary["auc_mean"]
+    assert auc["Our method"] > auc["S-PRE-HBP"], auc
+    assert table_iii.summary["p_wilcoxon"]["S-PRE-HBP"] < 0.05, table_iii.summary
