@@ -176,3 +176,18 @@ def test_ablation_models_cover_tables_ii_to_iv():
     clone(models["Our method"])
     with pytest.raises(ValueError, match="Unknown table"):
         mdnet_ablation_models(["V"])
+
+
+def test_soft_voting_over_seeds_predicts_from_images_alone(data):
+    # the distillation guide's remedy for seed noise: average MD-Nets trained with
+    # different random_state values; the ensemble still needs no clinical columns
+    from sklearn.ensemble import VotingClassifier
+
+    X, y = data
+    members = [(f"seed{k}", MDNetClassifier(**{**TINY, "max_epochs": 1, "random_state": k}))
+               for k in range(2)]
+    ensemble = VotingClassifier(members, voting="soft").fit(X, y)
+    expected = np.mean([m.predict_proba(X) for m in ensemble.estimators_], axis=0)
+    np.testing.assert_allclose(ensemble.predict_proba(_images(X)), expected, atol=1e-7)
+    first, second = (m.predict_proba(X) for m in ensemble.estimators_)
+    assert np.abs(first - second).max() > 1e-3  # the seeds do give different members
