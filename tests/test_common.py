@@ -93,7 +93,8 @@ _ROI_TRANSFORMER_FAILS = {
                                  "(tests/test_roi_transforms.py)"),
 }
 EXPECTED_FAILED_CHECKS.update({name: dict(_ROI_TRANSFORMER_FAILS) for name in (
-    "IntensityNormalizer", "PeritumoralShell", "ROICropper", "VolumeResampler")})
+    "IntensityNormalizer", "PeritumoralShell", "ROICropper", "VolumeResampler",
+    "VolumeDownsampler")})
 
 
 # mvikit.deep: VolumeNetClassifier and MDNetClassifier train 3D networks on a cohort

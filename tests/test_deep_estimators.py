@@ -23,8 +23,9 @@ from mvikit.deep import VolumeNetClassifier
 from mvikit.deep._base import PRESETS
 from mvikit.exceptions import CohortError, ColumnRoleError, TrainingError
 
-TINY = dict(cube=(8, 16, 16), crop_size=(8, 12, 12), width=0.0625, max_epochs=2,
-            batch_size=8, random_state=0)
+# explicit cube, downsampling and schedule: the tests do not follow the cpu preset's
+TINY = dict(cube=(8, 16, 16), downsample=1, crop_size=(8, 12, 12), width=0.0625, max_epochs=2,
+            batch_size=8, lr_step=2, lr_gamma=0.9, random_state=0)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -157,9 +158,33 @@ def test_preset_fills_only_unset_parameters(data):
     paper = PRESETS["paper"]
     assert clf.settings_ == {"width": 0.0625, "crop_size": (16, 64, 64), "max_epochs": 0,
                              "batch_size": paper["batch_size"], "lr": paper["lr"],
-                             "cube": (16, 64, 64)}
+                             "cube": (16, 64, 64), "downsample": (1, 1, 1), "lr_step": 2,
+                             "lr_gamma": 0.9, "grid": (16, 64, 64)}
     assert clf.net_.lr == 3e-4 and clf.net_.batch_size == 16
     assert clf.get_params()["lr"] is None  # __init__ stored the argument unchanged
+
+
+def test_downsample_feeds_block_means_of_the_cube(data):
+    from mvikit.imaging import ROICropper
+
+    X, y = data
+    clf = VolumeNetClassifier(**{**TINY, "downsample": (1, 2, 2), "crop_size": (8, 8, 8),
+                                 "normalize": None, "max_epochs": 0}).fit(X, y)
+    assert clf.settings_["grid"] == (8, 8, 8) and clf.settings_["downsample"] == (1, 2, 2)
+    volumes, masks = clf._volume_tensors(X)
+    cube = ROICropper(size=(8, 16, 16)).fit_transform(X[["PRE", "HBP", "tumor_mask"]])
+    for i, pid in enumerate(X.index[:3]):
+        for j, column in enumerate(["PRE", "HBP"]):
+            expected = cube.at[pid, column].array.reshape(8, 8, 2, 8, 2).mean(axis=(2, 4))
+            np.testing.assert_allclose(volumes[i, j].numpy(), expected, rtol=1e-5)
+        coarse = cube.at[pid, "tumor_mask"].array.reshape(8, 8, 2, 8, 2).max(axis=(2, 4))
+        np.testing.assert_array_equal(masks[i, 0].numpy(), coarse)
+    for bad, match in [({"cube": (8, 15, 16)}, "whole number of"),
+                       ({"crop_size": (8, 10, 8)}, "larger than the cube"),
+                       ({"downsample": (1, 0, 2)}, "positive integer")]:
+        with pytest.raises(ValueError, match=match):
+            VolumeNetClassifier(**{**TINY, "downsample": (1, 2, 2), "crop_size": (8, 8, 8),
+                                   **bad}).fit(X, y)
 
 
 def test_balanced_class_weight_matches_sklearn(data):

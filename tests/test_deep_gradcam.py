@@ -40,8 +40,8 @@ def _blob_frame(n=24, seed=0):
 @pytest.fixture(scope="module")
 def blob_model():
     X, y, blob = _blob_frame()
-    clf = VolumeNetClassifier("concat", cube=BLOB_SHAPE, crop_size=BLOB_SHAPE, width=0.125,
-                              max_epochs=6, batch_size=8, lr=3e-3, augment=False,
+    clf = VolumeNetClassifier("concat", cube=BLOB_SHAPE, downsample=1, crop_size=BLOB_SHAPE,
+                              width=0.125, max_epochs=6, batch_size=8, lr=3e-3, augment=False,
                               normalize=None, random_state=0).fit(X, y)
     return clf, X, y, blob
 
@@ -60,7 +60,7 @@ def _tiny_frame(n=6, seed=1, clinical=False):
 
 # batch_size >= patients: gradcam and the reference then run the very same batch, so
 # their results agree bit for bit (other batchings differ by float rounding, ~1e-7)
-TINY = dict(cube=(8, 14, 14), crop_size=(8, 12, 12), width=0.0625, batch_size=8,
+TINY = dict(cube=(8, 14, 14), downsample=1, crop_size=(8, 12, 12), width=0.0625, batch_size=8,
             random_state=0)
 
 
@@ -187,7 +187,7 @@ def test_image_space_puts_the_crop_back_at_its_voxels():
     X = pd.DataFrame({"HBP": [Volume(rng.normal(size=shape), **geometry) for _ in range(4)],
                       "tumor_mask": [Volume(mask, **geometry)] * 4},
                      index=list("abcd"))
-    clf = VolumeNetClassifier(cube=(7, 12, 12), crop_size=(5, 8, 8), width=0.0625,
+    clf = VolumeNetClassifier(cube=(7, 12, 12), downsample=1, crop_size=(5, 8, 8), width=0.0625,
                               max_epochs=0, batch_size=4, random_state=0).fit(X, [0, 1] * 2)
     cam = gradcam(clf, X, target=1)
     # cube start = floor(centre - (size - 1)/2 + 1/2) = (1, -3, 11); centre crop
@@ -237,3 +237,31 @@ def test_bad_arguments_name_the_fix(untrained_concat):
         gradcam(clf, X, target=[0, 1, 2])
     with pytest.raises(ValueError, match="space must be"):
         gradcam(clf, X).to_volumes("world")
+
+
+def test_image_space_of_a_downsampled_network_covers_the_crop_physically():
+    # downsample (1, 2, 2): network voxels are 2x2 image voxels in-plane; a map of
+    # ones pasted back must cover the image voxels of the centre crop, and nothing
+    # else
+    shape = (10, 24, 24)
+    mask = np.zeros(shape, np.uint8)
+    mask[4:6, 10:14, 10:14] = 1  # bbox centre (4.5, 11.5, 11.5)
+    geometry = dict(spacing=(3.0, 0.8, 0.7), origin=(10.0, -5.0, 2.0),
+                    direction=(-1, 0, 0, 0, -1, 0, 0, 0, 1))
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"HBP": [Volume(rng.normal(size=shape), **geometry) for _ in range(4)],
+                      "tumor_mask": [Volume(mask, **geometry)] * 4}, index=list("abcd"))
+    clf = VolumeNetClassifier(cube=(8, 16, 16), downsample=(1, 2, 2), crop_size=(6, 4, 4),
+                              width=0.0625, max_epochs=0, batch_size=4,
+                              random_state=0).fit(X, [0, 1] * 2)
+    cam = gradcam(clf, X, target=1)
+    assert cam["HBP"].shape == (4, 6, 4, 4)
+    cam.maps["HBP"] = np.ones_like(cam["HBP"])
+    # cube start (1, 4, 4) in image voxels; centre crop of the 8x8x8 grid starts at
+    # grid voxel (1, 2, 2) = image voxels (1 + 1, 4 + 4, 4 + 4): rows 8..15, depth 2..7
+    volume = cam.to_volumes().loc["a", "HBP"]
+    expected = np.zeros(shape, np.float32)
+    expected[2:8, 8:16, 8:16] = 1
+    # (the outermost image voxels lie half a voxel beyond the coarse centres, where
+    # SimpleITK's linear interpolation still takes the border value)
+    np.testing.assert_allclose(volume.array, expected, atol=1e-6)

@@ -16,7 +16,8 @@ import mvikit.imaging._io as io
 from mvikit import Volume
 from mvikit.exceptions import (CohortError, ColumnRoleError, DataWarning, EmptyMaskError,
                                GeometryMismatchError, VolumeError)
-from mvikit.imaging import (IntensityNormalizer, PeritumoralShell, ROICropper, VolumeResampler,
+from mvikit.imaging import (IntensityNormalizer, PeritumoralShell, ROICropper, VolumeDownsampler,
+                            VolumeResampler,
                             clear_volume_cache, validate_cohort, volume_cache_info, write_image)
 
 ROTATION = (0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
@@ -143,6 +144,42 @@ def test_resampler_interpolates_a_linear_field_exactly():
     # nearest neighbour keeps the tumour volume (mm^3) within a few percent
     ratio = resampled_mask.sum() * 1.5 * 1.6 * 0.7 / (mask.sum() * np.prod(spacing))
     assert ratio == pytest.approx(1.0, abs=0.06)
+
+
+def test_downsampler_block_means_masks_and_physical_position():
+    # an image linear in physical space keeps its values at the coarse voxel
+    # centres (block mean of a linear field = value at the block centre)
+    shape, spacing = (6, 20, 18), (3.0, 0.8, 0.7)
+    volume = Volume(np.zeros(shape), spacing=spacing, origin=(5, -3, 1), direction=ROTATION)
+    d, h, w = np.indices(shape)
+    direction = np.reshape(ROTATION, (3, 3))
+    xyz = np.asarray(volume.origin)[:, None] + direction @ np.stack(
+        [w.ravel() * spacing[2], h.ravel() * spacing[1], d.ravel() * spacing[0]])
+    field = (xyz[0] + 2 * xyz[1] - xyz[2]).reshape(shape)
+    mask = np.zeros(shape, np.uint8)
+    mask[2, 7, 5] = 1  # one voxel: must survive
+    X = pd.DataFrame({"CT_PV": [volume.with_array(field)], "tumor_mask": [volume.with_array(mask)]},
+                     index=["p1"])
+    out = VolumeDownsampler((1, 2, 3)).fit_transform(X)
+    result = out.at["p1", "CT_PV"]
+    assert result.shape == (6, 10, 6) and result.spacing == pytest.approx((3.0, 1.6, 2.1))
+    assert result.array.dtype == np.float32
+    reference = field.reshape(6, 10, 2, 6, 3).mean(axis=(2, 4))
+    np.testing.assert_allclose(result.array, reference, rtol=1e-6)
+    image = result.to_sitk()
+    for index in [(0, 0, 0), (5, 9, 3), (2, 4, 5)]:  # (w, h, d)
+        point = image.TransformIndexToPhysicalPoint(index)
+        assert result.array[index[::-1]] == pytest.approx(point[0] + 2 * point[1] - point[2],
+                                                          abs=1e-3)
+    coarse_mask = out.at["p1", "tumor_mask"].array
+    assert coarse_mask.dtype == np.uint8 and coarse_mask.sum() == 1 and coarse_mask[2, 3, 1] == 1
+    # factor 1 is the identity, and partial blocks average the voxels they have
+    assert np.array_equal(VolumeDownsampler(1).fit_transform(X).at["p1", "CT_PV"].array, field)
+    partial = VolumeDownsampler((4, 1, 1)).fit_transform(X).at["p1", "CT_PV"]
+    assert partial.shape == (2, 20, 18)
+    np.testing.assert_allclose(partial.array[1], field[4:].mean(axis=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="positive integer"):
+        VolumeDownsampler((1, 0, 2)).fit(X)
 
 
 def test_resampler_bspline_matches_simpleitk():

@@ -48,8 +48,8 @@ def _frame(n, seed, *, image_signal=True):
 
 
 def _model(**kwargs):
-    params = dict(architecture="cnn3d", cube=_SHAPE, crop_size=_SHAPE, width=0.0625,
-                  max_epochs=4, batch_size=16, lr=1e-2, normalize=None, augment=False,
+    params = dict(architecture="cnn3d", cube=_SHAPE, downsample=1, crop_size=_SHAPE,
+                  width=0.0625, max_epochs=4, batch_size=16, lr=1e-2, normalize=None, augment=False,
                   clinical=None, random_state=0)
     params.update(kwargs)
     return DeepCoxSurvival(**params)

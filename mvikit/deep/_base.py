@@ -54,24 +54,33 @@ __all__ = ["CohortNet", "CohortNetClassifier", "CohortNetEstimator", "PRECISIONS
 logger = logging.getLogger(__name__)
 
 #: Settings filled in by ``preset`` when the matching parameter is None.
-#: "paper": MD-Net Sec. III-F (width 1, 16x64x64 crops, 80 epochs, batch 16, Adam 3e-4).
-#: "cpu": a narrow net on smaller crops that trains on the default 270-patient
-#: simulated cohort in about two CPU-minutes (see benchmarks/bench_deep.py).
-#: "demo": the quick command-line demo (``mvikit demo --quick``): a few epochs on
-#: small crops, about 18 CPU-seconds per MD-Net fit on 180 patients.
+#: "paper": MD-Net Sec. III-F (width 1, 16x64x64 crops of the 20x80x80 cube, 80
+#: epochs, batch 16, Adam 3e-4 x0.9 every 2 epochs, which ends at 1.6 % of the
+#: starting rate).
+#: "cpu": the paper's field of view (the 20x80x80 cube, 16x64x64 crops) at half
+#: the in-plane resolution (``downsample=(1, 2, 2)``: the network sees 16x32x32),
+#: a narrow net, and the paper's decay compressed into 10 epochs (x0.7 every
+#: epoch, ending at 4 %); trains on the default 270-patient simulated cohort in
+#: about a CPU-minute (see benchmarks/bench_deep.py).
+#: "demo": the quick command-line demo (``mvikit demo --quick``): the cpu preset's
+#: field of view, 3 epochs, about 18 CPU-seconds per MD-Net fit on 180 patients.
 #: ``channels_last`` is not a parameter: it feeds the batches to the network in
 #: torch's channels-last 3D layout, which oneDNN's CPU convolutions run
 #: faster: 1.3-1.7x for the narrow presets, 1.13x for the paper-size step
 #: (float32 and bfloat16 alike; benchmarks/bench_deep.py; not measured on a GPU).
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"width": 1.0, "cube": (20, 80, 80), "crop_size": (16, 64, 64), "max_epochs": 80,
-              "batch_size": 16, "lr": 3e-4, "channels_last": True},
-    "cpu": {"width": 0.0625, "cube": (20, 48, 48), "crop_size": (16, 40, 40), "max_epochs": 10,
-            "batch_size": 16, "lr": 1e-3, "channels_last": True},
-    "demo": {"width": 0.0625, "cube": (20, 40, 40), "crop_size": (16, 32, 32), "max_epochs": 3,
-             "batch_size": 16, "lr": 2e-3, "channels_last": True},
+    "paper": {"width": 1.0, "cube": (20, 80, 80), "downsample": (1, 1, 1),
+              "crop_size": (16, 64, 64), "max_epochs": 80, "batch_size": 16, "lr": 3e-4,
+              "lr_step": 2, "lr_gamma": 0.9, "channels_last": True},
+    "cpu": {"width": 0.0625, "cube": (20, 80, 80), "downsample": (1, 2, 2),
+            "crop_size": (16, 32, 32), "max_epochs": 10, "batch_size": 16, "lr": 1e-3,
+            "lr_step": 1, "lr_gamma": 0.7, "channels_last": True},
+    "demo": {"width": 0.0625, "cube": (20, 80, 80), "downsample": (1, 2, 2),
+             "crop_size": (16, 32, 32), "max_epochs": 3, "batch_size": 16, "lr": 2e-3,
+             "lr_step": 2, "lr_gamma": 0.9, "channels_last": True},
 }
-_PRESET_KEYS = ("width", "cube", "crop_size", "max_epochs", "batch_size", "lr")
+_PRESET_KEYS = ("width", "cube", "downsample", "crop_size", "max_epochs", "batch_size", "lr",
+                "lr_step", "lr_gamma")
 
 #: ``precision`` -> the dtype of `torch.autocast` (None: no autocast, plain float32).
 PRECISIONS: dict[str, torch.dtype | None] = {"float32": None, "bfloat16": torch.bfloat16}
@@ -295,14 +304,15 @@ class CohortNetEstimator(BaseEstimator, metaclass=ABCMeta):
         "clinical": [StrOptions({"auto"}), list, tuple, None],
         "masks": [StrOptions({"auto"}), list, tuple, None],
         "cube": ["array-like", None],
+        "downsample": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "crop_size": ["array-like", None],
         "width": [Interval(Real, 0, None, closed="neither"), None],
         "max_epochs": [Interval(Integral, 0, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "lr": [Interval(Real, 0, None, closed="neither"), None],
         "preset": [StrOptions(set(PRESETS))],
-        "lr_step": [Interval(Integral, 1, None, closed="left")],
-        "lr_gamma": [Interval(Real, 0, 1, closed="right")],
+        "lr_step": [Interval(Integral, 1, None, closed="left"), None],
+        "lr_gamma": [Interval(Real, 0, 1, closed="right"), None],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "augment": ["boolean"],
         "normalize": [StrOptions({"zscore", "percentile"}), None],
@@ -334,14 +344,29 @@ class CohortNetEstimator(BaseEstimator, metaclass=ABCMeta):
             raise ValueError(f"{type(self).__name__}: `cube` and `crop_size` need 3 sizes "
                              f"(D, H, W); got cube={settings['cube']!r}, crop_size="
                              f"{settings['crop_size']!r}.")
-        if any(c > k for c, k in zip(settings["crop_size"], cube)):
+        factors = self._downsample_factors(settings["downsample"])
+        if any(c % f for c, f in zip(cube, factors)):
+            raise ValueError(
+                f"{type(self).__name__}: cube={cube} is not a whole number of "
+                f"downsample={factors} blocks on every axis. Choose a cube divisible by the "
+                "factors (the cpu preset: cube (20, 80, 80), downsample (1, 2, 2)).")
+        grid = tuple(c // f for c, f in zip(cube, factors))
+        if any(c > g for c, g in zip(settings["crop_size"], grid)):
             raise ValueError(
                 f"{type(self).__name__}: crop_size={settings['crop_size']} is larger than the "
-                f"cube={cube} it is cropped from. Use a crop no larger than the cube on every "
-                "axis (the paper crops 16x64x64 out of 20x80x80)."
+                f"cube={cube} downsampled by {factors} = {grid} it is cropped from. Use a crop "
+                "no larger than that on every axis (the paper crops 16x64x64 out of 20x80x80)."
             )
-        settings["cube"] = cube
+        settings.update(cube=cube, downsample=factors, grid=grid)
         return settings
+
+    def _downsample_factors(self, value) -> tuple[int, int, int]:
+        from ..imaging._downsample import downsample_factors
+
+        try:
+            return downsample_factors(value)
+        except ValueError as error:
+            raise ValueError(f"{type(self).__name__}: {error}") from None
 
     def _augmenter(self) -> BatchAugmenter:
         crop = self.settings_["crop_size"]
@@ -383,15 +408,18 @@ class CohortNetEstimator(BaseEstimator, metaclass=ABCMeta):
 
     def _cube_frame(self, X: pd.DataFrame) -> pd.DataFrame:
         """The volume and mask columns of ``X`` cropped to the cube around the tumour
-        (not normalised); each crop keeps its physical origin, which is how
-        `mvikit.deep.gradcam` maps network-space maps back to the images."""
-        from ..imaging import ROICropper
+        and downsampled by ``downsample`` (not normalised); each cell keeps its
+        physical geometry, which is how `mvikit.deep.gradcam` maps network-space
+        maps back to the images."""
+        from ..imaging import ROICropper, VolumeDownsampler
 
         self._check_volume_columns(X)
         frame = X[self.volume_columns_ + self.mask_columns_]
+        columns = {"volumes": self.volume_columns_, "masks": self.mask_columns_}
         if self.mask_columns_:
-            frame = ROICropper(size=self.settings_["cube"], volumes=self.volume_columns_,
-                               masks=self.mask_columns_).fit_transform(frame)
+            frame = ROICropper(size=self.settings_["cube"], **columns).fit_transform(frame)
+        if self.settings_["downsample"] != (1, 1, 1):
+            frame = VolumeDownsampler(self.settings_["downsample"], **columns).fit_transform(frame)
         return frame
 
     def _volume_tensors(self, X: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
@@ -414,7 +442,7 @@ class CohortNetEstimator(BaseEstimator, metaclass=ABCMeta):
         return torch.from_numpy(volumes), torch.from_numpy(masks)
 
     def _stack(self, frame: pd.DataFrame, columns: list, dtype) -> np.ndarray:
-        cube = self.settings_["cube"]
+        cube = self.settings_["grid"]
         out = np.empty((len(frame), len(columns)) + cube, dtype=dtype)
         for j, column in enumerate(columns):
             for i, (pid, cell) in enumerate(frame[column].items()):
@@ -423,7 +451,8 @@ class CohortNetEstimator(BaseEstimator, metaclass=ABCMeta):
                     raise CohortError(
                         f"patient {pid!r}, column {column!r}: volume of shape {array.shape}, "
                         f"expected the cube {cube}. Add a tumour mask column (the cube is "
-                        "cropped around it) or set `cube` to the volumes' shape."
+                        "cropped around it) or set `cube` to the volumes' shape (and "
+                        "`downsample=1`)."
                     )
                 out[i, j] = array
         return out
@@ -463,8 +492,8 @@ class CohortNetEstimator(BaseEstimator, metaclass=ABCMeta):
             "iterator_train__shuffle": True,
             "train_split": None,
             "callbacks": [("lr_scheduler", LRScheduler(policy=torch.optim.lr_scheduler.StepLR,
-                                                       step_size=self.lr_step,
-                                                       gamma=self.lr_gamma))],
+                                                       step_size=s["lr_step"],
+                                                       gamma=s["lr_gamma"]))],
             "device": self.device,
             "verbose": int(self.verbose),
             "augmenter": self._augmenter(),

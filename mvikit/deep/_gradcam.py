@@ -300,9 +300,9 @@ def _run(net, module: nn.Module, data: dict, layers: dict[str, str], target) -> 
 
 def _crop_geometry(estimator, X: pd.DataFrame) -> pd.DataFrame:
     """Per patient and sequence, a Volume on the grid of the network's input crop:
-    the cube around the tumour (`ROICropper`), then its centre crop."""
+    the (downsampled) cube around the tumour, then its centre crop."""
     cube_frame = estimator._cube_frame(X)
-    cube = np.asarray(estimator.settings_["cube"])
+    cube = np.asarray(estimator.settings_["grid"])
     crop = np.asarray(estimator.net_.augmenter.crop_size)
     start = (cube - crop) // 2  # as mvikit.deep.augment.center_crop
     out = {}
@@ -371,7 +371,7 @@ def gradcam(estimator, X, target=None, layer=None, *, model: str = "student"
     ...     "PRE": [Volume(rng.normal(size=(8, 16, 16))) for _ in range(6)],
     ...     "HBP": [Volume(rng.normal(size=(8, 16, 16))) for _ in range(6)],
     ...     "tumor_mask": [Volume(mask)] * 6}, index=[f"p{i}" for i in range(6)])
-    >>> clf = VolumeNetClassifier(cube=(8, 12, 12), crop_size=(8, 8, 8), width=0.0625,
+    >>> clf = VolumeNetClassifier(cube=(8, 12, 12), downsample=1, crop_size=(8, 8, 8), width=0.0625,
     ...                           max_epochs=1, batch_size=3, random_state=0)
     >>> clf = clf.fit(X, [0, 1] * 3)
     >>> cam = gradcam(clf, X)

@@ -136,7 +136,7 @@ class MDNetClassifier(CohortNetClassifier):
         setting).
     teacher_width : float, default=None
         Channel multiplier of the teacher (None: ``width``).
-    volumes, clinical, masks, cube, crop_size, width, max_epochs, batch_size, lr, \
+    volumes, clinical, masks, cube, downsample, crop_size, width, max_epochs, batch_size, lr, \
 preset, lr_step, lr_gamma, weight_decay, class_weight, augment, normalize, device, \
 precision, random_state, verbose
         As in `VolumeNetClassifier`; with ``precision="bfloat16"`` the teacher's and
@@ -186,7 +186,7 @@ precision, random_state, verbose
     ...     "HBP": [Volume(rng.normal(size=(8, 16, 16))) for _ in range(8)],
     ...     "tumor_mask": [Volume(mask)] * 8}, index=[f"p{i}" for i in range(8)])
     >>> y = np.array(["M0", "M1"] * 4)
-    >>> clf = MDNetClassifier(cube=(8, 16, 16), crop_size=(8, 16, 16), width=0.0625,
+    >>> clf = MDNetClassifier(cube=(8, 16, 16), downsample=1, crop_size=(8, 16, 16), width=0.0625,
     ...                       max_epochs=1, batch_size=4, random_state=0).fit(X, y)
     >>> images_only = X[["PRE", "HBP", "tumor_mask"]]
     >>> bool(np.array_equal(clf.predict_proba(images_only), clf.predict_proba(X)))
@@ -215,9 +215,9 @@ precision, random_state, verbose
                  teacher_weight=1.0, student_weight=1.0, clinical_weight=1.0,
                  class_kd_weight=1.0, feature_kd_weights=None, kd_temperature=1.0,
                  feature_kd_temperature=1.0, sp_weight=3000.0, teacher_width=None,
-                 volumes="auto", clinical="auto", masks="auto", cube=None,
+                 volumes="auto", clinical="auto", masks="auto", cube=None, downsample=None,
                  crop_size=None, width=None, max_epochs=None, batch_size=None, lr=None,
-                 preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, class_weight=None,
+                 preset="cpu", lr_step=None, lr_gamma=None, weight_decay=0.0, class_weight=None,
                  augment=True, normalize="zscore", device="cpu", precision="float32",
                  random_state=None, verbose=0):
         self.distillation = distillation
@@ -236,6 +236,7 @@ precision, random_state, verbose
         self.clinical = clinical
         self.masks = masks
         self.cube = cube
+        self.downsample = downsample
         self.crop_size = crop_size
         self.width = width
         self.max_epochs = max_epochs

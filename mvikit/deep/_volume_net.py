@@ -39,11 +39,17 @@ class VolumeNetClassifier(CohortNetClassifier):
     masks : "auto", list of str or None, default="auto"
         Mask columns; the tumour mask centres the cube.
     cube : tuple of 3 int, default=None
-        Box ``(D, H, W)`` cropped around the tumour once per fit/predict.  None
-        takes the preset's (20x80x80, MD-Net's cube, for ``"paper"``).
+        Box ``(D, H, W)``, in image voxels, cropped around the tumour once per
+        fit/predict.  None takes the preset's (20x80x80, MD-Net's cube).
+    downsample : int or tuple of 3 int, default=None
+        Block size by which the cube is averaged into coarser voxels
+        (`mvikit.imaging.VolumeDownsampler`) before the network sees it; the
+        cube must be a whole number of blocks.  None takes the preset's:
+        ``(1, 1, 1)`` for ``"paper"``, ``(1, 2, 2)`` for ``"cpu"`` and ``"demo"``
+        (the paper's field of view at half the in-plane resolution).
     crop_size : tuple of 3 int, default=None
-        Network input: random crops of the cube in training, its centre crop
-        at inference.  None takes the preset's.
+        Network input, in downsampled voxels: random crops of the (downsampled)
+        cube in training, its centre crop at inference.  None takes the preset's.
     width : float, default=None
         Channel multiplier (1 = 64/128/256/256 channels).  None: preset.
     max_epochs, batch_size : int, default=None
@@ -51,16 +57,18 @@ class VolumeNetClassifier(CohortNetClassifier):
     lr : float, default=None
         Adam's learning rate.  None: preset.
     preset : {"cpu", "demo", "paper"}, default="cpu"
-        Fills the None-valued ``width``, ``cube``, ``crop_size``, ``max_epochs``,
-        ``batch_size`` and ``lr``: ``"paper"`` = 1, (20, 80, 80), (16, 64, 64), 80,
-        16, 3e-4 (MD-Net Sec. III-F); ``"cpu"`` = 0.0625, (20, 48, 48),
-        (16, 40, 40), 10, 16, 1e-3 (a network small enough to train on the
-        default cohort on a few CPU cores); ``"demo"`` = 0.0625, (20, 40, 40),
-        (16, 32, 32), 3, 16, 2e-3 (``mvikit demo --quick``).  A parameter given
-        explicitly always wins over the preset.
-    lr_step, lr_gamma : int, float, default=2, 0.9
+        Fills the None-valued ``width``, ``cube``, ``downsample``, ``crop_size``,
+        ``max_epochs``, ``batch_size``, ``lr``, ``lr_step`` and ``lr_gamma``:
+        ``"paper"`` = 1, (20, 80, 80), 1, (16, 64, 64), 80, 16, 3e-4, 2, 0.9
+        (MD-Net Sec. III-F); ``"cpu"`` = 0.0625, (20, 80, 80), (1, 2, 2),
+        (16, 32, 32), 10, 16, 1e-3, 1, 0.7 (the paper's field of view and decay
+        with a network small enough to train on the default cohort on a few CPU
+        cores); ``"demo"`` = as ``"cpu"`` but 3 epochs, lr 2e-3, 2, 0.9
+        (``mvikit demo --quick``).  A parameter given explicitly always wins over
+        the preset.
+    lr_step, lr_gamma : int, float, default=None
         StepLR schedule: the learning rate is multiplied by ``lr_gamma`` every
-        ``lr_step`` epochs.
+        ``lr_step`` epochs.  None: preset.
     weight_decay : float, default=0.0
         Adam's weight decay.
     class_weight : "balanced", dict or None, default=None
@@ -96,8 +104,9 @@ class VolumeNetClassifier(CohortNetClassifier):
     clinical_preprocessor_ : ClinicalPreprocessor or None
         Fitted on the training rows (``use_clinical=True``).
     settings_ : dict
-        The effective ``width``, ``crop_size``, ``max_epochs``, ``batch_size``,
-        ``lr`` and ``cube``.
+        The effective ``width``, ``cube``, ``downsample``, ``crop_size``,
+        ``max_epochs``, ``batch_size``, ``lr``, ``lr_step``, ``lr_gamma`` and
+        ``grid`` (the cube's shape after downsampling).
     net_ : skorch.NeuralNet
         The trained network (``net_.module_``; ``net_.history`` per epoch).
     n_features_in_ : int
@@ -121,7 +130,7 @@ class VolumeNetClassifier(CohortNetClassifier):
     ...     "HBP": [Volume(rng.normal(size=(8, 16, 16))) for _ in range(8)],
     ...     "tumor_mask": [Volume(mask)] * 8}, index=[f"p{i}" for i in range(8)])
     >>> y = np.array([0, 1] * 4)
-    >>> clf = VolumeNetClassifier(cube=(8, 16, 16), crop_size=(8, 16, 16), width=0.0625,
+    >>> clf = VolumeNetClassifier(cube=(8, 16, 16), downsample=1, crop_size=(8, 16, 16), width=0.0625,
     ...                           max_epochs=1, batch_size=4, random_state=0).fit(X, y)
     >>> clf.predict_proba(X).shape
     (8, 2)
@@ -135,9 +144,9 @@ class VolumeNetClassifier(CohortNetClassifier):
     }
 
     def __init__(self, architecture="concat", *, use_clinical=False, focal_gamma=0.0,
-                 volumes="auto", clinical="auto", masks="auto", cube=None,
+                 volumes="auto", clinical="auto", masks="auto", cube=None, downsample=None,
                  crop_size=None, width=None, max_epochs=None, batch_size=None, lr=None,
-                 preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, class_weight=None,
+                 preset="cpu", lr_step=None, lr_gamma=None, weight_decay=0.0, class_weight=None,
                  augment=True, normalize="zscore", device="cpu", precision="float32",
                  random_state=None, verbose=0):
         self.architecture = architecture
@@ -147,6 +156,7 @@ class VolumeNetClassifier(CohortNetClassifier):
         self.clinical = clinical
         self.masks = masks
         self.cube = cube
+        self.downsample = downsample
         self.crop_size = crop_size
         self.width = width
         self.max_epochs = max_epochs

@@ -8,6 +8,7 @@ through unchanged, and results are cached per volume (`volume_cache_info`).
 from ._cache import clear_volume_cache, volume_cache_info
 from ._checks import validate_cohort
 from ._crop import ROICropper
+from ._downsample import VolumeDownsampler
 from ._io import read_image, write_image
 from ._normalize import IntensityNormalizer
 from ._resample import VolumeResampler
@@ -21,6 +22,7 @@ __all__ = [
     "write_image",
     "validate_cohort",
     "VolumeResampler",
+    "VolumeDownsampler",
     "ROICropper",
     "IntensityNormalizer",
     "PeritumoralShell",

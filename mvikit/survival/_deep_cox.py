@@ -180,13 +180,14 @@ default="concat"
     min_events_per_batch : int, default=2
         Every training batch holds at least this many events (a batch without events
         has no partial likelihood); with few events, batches grow beyond ``batch_size``.
-    volumes, clinical, masks, cube, crop_size, width, max_epochs, batch_size, lr, \
+    volumes, clinical, masks, cube, downsample, crop_size, width, max_epochs, batch_size, lr, \
 preset, lr_step, lr_gamma, weight_decay, augment, normalize, device, precision, \
 random_state, verbose
         As `mvikit.deep.VolumeNetClassifier`; with ``precision="bfloat16"`` the
         network runs under bfloat16 autocast and the Cox loss gets its risks cast
-        to float32. ``preset="cpu"`` (default) is a narrow net on 16x48x48 crops;
-        ``"paper"`` the full-width one.
+        to float32. ``preset="cpu"`` (default) is a narrow net reading the 20x80x80
+        cube at half the in-plane resolution (16x32x32 crops); ``"paper"`` the
+        full-width one at full resolution.
 
     Attributes
     ----------
@@ -238,8 +239,8 @@ random_state, verbose
     >>> X = pd.DataFrame({"PRE": [Volume(rng.normal(size=(8, 16, 16))) for _ in range(8)],
     ...                   "tumor_mask": [Volume(mask)] * 8}, index=[f"p{i}" for i in range(8)])
     >>> y = Surv.from_arrays(event=[1, 0] * 4, time=np.arange(1.0, 9.0))
-    >>> model = DeepCoxSurvival(cube=(8, 16, 16), crop_size=(8, 16, 16), width=0.0625,
-    ...                         max_epochs=1, batch_size=4, random_state=0).fit(X, y)
+    >>> model = DeepCoxSurvival(cube=(8, 16, 16), downsample=1, crop_size=(8, 16, 16),
+    ...                         width=0.0625, max_epochs=1, batch_size=4, random_state=0).fit(X, y)
     >>> model.predict(X).shape
     (8,)
     >>> bool(np.all(np.diff(model.predict_survival_function(X, return_array=True)) <= 0))
@@ -250,8 +251,8 @@ random_state, verbose
 
     >>> X["age"] = rng.normal(60, 10, size=8)
     >>> skip = DeepCoxSurvival(use_clinical=True, clinical_fusion="linear", clinical=["age"],
-    ...                        cube=(8, 16, 16), crop_size=(8, 16, 16), width=0.0625,
-    ...                        max_epochs=1, batch_size=4, random_state=0).fit(X, y)
+    ...                        cube=(8, 16, 16), downsample=1, crop_size=(8, 16, 16),
+    ...                        width=0.0625, max_epochs=1, batch_size=4, random_state=0).fit(X, y)
     >>> parts = skip.decompose_risk(X)
     >>> list(parts.columns), bool(np.allclose(parts.sum(axis=1), skip.predict(X), atol=1e-5))
     (['clinical', 'image'], True)
@@ -274,8 +275,8 @@ random_state, verbose
     def __init__(self, architecture="concat", *, use_clinical=False, clinical_fusion="late",
                  clinical_init="cox", clinical_penalizer=1.0, clinical_lr=None, ties="breslow",
                  min_events_per_batch=2, volumes="auto", clinical="auto", masks="auto",
-                 cube=(20, 80, 80), crop_size=None, width=None, max_epochs=None,
-                 batch_size=None, lr=None, preset="cpu", lr_step=2, lr_gamma=0.9,
+                 cube=None, downsample=None, crop_size=None, width=None, max_epochs=None,
+                 batch_size=None, lr=None, preset="cpu", lr_step=None, lr_gamma=None,
                  weight_decay=0.0, augment=True, normalize="zscore", device="cpu",
                  precision="float32", random_state=None, verbose=0):
         self.architecture = architecture
@@ -290,6 +291,7 @@ random_state, verbose
         self.clinical = clinical
         self.masks = masks
         self.cube = cube
+        self.downsample = downsample
         self.crop_size = crop_size
         self.width = width
         self.max_epochs = max_epochs
