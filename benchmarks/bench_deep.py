@@ -7,7 +7,7 @@
    bfloat16 mixed precision (the estimators' ``precision="bfloat16"`` context,
    and bare autocast without its float32 guard for depth-2 convolutions, to show
    what the guard costs).
-2. The same for the CPU-preset network size (width 1/16, 16x40x40, batch 16),
+2. The same for the CPU-preset network size (width 1/16, 16x32x32, batch 16),
    where the layout matters most.
 3. (``--compile``) ``torch.compile`` of both networks at both sizes: compile time
    (wall, and CPU seconds of this process + its compile workers) and the
@@ -134,7 +134,7 @@ def training_step_rate(width: float, batch: int, crop: tuple, repeat: int = 2,
 
 
 SIZES = (("paper size (width 1, batch 4, 16x64x64)", 1.0, 4, (16, 64, 64), False, 2),
-         ("CPU preset (width 1/16, batch 16, 16x40x40)", 0.0625, 16, (16, 40, 40), True, 6))
+         ("CPU preset (width 1/16, batch 16, 16x32x32)", 0.0625, 16, (16, 32, 32), True, 6))
 
 
 def bench_steps(mm: float) -> None:

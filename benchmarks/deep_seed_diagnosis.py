@@ -18,10 +18,22 @@ cohort (n = 270, MVI grade M0/M1/M2, PRE + HBP) and the "cpu" preset:
    clinical-regression head recovers the radiologist-read signs from the
    images (AUC of the predicted descriptor against the true sign; Spearman for
    size), and the loss terms per epoch (does the student follow the teacher?).
+4. **What the student can learn, densely supervised** (10 paired folds): the
+   plain student with its clinical-regression head trained on the *true*
+   latent ``a`` and the true log-diameter instead of the clinical table -- the
+   most informative privileged target there is.  Held-out Spearman of the
+   predicted ``a`` and diameter with the truth, and the student's grade AUC.
+5. **The most distillation can give** (10 paired folds): the plain student
+   against the same student distilled (class-level term, eq. 4) from an
+   *oracle* teacher whose soft labels are the true class posteriors,
+   ``P(grade | a, s)`` (all the clinical knowledge there is) or
+   ``P(grade | a)`` (all the image-visible knowledge), with the same seeds.
+   No trained teacher can hand over more than these.
 
-Run ``python benchmarks/deep_seed_diagnosis.py [--parts ceilings,signs,mdnet]``
-(about 1 + 4 + 2 CPU-minutes on one thread).  The numbers are quoted in
-docs/guide/distillation.rst ("What the simulated cohort shows").
+Run ``python benchmarks/deep_seed_diagnosis.py [--parts ceilings,signs,mdnet,dense,oracle]
+[--n-jobs 2]`` (about 1 + 4 + 1 + 4 + 10 CPU-minutes; ``--n-jobs`` runs the
+folds of parts 4-5 in parallel, one torch thread each).  The numbers are quoted
+in docs/guide/distillation.rst ("What the simulated cohort shows").
 """
 
 from __future__ import annotations
@@ -32,8 +44,9 @@ import time
 import numpy as np
 import pandas as pd
 import torch
+from joblib import Parallel, delayed
 from scipy import ndimage
-from scipy.stats import spearmanr
+from scipy.stats import norm, spearmanr, wilcoxon
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
@@ -41,9 +54,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mvikit.datasets import make_hcc_cohort
+from mvikit.datasets._sim_params import grade_thresholds, resolve_params
 from mvikit.deep import MDNetClassifier, VolumeNetClassifier
 from mvikit.deep._base import PRESETS
-from mvikit.imaging import IntensityNormalizer, ROICropper
+from mvikit.deep._mdnet import MDNetNet
+from mvikit.imaging import IntensityNormalizer, ROICropper, VolumeDownsampler
 
 SEQUENCES = ["PRE", "HBP"]
 #: true signs a perfect radiologist would read, plus geometry
@@ -75,11 +90,12 @@ def logistic_cv(F: np.ndarray, y: np.ndarray, folds, C: float = 0.1) -> np.ndarr
 
 
 def cube_features(cohort) -> np.ndarray:
-    """First-order statistics of the cpu preset's cubes, normalised as the networks
-    see them (z-score in the tumour plus 10 mm)."""
+    """First-order statistics of the cpu preset's cubes, downsampled and normalised
+    as the networks see them (z-score in the tumour plus 10 mm)."""
     columns = {"volumes": SEQUENCES, "masks": ["tumor_mask"]}
     frame = cohort.X[SEQUENCES + ["tumor_mask"]]
     frame = ROICropper(size=PRESETS["cpu"]["cube"], **columns).fit_transform(frame)
+    frame = VolumeDownsampler(PRESETS["cpu"]["downsample"], **columns).fit_transform(frame)
     frame = IntensityNormalizer("zscore", region="roi", **columns).fit_transform(frame)
     rows = []
     for pid in frame.index:
@@ -152,10 +168,121 @@ def mdnet_handover(cohort, folds, fold: int = 0) -> tuple[dict, pd.DataFrame, pd
     return summary, pd.DataFrame(rows), losses
 
 
+# ----------------------------------------------------- 4. dense supervision
+TRUE_TARGETS = ["true_a", "true_log_diameter"]
+
+
+def with_true_targets(cohort) -> pd.DataFrame:
+    """The cohort frame plus the latent ``a`` and the log-diameter as columns."""
+    X = cohort.X.copy()
+    X["true_a"] = cohort.truth["a"].to_numpy(float)
+    X["true_log_diameter"] = np.log(cohort.truth["diameter_mm"].to_numpy(float))
+    return X
+
+
+def _dense_fold(X, y, train, test, seed) -> dict:
+    torch.set_num_threads(1)
+    model = MDNetClassifier(volumes=SEQUENCES, distillation="none", clinical=TRUE_TARGETS,
+                            preset="cpu", random_state=seed).fit(X.iloc[train], y[train])
+    predicted = model.predict_clinical(X.iloc[test])
+    return {"student_auc": grade_auc(y[test], model.predict_proba(X.iloc[test])),
+            "spearman_a": spearmanr(predicted["true_a"], X["true_a"].iloc[test]).statistic,
+            "spearman_diameter": spearmanr(predicted["true_log_diameter"],
+                                           X["true_log_diameter"].iloc[test]).statistic}
+
+
+def dense_supervision(cohort, folds, n_jobs: int = 1) -> pd.DataFrame:
+    X, y = with_true_targets(cohort), np.asarray(cohort.y)
+    rows = Parallel(n_jobs=n_jobs)(delayed(_dense_fold)(X, y, train, test, k)
+                                   for k, (train, test) in enumerate(folds))
+    reference = np.log(cohort.truth["diameter_mm"].to_numpy(float))
+    table = pd.DataFrame(rows)
+    table.attrs["spearman_a_log_diameter"] = spearmanr(reference, cohort.truth["a"]).statistic
+    return table
+
+
+# ----------------------------------------------------- 5. oracle teacher
+def true_posteriors(truth: pd.DataFrame, given: str) -> np.ndarray:
+    """``P(grade | a, s)`` (``given="a,s"``) or ``P(grade | a)`` (``"a"``) of every
+    patient: the liability is ``N(b_a a + b_s s, sigma^2)``, resp.
+    ``N(b_a a, b_s^2 + sigma^2)``, cut at the simulator's grade thresholds."""
+    params = resolve_params(None)
+    low, high = grade_thresholds(params)
+    if given == "a,s":
+        mean, sd = truth["r"].to_numpy(float), params["sigma"]
+    else:
+        mean = params["b_a"] * truth["a"].to_numpy(float)
+        sd = float(np.hypot(params["b_s"], params["sigma"]))
+    below_low, below_high = norm.cdf((low - mean) / sd), norm.cdf((high - mean) / sd)
+    return np.stack([below_low, below_high - below_low, 1.0 - below_high], axis=1)
+
+
+class _OracleTeacherNet(MDNetNet):
+    """The MD-Net net whose teacher output is the oracle's log-posterior (a
+    measuring device: only the class-level term can use it)."""
+
+    def _teacher_forward(self, x: dict) -> dict:
+        return {"logits": torch.log(x["oracle"].clamp_min(1e-6))}
+
+
+class OracleDistilledStudent(MDNetClassifier):
+    """MD-Net's student distilled (eq. 4 only) from given class probabilities.
+
+    ``fit`` reads them from the columns ``oracle_columns`` of X (one per class,
+    in ``classes_`` order); the student never sees them at predict time.
+    """
+
+    def __init__(self, oracle_columns=("oracle_0", "oracle_1", "oracle_2"), **params):
+        # only the class-level term can use an oracle (it has no feature maps)
+        params = {"distillation": "hinton", "clinical_weight": 0.0, "clinical": ["age"],
+                  **params}
+        super().__init__(**params)
+        self.oracle_columns = oracle_columns
+
+    @classmethod
+    def _get_param_names(cls):
+        return sorted({*MDNetClassifier._get_param_names(), "oracle_columns"})
+
+    def _prepare_fit(self, X, y):
+        data, y_encoded = super()._prepare_fit(X, y)
+        data["oracle"] = torch.as_tensor(X[list(self.oracle_columns)].to_numpy(np.float32))
+        return data, y_encoded
+
+    def _build_net(self, data, criterion, seed):
+        net = super()._build_net(data, criterion, seed)
+        net.__class__ = _OracleTeacherNet  # same net, the teacher replaced by the oracle
+        return net
+
+
+def _oracle_fold(X, y, train, test, seed) -> dict:
+    torch.set_num_threads(1)
+    models = {"plain student": MDNetClassifier(volumes=SEQUENCES, distillation="none",
+                                               clinical_weight=0.0, preset="cpu",
+                                               random_state=seed)}
+    for given in ("a,s", "a"):
+        columns = tuple(f"P({k} | {given})" for k in range(3))
+        models[f"distilled from P(grade | {given})"] = OracleDistilledStudent(
+            oracle_columns=columns, volumes=SEQUENCES, preset="cpu", random_state=seed)
+    return {name: grade_auc(y[test], model.fit(X.iloc[train], y[train])
+                            .predict_proba(X.iloc[test])) for name, model in models.items()}
+
+
+def oracle_distillation(cohort, folds, n_jobs: int = 1) -> pd.DataFrame:
+    X, y = cohort.X.copy(), np.asarray(cohort.y)
+    for given in ("a,s", "a"):
+        posterior = true_posteriors(cohort.truth, given)
+        for k in range(3):
+            X[f"P({k} | {given})"] = posterior[:, k]
+    rows = Parallel(n_jobs=n_jobs)(delayed(_oracle_fold)(X, y, train, test, k)
+                                   for k, (train, test) in enumerate(folds))
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="ceilings,signs,mdnet")
+    parser.add_argument("--parts", default="ceilings,signs,mdnet,dense,oracle")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--n-jobs", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     parts = set(args.parts.split(","))
@@ -181,6 +308,27 @@ def main() -> None:
         print(recovery.round(3).to_string(index=False))
         print("   loss terms per epoch (weighted):")
         print(losses.round(3).to_string())
+        print(f"   ({time.perf_counter() - start:.0f} s)\n", flush=True)
+    if "dense" in parts:
+        start = time.perf_counter()
+        table = dense_supervision(cohort, folds, args.n_jobs)
+        print("4. the plain student with its regression head on the true a and log-diameter")
+        print(table.agg(["mean", "std"]).round(3).to_string())
+        print(f"   Spearman of the true log-diameter with a: "
+              f"{table.attrs['spearman_a_log_diameter']:.3f}")
+        print(f"   ({time.perf_counter() - start:.0f} s)\n", flush=True)
+    if "oracle" in parts:
+        start = time.perf_counter()
+        table = oracle_distillation(cohort, folds, args.n_jobs)
+        print("5. the student distilled from oracle teachers (held-out macro OvO AUC per fold)")
+        print(table.round(3).to_string())
+        print(table.agg(["mean", "std"]).round(3).to_string())
+        plain = table["plain student"]
+        for name in table.columns[1:]:
+            gain = table[name] - plain
+            print(f"   {name}: gain {gain.mean():+.3f} +- {gain.std(ddof=1):.3f}, "
+                  f"{int((gain > 0).sum())}/{len(gain)} folds, "
+                  f"Wilcoxon p = {wilcoxon(table[name], plain).pvalue:.3g}")
         print(f"   ({time.perf_counter() - start:.0f} s)", flush=True)
 
 

@@ -11,19 +11,22 @@ five CPU-minutes per fold with the "cpu" preset), so it checkpoints every two fo
 to ``--out`` and can be stopped and resumed.
 
 Run: ``python benchmarks/deep_seed_finding.py [--splits 5] [--repeats 2]
-[--preset cpu] [--folds K] [--seeds N] [--rows A,B] [--n-jobs J]
-[--out deep_seed_finding.csv]``
+[--preset cpu] [--param KEY=VALUE ...] [--folds K] [--seeds N] [--rows A,B]
+[--n-jobs J] [--out deep_seed_finding.csv]``
 (``--folds K`` stops after the first K folds; the summary then covers those).
 ``--seeds N`` replaces every row by a soft-voting ensemble of N copies trained
 with different ``random_state`` values: the cpu-preset networks move by about
 0.05 AUC from seed to seed on one fold, more than the gap being tested.
 ``--rows`` picks a subset of the three rows; ``--n-jobs`` runs the fits of a
-pair of folds in parallel (one torch thread each).
+pair of folds in parallel (one torch thread each); ``--param`` overrides a
+parameter of every row (e.g. ``--param lr_gamma=0.9 --param lr_step=2``; the
+value is read as a Python literal).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import time
 from pathlib import Path
 
@@ -77,8 +80,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--rows", default=",".join(ROWS))
     parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out", default="deep_seed_finding.csv")
     args = parser.parse_args()
+    params = {key: ast.literal_eval(value)
+              for key, value in (item.split("=", 1) for item in args.param)}
     torch.set_num_threads(args.threads)
     rows = [r for r in ROWS if r in args.rows.split(",")]
 
@@ -95,7 +101,8 @@ def main() -> None:
         if len(chunk) == 1:
             chunk = [chunk[0] - 1, chunk[0]]  # an odd last fold is paired with its neighbour
         start, cpu = time.perf_counter(), time.process_time()
-        models = mdnet_ablation_models(["III"], preset=args.preset, random_state=chunk[0])
+        models = mdnet_ablation_models(["III"], preset=args.preset, random_state=chunk[0],
+                                       **params)
         models = {name: seed_ensemble(models[name], args.seeds, 100 * chunk[0])
                   for name in rows}
         table = chunk_scores(models, X, y, [splits[k] for k in chunk], seed=chunk[0],

@@ -23,9 +23,8 @@ from mvikit.deep import VolumeNetClassifier
 from mvikit.deep._base import PRESETS
 from mvikit.exceptions import CohortError, ColumnRoleError, TrainingError
 
-# explicit cube, downsampling and schedule: the tests do not follow the cpu preset's
 TINY = dict(cube=(8, 16, 16), downsample=1, crop_size=(8, 12, 12), width=0.0625, max_epochs=2,
-            batch_size=8, lr_step=2, lr_gamma=0.9, random_state=0)
+            batch_size=8, random_state=0)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -158,8 +157,8 @@ def test_preset_fills_only_unset_parameters(data):
     paper = PRESETS["paper"]
     assert clf.settings_ == {"width": 0.0625, "crop_size": (16, 64, 64), "max_epochs": 0,
                              "batch_size": paper["batch_size"], "lr": paper["lr"],
-                             "cube": (16, 64, 64), "downsample": (1, 1, 1), "lr_step": 2,
-                             "lr_gamma": 0.9, "grid": (16, 64, 64)}
+                             "cube": (16, 64, 64), "downsample": (1, 1, 1),
+                             "grid": (16, 64, 64)}
     assert clf.net_.lr == 3e-4 and clf.net_.batch_size == 16
     assert clf.get_params()["lr"] is None  # __init__ stored the argument unchanged
 

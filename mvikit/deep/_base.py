@@ -55,15 +55,13 @@ logger = logging.getLogger(__name__)
 
 #: Settings filled in by ``preset`` when the matching parameter is None.
 #: "paper": MD-Net Sec. III-F (width 1, 16x64x64 crops of the 20x80x80 cube, 80
-#: epochs, batch 16, Adam 3e-4 x0.9 every 2 epochs, which ends at 1.6 % of the
-#: starting rate).
+#: epochs, batch 16, Adam 3e-4).
 #: "cpu": the paper's field of view (the 20x80x80 cube, 16x64x64 crops) at half
-#: the in-plane resolution (``downsample=(1, 2, 2)``: the network sees 16x32x32),
-#: a narrow net, and the paper's decay compressed into 10 epochs (x0.7 every
-#: epoch, ending at 4 %); trains on the default 270-patient simulated cohort in
+#: the in-plane resolution (``downsample=(1, 2, 2)``: the network sees 16x32x32)
+#: and a narrow net that trains on the default 270-patient simulated cohort in
 #: about a CPU-minute (see benchmarks/bench_deep.py).
 #: "demo": the quick command-line demo (``mvikit demo --quick``): the cpu preset's
-#: field of view, 3 epochs, about 18 CPU-seconds per MD-Net fit on 180 patients.
+#: field of view, 3 epochs, about 15 CPU-seconds per MD-Net fit on 180 patients.
 #: ``channels_last`` is not a parameter: it feeds the batches to the network in
 #: torch's channels-last 3D layout, which oneDNN's CPU convolutions run
 #: faster: 1.3-1.7x for the narrow presets, 1.13x for the paper-size step
@@ -71,16 +69,15 @@ logger = logging.getLogger(__name__)
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"width": 1.0, "cube": (20, 80, 80), "downsample": (1, 1, 1),
               "crop_size": (16, 64, 64), "max_epochs": 80, "batch_size": 16, "lr": 3e-4,
-              "lr_step": 2, "lr_gamma": 0.9, "channels_last": True},
+              "channels_last": True},
     "cpu": {"width": 0.0625, "cube": (20, 80, 80), "downsample": (1, 2, 2),
             "crop_size": (16, 32, 32), "max_epochs": 10, "batch_size": 16, "lr": 1e-3,
-            "lr_step": 1, "lr_gamma": 0.7, "channels_last": True},
+            "channels_last": True},
     "demo": {"width": 0.0625, "cube": (20, 80, 80), "downsample": (1, 2, 2),
              "crop_size": (16, 32, 32), "max_epochs": 3, "batch_size": 16, "lr": 2e-3,
-             "lr_step": 2, "lr_gamma": 0.9, "channels_last": True},
+             "channels_last": True},
 }
-_PRESET_KEYS = ("width", "cube", "downsample", "crop_size", "max_epochs", "batch_size", "lr",
-                "lr_step", "lr_gamma")
+_PRESET_KEYS = ("width", "cube", "downsample", "crop_size", "max_epochs", "batch_size", "lr")
 
 #: ``precision`` -> the dtype of `torch.autocast` (None: no autocast, plain float32).
 PRECISIONS: dict[str, torch.dtype | None] = {"float32": None, "bfloat16": torch.bfloat16}
@@ -311,8 +308,8 @@ class CohortNetEstimator(BaseEstimator, metaclass=ABCMeta):
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "lr": [Interval(Real, 0, None, closed="neither"), None],
         "preset": [StrOptions(set(PRESETS))],
-        "lr_step": [Interval(Integral, 1, None, closed="left"), None],
-        "lr_gamma": [Interval(Real, 0, 1, closed="right"), None],
+        "lr_step": [Interval(Integral, 1, None, closed="left")],
+        "lr_gamma": [Interval(Real, 0, 1, closed="right")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "augment": ["boolean"],
         "normalize": [StrOptions({"zscore", "percentile"}), None],
@@ -492,8 +489,8 @@ class CohortNetEstimator(BaseEstimator, metaclass=ABCMeta):
             "iterator_train__shuffle": True,
             "train_split": None,
             "callbacks": [("lr_scheduler", LRScheduler(policy=torch.optim.lr_scheduler.StepLR,
-                                                       step_size=s["lr_step"],
-                                                       gamma=s["lr_gamma"]))],
+                                                       step_size=self.lr_step,
+                                                       gamma=self.lr_gamma))],
             "device": self.device,
             "verbose": int(self.verbose),
             "augmenter": self._augmenter(),

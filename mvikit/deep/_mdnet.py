@@ -217,7 +217,7 @@ precision, random_state, verbose
                  feature_kd_temperature=1.0, sp_weight=3000.0, teacher_width=None,
                  volumes="auto", clinical="auto", masks="auto", cube=None, downsample=None,
                  crop_size=None, width=None, max_epochs=None, batch_size=None, lr=None,
-                 preset="cpu", lr_step=None, lr_gamma=None, weight_decay=0.0, class_weight=None,
+                 preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, class_weight=None,
                  augment=True, normalize="zscore", device="cpu", precision="float32",
                  random_state=None, verbose=0):
         self.distillation = distillation

@@ -58,17 +58,16 @@ class VolumeNetClassifier(CohortNetClassifier):
         Adam's learning rate.  None: preset.
     preset : {"cpu", "demo", "paper"}, default="cpu"
         Fills the None-valued ``width``, ``cube``, ``downsample``, ``crop_size``,
-        ``max_epochs``, ``batch_size``, ``lr``, ``lr_step`` and ``lr_gamma``:
-        ``"paper"`` = 1, (20, 80, 80), 1, (16, 64, 64), 80, 16, 3e-4, 2, 0.9
-        (MD-Net Sec. III-F); ``"cpu"`` = 0.0625, (20, 80, 80), (1, 2, 2),
-        (16, 32, 32), 10, 16, 1e-3, 1, 0.7 (the paper's field of view and decay
-        with a network small enough to train on the default cohort on a few CPU
-        cores); ``"demo"`` = as ``"cpu"`` but 3 epochs, lr 2e-3, 2, 0.9
-        (``mvikit demo --quick``).  A parameter given explicitly always wins over
-        the preset.
-    lr_step, lr_gamma : int, float, default=None
+        ``max_epochs``, ``batch_size`` and ``lr``: ``"paper"`` = 1, (20, 80, 80), 1,
+        (16, 64, 64), 80, 16, 3e-4 (MD-Net Sec. III-F); ``"cpu"`` = 0.0625,
+        (20, 80, 80), (1, 2, 2), (16, 32, 32), 10, 16, 1e-3 (the paper's field of
+        view, at half the in-plane resolution, for a network small enough to
+        train on the default cohort on a few CPU cores); ``"demo"`` = as
+        ``"cpu"`` but 3 epochs and lr 2e-3 (``mvikit demo --quick``).  A parameter
+        given explicitly always wins over the preset.
+    lr_step, lr_gamma : int, float, default=2, 0.9
         StepLR schedule: the learning rate is multiplied by ``lr_gamma`` every
-        ``lr_step`` epochs.  None: preset.
+        ``lr_step`` epochs (the paper's schedule).
     weight_decay : float, default=0.0
         Adam's weight decay.
     class_weight : "balanced", dict or None, default=None
@@ -105,8 +104,8 @@ class VolumeNetClassifier(CohortNetClassifier):
         Fitted on the training rows (``use_clinical=True``).
     settings_ : dict
         The effective ``width``, ``cube``, ``downsample``, ``crop_size``,
-        ``max_epochs``, ``batch_size``, ``lr``, ``lr_step``, ``lr_gamma`` and
-        ``grid`` (the cube's shape after downsampling).
+        ``max_epochs``, ``batch_size``, ``lr`` and ``grid`` (the cube's shape
+        after downsampling).
     net_ : skorch.NeuralNet
         The trained network (``net_.module_``; ``net_.history`` per epoch).
     n_features_in_ : int
@@ -146,7 +145,7 @@ class VolumeNetClassifier(CohortNetClassifier):
     def __init__(self, architecture="concat", *, use_clinical=False, focal_gamma=0.0,
                  volumes="auto", clinical="auto", masks="auto", cube=None, downsample=None,
                  crop_size=None, width=None, max_epochs=None, batch_size=None, lr=None,
-                 preset="cpu", lr_step=None, lr_gamma=None, weight_decay=0.0, class_weight=None,
+                 preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, class_weight=None,
                  augment=True, normalize="zscore", device="cpu", precision="float32",
                  random_state=None, verbose=0):
         self.architecture = architecture

@@ -276,7 +276,7 @@ random_state, verbose
                  clinical_init="cox", clinical_penalizer=1.0, clinical_lr=None, ties="breslow",
                  min_events_per_batch=2, volumes="auto", clinical="auto", masks="auto",
                  cube=None, downsample=None, crop_size=None, width=None, max_epochs=None,
-                 batch_size=None, lr=None, preset="cpu", lr_step=None, lr_gamma=None,
+                 batch_size=None, lr=None, preset="cpu", lr_step=2, lr_gamma=0.9,
                  weight_decay=0.0, augment=True, normalize="zscore", device="cpu",
                  precision="float32", random_state=None, verbose=0):
         self.architecture = architecture
