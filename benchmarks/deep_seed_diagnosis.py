@@ -151,7 +151,9 @@ def mdnet_handover(cohort, folds, fold: int = 0) -> tuple[dict, pd.DataFrame, pd
     model.fit(X.iloc[train], y[train])
     summary = {"student_test_auc": grade_auc(y[test], model.predict_proba(X.iloc[test])),
                "student_train_auc": grade_auc(y[train], model.predict_proba(X.iloc[train])),
-               "teacher_test_auc": grade_auc(y[test], model.teacher_predict_proba(X.iloc[test]))}
+               "teacher_test_auc": grade_auc(y[test], model.teacher_predict_proba(X.iloc[test])),
+               "teacher_train_auc": grade_auc(y[train],
+                                              model.teacher_predict_proba(X.iloc[train]))}
     predicted = model.predict_clinical(X.iloc[test])
     rows = [{"item": "size", "true": "diameter_mm", "score": "spearman",
              "value": spearmanr(predicted["size"], truth["diameter_mm"].iloc[test]).statistic}]
