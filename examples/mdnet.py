@@ -23,7 +23,8 @@ cohort = make_hcc_cohort(n_patients=90, random_state=0)
 X, y = cohort.X, np.asarray(cohort.y)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y,
                                                     random_state=0)
-# width 1/16, 16x32x32 crops of a 20x40x40 cube, batch 16, Adam 2e-3, channels-last
+# width 1/16, 16x32x32 crops of the 20x80x80 cube at half in-plane resolution, batch 16,
+# Adam 2e-3, channels-last
 small = dict(preset="demo", max_epochs=6, random_state=0)
 
 mdnet = MDNetClassifier(**small).fit(X_train, y_train)
