@@ -129,8 +129,9 @@ class VolumeNetClassifier(CohortNetClassifier):
     ...     "HBP": [Volume(rng.normal(size=(8, 16, 16))) for _ in range(8)],
     ...     "tumor_mask": [Volume(mask)] * 8}, index=[f"p{i}" for i in range(8)])
     >>> y = np.array([0, 1] * 4)
-    >>> clf = VolumeNetClassifier(cube=(8, 16, 16), downsample=1, crop_size=(8, 16, 16), width=0.0625,
-    ...                           max_epochs=1, batch_size=4, random_state=0).fit(X, y)
+    >>> clf = VolumeNetClassifier(cube=(8, 16, 16), downsample=1, crop_size=(8, 16, 16),
+    ...                           width=0.0625, max_epochs=1, batch_size=4,
+    ...                           random_state=0).fit(X, y)
     >>> clf.predict_proba(X).shape
     (8, 2)
     """
