@@ -29,10 +29,16 @@ cohort (n = 270, MVI grade M0/M1/M2, PRE + HBP) and the "cpu" preset:
    ``P(grade | a, s)`` (all the clinical knowledge there is) or
    ``P(grade | a)`` (all the image-visible knowledge), with the same seeds.
    No trained teacher can hand over more than these.
+6. **A realistic teacher, honest or not** (10 paired folds): the same, with the
+   soft labels of a ridge logistic regression on the 52 clinical items, either
+   out-of-fold within the training patients (no patient is scored by a model
+   that saw its grade) or in-sample (one model fitted on all of them, which is
+   what a teacher trained on the student's patients gives).
 
-Run ``python benchmarks/deep_seed_diagnosis.py [--parts ceilings,signs,mdnet,dense,oracle]
-[--n-jobs 2]`` (about 1 + 4 + 1 + 4 + 10 CPU-minutes; ``--n-jobs`` runs the
-folds of parts 4-5 in parallel, one torch thread each).  The numbers are quoted
+Run ``python benchmarks/deep_seed_diagnosis.py
+[--parts ceilings,signs,mdnet,dense,oracle,clinical] [--n-jobs 2]`` (about
+1 + 2 + 1 + 4 + 10 + 10 CPU-minutes; ``--n-jobs`` runs the folds of parts 4-6
+in parallel, one torch thread each).  The numbers are quoted
 in docs/guide/distillation.rst ("What the simulated cohort shows").
 """
 
@@ -280,9 +286,63 @@ def oracle_distillation(cohort, folds, n_jobs: int = 1) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# --------------------------------------- 6. a clinical teacher, honest or not
+def clinical_teacher_probabilities(cohort, train, honest: bool) -> np.ndarray:
+    """Class probabilities of a ridge logistic regression on the 52 clinical items
+    for the patients ``train``: out-of-fold (5-fold within ``train``, every
+    patient scored by a model that did not see it) when ``honest``, else from
+    one model fitted on all of ``train`` (how a teacher trained on the student's
+    own patients sees them)."""
+    from sklearn.model_selection import cross_val_predict
+
+    from mvikit.preprocessing import ClinicalPreprocessor
+
+    X, y = cohort.X.iloc[train][cohort.clinical_columns], np.asarray(cohort.y)[train]
+    model = make_pipeline(ClinicalPreprocessor(), LogisticRegression(C=0.01, max_iter=5000))
+    if honest:
+        return cross_val_predict(model, X, y, method="predict_proba",
+                                 cv=StratifiedKFold(5, shuffle=True, random_state=0))
+    return model.fit(X, y).predict_proba(X)
+
+
+def _clinical_teacher_fold(cohort, train, test, seed) -> dict:
+    torch.set_num_threads(1)
+    X, y = cohort.X.copy(), np.asarray(cohort.y)
+    models = {"plain student": MDNetClassifier(volumes=SEQUENCES, distillation="none",
+                                               clinical_weight=0.0, preset="cpu",
+                                               random_state=seed)}
+    for honest in (True, False):
+        name = "out-of-fold" if honest else "in-sample"
+        columns = tuple(f"{name} {k}" for k in range(3))
+        X[list(columns)] = 1.0 / 3  # test rows: never read (the student predicts alone)
+        X.iloc[train, [X.columns.get_loc(c) for c in columns]] = \
+            clinical_teacher_probabilities(cohort, train, honest)
+        models[f"distilled from the {name} clinical teacher"] = OracleDistilledStudent(
+            oracle_columns=columns, volumes=SEQUENCES, preset="cpu", random_state=seed)
+    return {name: grade_auc(y[test], model.fit(X.iloc[train], y[train])
+                            .predict_proba(X.iloc[test])) for name, model in models.items()}
+
+
+def clinical_teacher_distillation(cohort, folds, n_jobs: int = 1) -> pd.DataFrame:
+    rows = Parallel(n_jobs=n_jobs)(delayed(_clinical_teacher_fold)(cohort, train, test, k)
+                                   for k, (train, test) in enumerate(folds))
+    return pd.DataFrame(rows)
+
+
+def print_gains(table: pd.DataFrame) -> None:
+    print(table.round(3).to_string())
+    print(table.agg(["mean", "std"]).round(3).to_string())
+    plain = table["plain student"]
+    for name in table.columns[1:]:
+        gain = table[name] - plain
+        print(f"   {name}: gain {gain.mean():+.3f} +- {gain.std(ddof=1):.3f}, "
+              f"{int((gain > 0).sum())}/{len(gain)} folds, "
+              f"Wilcoxon p = {wilcoxon(table[name], plain).pvalue:.3g}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="ceilings,signs,mdnet,dense,oracle")
+    parser.add_argument("--parts", default="ceilings,signs,mdnet,dense,oracle,clinical")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--n-jobs", type=int, default=1)
     args = parser.parse_args()
@@ -323,14 +383,14 @@ def main() -> None:
         start = time.perf_counter()
         table = oracle_distillation(cohort, folds, args.n_jobs)
         print("5. the student distilled from oracle teachers (held-out macro OvO AUC per fold)")
-        print(table.round(3).to_string())
-        print(table.agg(["mean", "std"]).round(3).to_string())
-        plain = table["plain student"]
-        for name in table.columns[1:]:
-            gain = table[name] - plain
-            print(f"   {name}: gain {gain.mean():+.3f} +- {gain.std(ddof=1):.3f}, "
-                  f"{int((gain > 0).sum())}/{len(gain)} folds, "
-                  f"Wilcoxon p = {wilcoxon(table[name], plain).pvalue:.3g}")
+        print_gains(table)
+        print(f"   ({time.perf_counter() - start:.0f} s)\n", flush=True)
+    if "clinical" in parts:
+        start = time.perf_counter()
+        table = clinical_teacher_distillation(cohort, folds, args.n_jobs)
+        print("6. the student distilled from a clinical logistic teacher, out-of-fold or "
+              "in-sample soft labels")
+        print_gains(table)
         print(f"   ({time.perf_counter() - start:.0f} s)", flush=True)
 
 
