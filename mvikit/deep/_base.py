@@ -61,7 +61,7 @@ logger = logging.getLogger(__name__)
 #: and a narrow net that trains on the default 270-patient simulated cohort in
 #: about a CPU-minute (see benchmarks/bench_deep.py).
 #: "demo": the quick command-line demo (``mvikit demo --quick``): the cpu preset's
-#: field of view, 3 epochs, about 15 CPU-seconds per MD-Net fit on 180 patients.
+#: field of view, 3 epochs, about 12 CPU-seconds per MD-Net fit on 180 patients.
 #: ``channels_last`` is not a parameter: it feeds the batches to the network in
 #: torch's channels-last 3D layout, which oneDNN's CPU convolutions run
 #: faster: 1.3-1.7x for the narrow presets, 1.13x for the paper-size step
