@@ -178,6 +178,10 @@ def test_downsampler_block_means_masks_and_physical_position():
     partial = VolumeDownsampler((4, 1, 1)).fit_transform(X).at["p1", "CT_PV"]
     assert partial.shape == (2, 20, 18)
     np.testing.assert_allclose(partial.array[1], field[4:].mean(axis=0), rtol=1e-6)
+    uneven = VolumeDownsampler((4, 3, 4)).fit_transform(X).at["p1", "CT_PV"].array
+    brute = [[[field[4 * i:4 * i + 4, 3 * j:3 * j + 3, 4 * k:4 * k + 4].mean()
+               for k in range(5)] for j in range(7)] for i in range(2)]
+    np.testing.assert_allclose(uneven, np.asarray(brute), rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="positive integer"):
         VolumeDownsampler((1, 0, 2)).fit(X)
 

@@ -32,20 +32,21 @@ def downsample_factors(factor) -> tuple[int, int, int]:
 def _block_reduce(array: np.ndarray, factors: tuple[int, int, int], reduce: str) -> np.ndarray:
     """Mean or max over ``factors`` blocks; a last, partial block reduces the voxels it has."""
     out_shape = tuple(-(-n // f) for n, f in zip(array.shape, factors))
-    padded_shape = tuple(n * f for n, f in zip(out_shape, factors))
     blocks = (out_shape[0], factors[0], out_shape[1], factors[1], out_shape[2], factors[2])
-    if reduce == "max":
-        padded = np.zeros(padded_shape, array.dtype)
+    dtype = array.dtype if reduce == "max" else np.float64  # float64 sums for the mean
+    if tuple(n * f for n, f in zip(out_shape, factors)) == array.shape:
+        padded = array.astype(dtype, copy=False)
+    else:  # zero-pad the last blocks (zeros add nothing to a sum or to a mask's max)
+        padded = np.zeros(tuple(n * f for n, f in zip(out_shape, factors)), dtype)
         padded[tuple(slice(0, n) for n in array.shape)] = array
-        return padded.reshape(blocks).max(axis=(1, 3, 5))
-    # mean over the voxels present: sum / count, in float64 for the sums
-    padded = np.zeros(padded_shape, np.float64)
-    count = np.zeros(padded_shape, np.float64)
-    inside = tuple(slice(0, n) for n in array.shape)
-    padded[inside] = array
-    count[inside] = 1.0
-    total = padded.reshape(blocks).sum(axis=(1, 3, 5))
-    return (total / count.reshape(blocks).sum(axis=(1, 3, 5))).astype(np.float32)
+    reduced = padded.reshape(blocks)
+    if reduce == "max":
+        return reduced.max(axis=(1, 3, 5))
+    # voxels per block: the product of each axis' count (f, or fewer in the last block)
+    counts = [np.minimum(f, n - f * np.arange(m)) for n, f, m in zip(array.shape, factors,
+                                                                        out_shape)]
+    count = counts[0][:, None, None] * counts[1][None, :, None] * counts[2][None, None, :]
+    return (reduced.sum(axis=(1, 3, 5)) / count).astype(np.float32)
 
 
 def downsample_volume(volume: Volume, factor, *, is_mask: bool = False) -> Volume:
