@@ -1,20 +1,29 @@
-"""Deep 3D networks over cohort frames, as scikit-learn classifiers (skorch).
+"""Deep networks over cohort frames, as scikit-learn estimators (skorch).
 
-`VolumeNetClassifier` trains the image baselines (3DCNN, Concat, LSTM) and MD-Net's
-networks alone; `MDNetClassifier` trains MD-Net's teacher and student jointly
-and predicts from images only.  The PyTorch pieces live in `mvikit.deep.nets`,
-`mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augment`.
+`VolumeNetClassifier` trains any architecture of the register
+(`mvikit.deep.nets.list_architectures`: the 3D baselines, MD-Net's networks alone,
+a 2D slice ResNet, a multi-task UNet, and any architecture a user registers);
+`MDNetClassifier` trains MD-Net's teacher and student jointly and predicts from
+images only.  `CohortTensorizer` is the cohort-to-tensor stage they share.  The
+PyTorch pieces live in `mvikit.deep.nets` (the register, one file per
+architecture), `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augment`.
 """
 
 from ._ablation import mdnet_ablation_models
 from ._gradcam import GradCAMResult, gradcam
 from ._mdnet import MDNetClassifier
+from ._tensorizer import CohortTensorizer
 from ._volume_net import VolumeNetClassifier
+from .nets import get_architecture, list_architectures, register_architecture
 
 __all__ = [
+    "CohortTensorizer",
     "GradCAMResult",
     "MDNetClassifier",
     "VolumeNetClassifier",
+    "get_architecture",
     "gradcam",
+    "list_architectures",
     "mdnet_ablation_models",
+    "register_architecture",
 ]

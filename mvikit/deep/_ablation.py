@@ -6,6 +6,7 @@ from sklearn.base import BaseEstimator
 
 from ._mdnet import MDNetClassifier
 from ._volume_net import VolumeNetClassifier
+from .nets import get_architecture
 
 __all__ = ["mdnet_ablation_models"]
 
@@ -61,6 +62,7 @@ def mdnet_ablation_models(tables=TABLES, *, pre: str = "PRE", hbp: str = "HBP",
         return MDNetClassifier(volumes=kw.pop("volumes", both), **{**params, **kw})
 
     def baseline(architecture: str, **kw) -> VolumeNetClassifier:
+        get_architecture(architecture)  # the rows' networks come from the register
         return VolumeNetClassifier(architecture, volumes=kw.pop("volumes", both),
                                    **{**params, **kw})
 

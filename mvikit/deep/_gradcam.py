@@ -9,7 +9,11 @@ Gradient-based Localization", ICCV 2017, eqs. (1)-(2), in 3D::
 with ``y^c`` the score of class ``c`` *before* the softmax (the logit) and
 ``A^k`` the k-th channel of a convolutional feature map.  ``L^c`` is upsampled
 trilinearly to the network's input crop and, through the crop's physical
-origin, placed back into the original image grid.  MD-Net's Fig. 6 used
+origin, placed back into the original image grid.  For 2D networks over slabs of
+slices (the ``"slices"`` input kinds) the map is 2D: it is upsampled bilinearly,
+given to every slice of the slab, and resampled onto the image through the
+slab's geometry.  The layers explained by default are those the architecture
+declares in the register (`Architecture.gradcam_layers`).  MD-Net's Fig. 6 used
 M3D-CAM (Gotkowski et al. 2021), a 3D Grad-CAM implementation.
 """
 
@@ -30,7 +34,7 @@ from ..exceptions import GeometryMismatchError
 from ..imaging import Volume, as_volume
 from ..imaging._crop import physical_origin
 from ..utils._roles import check_cohort_frame
-from .layers import ConvTrunk3d
+from .nets._registry import Architecture, get_architecture
 
 __all__ = ["gradcam", "GradCAMResult"]
 
@@ -147,26 +151,15 @@ def _resample_onto(crop: Volume, image: Volume) -> Volume:
 
 
 # ------------------------------------------------------------------ layers
-def _default_layers(module: nn.Module, sequences: list[str]) -> dict[str, str]:
-    """The last convolution block (its ReLU output, before the block's max-pool)
-    of each sequence's branch: Grad-CAM's "last convolutional layer", at twice
-    the resolution of the pooled map."""
-    trunks = [name for name, sub in module.named_modules() if isinstance(sub, ConvTrunk3d)]
-    if not trunks:
-        raise ValueError(f"{type(module).__name__} has no ConvTrunk3d; name the layer to "
-                         "explain with layer='<module name>'.")
-    last = {t: f"{t}.blocks.{len(module.get_submodule(t).blocks) - 1}.convs" for t in trunks}
-    if len(trunks) == 1:  # sequences stacked as channels of one CNN
-        return {s: last[trunks[0]] for s in sequences}
-    if len(trunks) != len(sequences):
-        raise ValueError(f"{type(module).__name__} has {len(trunks)} convolutional trunks for "
-                         f"{len(sequences)} sequences; pass layer={{sequence: name}}.")
-    return {s: last[t] for s, t in zip(sequences, trunks)}
-
-
-def _resolve_layers(module: nn.Module, sequences: list[str], layer) -> dict[str, str]:
+def _resolve_layers(module: nn.Module, spec: Architecture, sequences: list[str],
+                    layer) -> dict[str, str]:
     if layer is None:
-        return _default_layers(module, sequences)
+        layers = dict(spec.gradcam_layers(module, sequences))
+        if set(layers) != set(sequences):
+            raise ValueError(f"architecture {spec.name!r} declares Grad-CAM layers for "
+                             f"{sorted(layers)}, not for every sequence ({sequences}); pass "
+                             "layer={sequence: module name}.")
+        return layers
     if isinstance(layer, str):
         layer = {s: layer for s in sequences}
     if not isinstance(layer, Mapping):
@@ -179,7 +172,8 @@ def _resolve_layers(module: nn.Module, sequences: list[str], layer) -> dict[str,
     names = dict(module.named_modules())
     for name in layer.values():
         if name not in names:
-            convs = [n for n, m in names.items() if isinstance(m, nn.Conv3d)][-4:]
+            convs = [n for n, m in names.items()
+                     if isinstance(m, (nn.Conv2d, nn.Conv3d))][-4:]
             raise ValueError(f"{type(module).__name__} has no module {name!r}; module names "
                              f"end like {convs} (see module.named_modules()).")
     return dict(layer)
@@ -224,10 +218,11 @@ def _gradcam_batch(module: nn.Module, batch: dict[str, torch.Tensor],
 
     def keeper(name: str):
         def hook(_module, _inputs, output):
-            if not (isinstance(output, torch.Tensor) and output.dim() == 5):
+            if not (isinstance(output, torch.Tensor) and output.dim() in (4, 5)):
                 raise ValueError(f"Layer {name!r} outputs {type(output).__name__} "
                                  f"{getattr(output, 'shape', '')}; Grad-CAM needs a module "
-                                 "whose output is a (B, C, D, H, W) feature map.")
+                                 "whose output is a (B, C, D, H, W) or (B, C, H, W) feature "
+                                 "map.")
             activations[name] = output
         return hook
 
@@ -236,8 +231,7 @@ def _gradcam_batch(module: nn.Module, batch: dict[str, torch.Tensor],
     try:
         # the input requires grad so every activation does, even of frozen modules
         volumes = batch["volumes"].detach().requires_grad_(True)
-        logits = module(volumes=volumes, masks=batch["masks"],
-                        clinical=batch["clinical"])["logits"]
+        logits = module({**batch, "volumes": volumes})["logits"]
     finally:
         for handle in handles:
             handle.remove()
@@ -250,32 +244,39 @@ def _gradcam_batch(module: nn.Module, batch: dict[str, torch.Tensor],
         a = activations[name]
         if grad is None:
             grad = torch.zeros_like(a)  # the class score does not depend on this layer
-        alpha = grad.mean(dim=(2, 3, 4), keepdim=True)  # eq. (1)
+        alpha = grad.mean(dim=tuple(range(2, a.dim())), keepdim=True)  # eq. (1)
         maps[name] = torch.relu((alpha * a).sum(dim=1)).detach()  # eq. (2)
     return maps, logits.detach(), target
 
 
 def _upsample(maps: torch.Tensor, size: tuple[int, int, int]) -> torch.Tensor:
+    """``(B, d', h', w')`` -> ``(B, *size)`` trilinearly; a 2D map ``(B, h', w')`` is
+    upsampled bilinearly in-plane and given to every slice of the stack."""
+    if maps.dim() == 3:
+        plane = F.interpolate(maps[:, None], size=size[1:], mode="bilinear",
+                              align_corners=False)[:, 0]
+        return plane[:, None].expand(-1, size[0], -1, -1).contiguous()
     return F.interpolate(maps[:, None], size=size, mode="trilinear", align_corners=False)[:, 0]
 
 
-def _network(estimator, model: str) -> tuple[nn.Module, bool]:
-    """The module to explain and whether it reads the clinical vector."""
+def _network(estimator, model: str) -> tuple[nn.Module, Architecture, bool]:
+    """The module to explain, its architecture and whether it reads the clinical vector."""
     from ._mdnet import MDNetClassifier
 
     if model not in ("student", "teacher"):
         raise ValueError(f"model must be 'student' or 'teacher', got {model!r}.")
     if isinstance(estimator, MDNetClassifier):
         if model == "student":
-            return estimator.net_.module_, False
+            return estimator.net_.module_, estimator._architecture(), False
         if estimator.net_.teacher is None:
             raise ValueError("This MDNetClassifier has no teacher (distillation='none'); use "
                              "model='student'.")
-        return estimator.net_.teacher_, True
+        return estimator.net_.teacher_, get_architecture("mdnet_teacher"), True
     if model == "teacher":
         raise ValueError(f"model='teacher' applies to MDNetClassifier only, not "
                          f"{type(estimator).__name__}.")
-    return estimator.net_.module_, estimator._uses_clinical_input()
+    return (estimator.net_.module_, estimator._architecture(),
+            estimator._uses_clinical_input())
 
 
 @torch.enable_grad()
@@ -300,21 +301,16 @@ def _run(net, module: nn.Module, data: dict, layers: dict[str, str], target) -> 
 
 def _crop_geometry(estimator, X: pd.DataFrame) -> pd.DataFrame:
     """Per patient and sequence, a Volume on the grid of the network's input crop:
-    the (downsampled) cube around the tumour, then its centre crop."""
-    cube_frame = estimator._cube_frame(X)
-    cube = np.asarray(estimator.settings_["grid"])
+    the tensorizer's grid (the downsampled cube, or the slab), then its centre crop."""
+    geometry = estimator.tensorizer_.geometry(X)
+    grid = np.asarray(estimator.settings_["grid"])
     crop = np.asarray(estimator.net_.augmenter.crop_size)
-    start = (cube - crop) // 2  # as mvikit.deep.augment.center_crop
-    out = {}
-    for column in estimator.volume_columns_:
-        cells = []
-        for pid, cell in cube_frame[column].items():
-            volume = as_volume(cell, patient_id=pid, column=column)
-            cells.append(Volume(np.zeros((1, 1, 1), np.uint8), spacing=volume.spacing,
-                                origin=physical_origin(volume, start),
-                                direction=volume.direction))
-        out[column] = cells
-    return pd.DataFrame(out, index=cube_frame.index)
+    start = (grid - crop) // 2  # as mvikit.deep.augment.center_crop
+    return pd.DataFrame({
+        column: [Volume(np.zeros((1, 1, 1), np.uint8), spacing=cell.spacing,
+                        origin=physical_origin(cell, start), direction=cell.direction)
+                 for cell in geometry[column]]
+        for column in geometry.columns}, index=geometry.index)
 
 
 def gradcam(estimator, X, target=None, layer=None, *, model: str = "student"
@@ -385,9 +381,9 @@ def gradcam(estimator, X, target=None, layer=None, *, model: str = "student"
     """
     check_is_fitted(estimator, "net_")
     X = check_cohort_frame(X)
-    module, with_clinical = _network(estimator, model)
+    module, spec, with_clinical = _network(estimator, model)
     sequences = list(estimator.volume_columns_)
-    layers = _resolve_layers(module, sequences, layer)
+    layers = _resolve_layers(module, spec, sequences, layer)
     data = estimator._inference_data(X, with_clinical=with_clinical)
     if target is not None:
         # resolved against classes_ before running (predicted = placeholder)

@@ -11,9 +11,10 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.utils import to_tensor
 
 from ..utils._validation import Interval, Real, StrOptions, fit_context
-from ._base import CohortNet, CohortNetClassifier, _seed, _seeded_torch
+from ._base import DeepCohortClassifier, _seed, _seeded_torch
+from ._trainers import CohortTrainer
 from .losses import MDNetLoss, focal_loss
-from .nets import StudentNet, TeacherNet
+from .nets._registry import Architecture, get_architecture
 
 __all__ = ["MDNetClassifier"]
 
@@ -26,8 +27,8 @@ _DISTILLATION_TERMS = {
 }
 
 
-class MDNetNet(CohortNet):
-    """`CohortNet` with a second module, the teacher (internal).
+class DistillationTrainer(CohortTrainer):
+    """`CohortTrainer` with a second module, the teacher (internal): MD-Net's scheme.
 
     ``phase`` is ``"joint"`` (Algorithm 1: teacher and student updated together
     by eq. 6), ``"teacher"`` (teacher alone, focal loss) or ``"student"`` (frozen
@@ -50,7 +51,7 @@ class MDNetNet(CohortNet):
         return self
 
     def _teacher_forward(self, x: dict) -> dict[str, torch.Tensor]:
-        return self.teacher_(volumes=x["volumes"], masks=x["masks"], clinical=x["clinical"])
+        return self.teacher_(x)
 
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device)
@@ -84,7 +85,7 @@ class MDNetNet(CohortNet):
         return self.check_finite(terms["total"])
 
 
-class MDNetClassifier(CohortNetClassifier):
+class MDNetClassifier(DeepCohortClassifier):
     """MD-Net: a clinical+MRI teacher distilled into an MRI-only student.
 
     Zhang et al., IEEE TBME 2025 (seed 000).  The teacher reads PRE and HBP
@@ -136,9 +137,9 @@ class MDNetClassifier(CohortNetClassifier):
         setting).
     teacher_width : float, default=None
         Channel multiplier of the teacher (None: ``width``).
-    volumes, clinical, masks, cube, downsample, crop_size, width, max_epochs, batch_size, lr, \
-preset, lr_step, lr_gamma, weight_decay, class_weight, augment, normalize, device, \
-precision, random_state, verbose
+    class_weight, volumes, clinical, masks, cube, downsample, crop_size, n_slices, slice_size, \
+width, max_epochs, batch_size, lr, preset, lr_step, lr_gamma, weight_decay, augment, \
+normalize, device, precision, random_state, verbose
         As in `VolumeNetClassifier`; with ``precision="bfloat16"`` the teacher's and
         the student's forward passes both run under bfloat16 autocast.
         ``preset="paper"`` gives width 1, crops 16x64x64 of the 20x80x80 cube,
@@ -196,7 +197,7 @@ precision, random_state, verbose
     """
 
     _parameter_constraints: dict = {
-        **CohortNetClassifier._parameter_constraints,
+        **DeepCohortClassifier._parameter_constraints,
         "distillation": [StrOptions(set(_DISTILLATION_TERMS))],
         "teacher_training": [StrOptions({"joint", "pretrain"})],
         "focal_gamma": [Interval(Real, 0, None, closed="left")],
@@ -215,11 +216,11 @@ precision, random_state, verbose
                  teacher_weight=1.0, student_weight=1.0, clinical_weight=1.0,
                  class_kd_weight=1.0, feature_kd_weights=None, kd_temperature=1.0,
                  feature_kd_temperature=1.0, sp_weight=3000.0, teacher_width=None,
-                 volumes="auto", clinical="auto", masks="auto", cube=None, downsample=None,
-                 crop_size=None, width=None, max_epochs=None, batch_size=None, lr=None,
-                 preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, class_weight=None,
-                 augment=True, normalize="zscore", device="cpu", precision="float32",
-                 random_state=None, verbose=0):
+                 class_weight=None, volumes="auto", clinical="auto", masks="auto", cube=None,
+                 downsample=None, crop_size=None, n_slices=None, slice_size=None, width=None,
+                 max_epochs=None, batch_size=None, lr=None, preset="cpu", lr_step=2,
+                 lr_gamma=0.9, weight_decay=0.0, augment=True, normalize="zscore",
+                 device="cpu", precision="float32", random_state=None, verbose=0):
         self.distillation = distillation
         self.teacher_training = teacher_training
         self.focal_gamma = focal_gamma
@@ -232,12 +233,15 @@ precision, random_state, verbose
         self.feature_kd_temperature = feature_kd_temperature
         self.sp_weight = sp_weight
         self.teacher_width = teacher_width
+        self.class_weight = class_weight
         self.volumes = volumes
         self.clinical = clinical
         self.masks = masks
         self.cube = cube
         self.downsample = downsample
         self.crop_size = crop_size
+        self.n_slices = n_slices
+        self.slice_size = slice_size
         self.width = width
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -246,7 +250,6 @@ precision, random_state, verbose
         self.lr_step = lr_step
         self.lr_gamma = lr_gamma
         self.weight_decay = weight_decay
-        self.class_weight = class_weight
         self.augment = augment
         self.normalize = normalize
         self.device = device
@@ -255,6 +258,9 @@ precision, random_state, verbose
         self.verbose = verbose
 
     # ------------------------------------------------------------ settings
+    def _architecture(self) -> Architecture:
+        return get_architecture("mdnet_student")
+
     def _uses_teacher(self) -> bool:
         return self.distillation != "none"
 
@@ -289,7 +295,7 @@ precision, random_state, verbose
     # ------------------------------------------------------ clinical targets
     def _clinical_targets(self, X: pd.DataFrame) -> np.ndarray:
         """The preprocessed clinical items with NaN where the source cell is missing."""
-        values = self._clinical_matrix(X).astype(np.float32)
+        values = self.tensorizer_.clinical_matrix(X).astype(np.float32)
         missing = X[self.clinical_columns_].isna()
         for j, column in enumerate(self.clinical_targets_["column"]):
             values[missing[column].to_numpy(), j] = np.nan
@@ -327,27 +333,30 @@ precision, random_state, verbose
             self._train_frozen_teacher_phase(data, y_encoded, seed)
         return self
 
-    def _build_net(self, data: dict, criterion: MDNetLoss, seed: int) -> MDNetNet:
-        n_seq, n_classes = len(self.volume_columns_), len(self.classes_)
+    def _build_net(self, data: dict, criterion: MDNetLoss, seed: int) -> DistillationTrainer:
+        n_classes = len(self.classes_)
         n_targets = 0
         if self.clinical_weight > 0:
             n_targets = data["clinical_target"].shape[1]
-        student = StudentNet(n_seq, n_classes, n_targets, self.settings_["width"])
+        spec = self._architecture()
+        student = self._build_module(spec, n_classes, 0, n_clinical_targets=n_targets)
         teacher, teacher_params = None, {}
         if self._uses_teacher():
-            teacher = TeacherNet
+            # built by skorch's initialize_module from the register's builder, so that
+            # teacher__<param> settings reach it
+            teacher = get_architecture("mdnet_teacher").builder
             width = self.settings_["width"] if self.teacher_width is None else self.teacher_width
             teacher_params = {"teacher__n_clinical": data["clinical"].shape[1],
-                              "teacher__n_sequences": n_seq, "teacher__n_classes": n_classes,
-                              "teacher__width": width}
+                              "teacher__n_sequences": len(self.volume_columns_),
+                              "teacher__n_outputs": n_classes, "teacher__width": width}
         binary = ()
         if self.clinical_targets_ is not None:
             binary = tuple(bool(k != "numeric") for k in self.clinical_targets_["kind"])
         phase = "teacher" if teacher is not None and self.teacher_training == "pretrain" \
             else "joint"
-        return MDNetNet(student, criterion, teacher=teacher, phase=phase,
-                        clinical_binary=binary, augment_seed=seed, **teacher_params,
-                        **self._net_kwargs())
+        return DistillationTrainer(student, criterion, teacher=teacher, phase=phase,
+                                   clinical_binary=binary, augment_seed=seed,
+                                   **teacher_params, **self._trainer_kwargs(n_classes))
 
     def _train_frozen_teacher_phase(self, data: dict, y: np.ndarray, seed: int) -> None:
         """Second phase of ``teacher_training="pretrain"``: freeze the teacher, restart

@@ -1,37 +1,47 @@
-"""`VolumeNetClassifier`: the baseline 3D networks as scikit-learn classifiers."""
+"""`VolumeNetClassifier`: any registered architecture as a scikit-learn classifier."""
 
 from __future__ import annotations
 
-from ..utils._validation import Interval, Real, StrOptions, fit_context
-from ._base import CohortNet, CohortNetClassifier, FocalCriterion, _seed
-from .nets import CNN3DNet, ConcatNet, LSTMNet, TeacherNet
+from ..utils._validation import Interval, Real, fit_context
+from ._base import DeepCohortClassifier, _seed
+from ._trainers import CohortTrainer, FocalCriterion, MultiTaskTrainer
+from .nets._registry import Architecture, get_architecture
 
 __all__ = ["VolumeNetClassifier"]
 
-ARCHITECTURES = ("cnn3d", "concat", "lstm", "mdnet_teacher")
 
+class VolumeNetClassifier(DeepCohortClassifier):
+    """A network of the architecture register over a cohort frame (optionally + clinical).
 
-class VolumeNetClassifier(CohortNetClassifier):
-    """A 3D CNN over the volume columns of a cohort frame (optionally + clinical).
-
-    The image-only baselines of MD-Net's Table II, and MD-Net's teacher trained
+    The image-only baselines of MD-Net's Table II, MD-Net's teacher trained
     alone (the "T-Clinical-..." rows of Table III; the "S-..." rows are
-    `MDNetClassifier` with ``distillation="none"``).
+    `MDNetClassifier` with ``distillation="none"``), the 2D slice ResNet, the
+    multi-task UNet, and any architecture a user registers
+    (`mvikit.deep.nets.register_architecture`).
 
     Parameters
     ----------
-    architecture : {"cnn3d", "concat", "lstm", "mdnet_teacher"}, default="concat"
+    architecture : str, default="concat"
+        A registered architecture (`mvikit.deep.nets.list_architectures`):
         ``"cnn3d"``: sequences stacked as channels of one CNN; ``"concat"``: one
         CNN per sequence, features concatenated; ``"lstm"``: one CNN per sequence,
-        features read by an LSTM; ``"mdnet_teacher"``: MD-Net's teacher
-        (MRI-clinical-fusion modules + symmetric attention, 1 or 2 sequences),
-        needs ``use_clinical=True``.  All CNNs are MD-Net's MRI-only module.
+        features read by an LSTM (all three MD-Net's MRI-only module);
+        ``"mdnet_teacher"``: MD-Net's teacher (MRI-clinical-fusion modules +
+        symmetric attention, 1 or 2 sequences), needs ``use_clinical=True``;
+        ``"mdnet_student"``: MD-Net's student alone; ``"resnet18_slices"``: a 2D
+        ResNet18 per sequence on its ``n_slices`` largest-tumour slices;
+        ``"unet_multitask"``: a 3D UNet segmenting the tumour (Dice + cross-entropy
+        as auxiliary loss) and classifying.
     use_clinical : bool, default=False
         Feed the preprocessed clinical vector too: late fusion for the baselines,
         channel-wise gating (eq. 1) for ``"mdnet_teacher"``.  The clinical columns
         are then needed at predict time as well (NaN cells are imputed).
     focal_gamma : float, default=0.0
         Focal-loss parameter; 0 is cross-entropy.
+    auxiliary_weights : dict of str to float or None, default=None
+        Weights of the auxiliary losses of architectures that declare auxiliary
+        outputs (``{"segmentation": 1.0}`` for ``"unet_multitask"``; missing
+        outputs weigh 1, 0 removes a term).
     volumes : "auto", str or list of str, default="auto"
         Volume columns (sequences), in the order the network reads them.
     clinical : "auto", list of str or None, default="auto"
@@ -50,6 +60,10 @@ class VolumeNetClassifier(CohortNetClassifier):
     crop_size : tuple of 3 int, default=None
         Network input, in downsampled voxels: random crops of the (downsampled)
         cube in training, its centre crop at inference.  None takes the preset's.
+    n_slices, slice_size : int, default=None
+        Slice inputs (``"slices"``/``"liver_tumor"`` architectures): slices per
+        sequence and their in-plane size after resizing.  None: the preset's (3,
+        and 224 for ``"paper"``, 64 otherwise).  Ignored by cube architectures.
     width : float, default=None
         Channel multiplier (1 = 64/128/256/256 channels).  None: preset.
     max_epochs, batch_size : int, default=None
@@ -63,8 +77,10 @@ class VolumeNetClassifier(CohortNetClassifier):
         (20, 80, 80), (1, 2, 2), (16, 32, 32), 10, 16, 1e-3 (the paper's field of
         view, at half the in-plane resolution, for a network small enough to
         train on the default cohort on a few CPU cores); ``"demo"`` = as
-        ``"cpu"`` but 3 epochs and lr 2e-3 (``mvikit demo --quick``).  A parameter
-        given explicitly always wins over the preset.
+        ``"cpu"`` but 3 epochs and lr 2e-3 (``mvikit demo --quick``).  An
+        architecture may change some for its input (`Architecture.presets`, e.g. a
+        wider ``"resnet18_slices"`` on the CPU).  A parameter given explicitly
+        always wins over the presets.
     lr_step, lr_gamma : int, float, default=2, 0.9
         StepLR schedule: the learning rate is multiplied by ``lr_gamma`` every
         ``lr_step`` epochs (the paper's schedule).
@@ -104,8 +120,11 @@ class VolumeNetClassifier(CohortNetClassifier):
         Fitted on the training rows (``use_clinical=True``).
     settings_ : dict
         The effective ``width``, ``cube``, ``downsample``, ``crop_size``,
-        ``max_epochs``, ``batch_size``, ``lr`` and ``grid`` (the cube's shape
-        after downsampling).
+        ``n_slices``, ``slice_size``, ``max_epochs``, ``batch_size``, ``lr`` and
+        ``grid`` (the shape of each sequence's input tensor).
+    tensorizer_ : CohortTensorizer
+        The fitted cohort-to-tensor stage (column roles, clinical preprocessing,
+        input geometry).
     net_ : skorch.NeuralNet
         The trained network (``net_.module_``; ``net_.history`` per epoch).
     n_features_in_ : int
@@ -137,27 +156,33 @@ class VolumeNetClassifier(CohortNetClassifier):
     """
 
     _parameter_constraints: dict = {
-        **CohortNetClassifier._parameter_constraints,
-        "architecture": [StrOptions(set(ARCHITECTURES))],
+        **DeepCohortClassifier._parameter_constraints,
+        "architecture": [str],  # checked against the register in fit
         "use_clinical": ["boolean"],
         "focal_gamma": [Interval(Real, 0, None, closed="left")],
+        "auxiliary_weights": [dict, None],
     }
 
     def __init__(self, architecture="concat", *, use_clinical=False, focal_gamma=0.0,
-                 volumes="auto", clinical="auto", masks="auto", cube=None, downsample=None,
-                 crop_size=None, width=None, max_epochs=None, batch_size=None, lr=None,
-                 preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, class_weight=None,
-                 augment=True, normalize="zscore", device="cpu", precision="float32",
-                 random_state=None, verbose=0):
+                 auxiliary_weights=None, class_weight=None, volumes="auto", clinical="auto",
+                 masks="auto", cube=None, downsample=None, crop_size=None, n_slices=None,
+                 slice_size=None, width=None, max_epochs=None, batch_size=None, lr=None,
+                 preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, augment=True,
+                 normalize="zscore", device="cpu", precision="float32", random_state=None,
+                 verbose=0):
         self.architecture = architecture
         self.use_clinical = use_clinical
         self.focal_gamma = focal_gamma
+        self.auxiliary_weights = auxiliary_weights
+        self.class_weight = class_weight
         self.volumes = volumes
         self.clinical = clinical
         self.masks = masks
         self.cube = cube
         self.downsample = downsample
         self.crop_size = crop_size
+        self.n_slices = n_slices
+        self.slice_size = slice_size
         self.width = width
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -166,7 +191,6 @@ class VolumeNetClassifier(CohortNetClassifier):
         self.lr_step = lr_step
         self.lr_gamma = lr_gamma
         self.weight_decay = weight_decay
-        self.class_weight = class_weight
         self.augment = augment
         self.normalize = normalize
         self.device = device
@@ -174,18 +198,11 @@ class VolumeNetClassifier(CohortNetClassifier):
         self.random_state = random_state
         self.verbose = verbose
 
+    def _architecture(self) -> Architecture:
+        return get_architecture(self.architecture)
+
     def _uses_clinical_input(self) -> bool:
         return bool(self.use_clinical)
-
-    def _module(self, n_sequences: int, n_classes: int, n_clinical: int):
-        width = self.settings_["width"]
-        if self.architecture == "mdnet_teacher":
-            if not self.use_clinical:
-                raise ValueError("architecture='mdnet_teacher' fuses clinical data into every "
-                                 "block: set use_clinical=True.")
-            return TeacherNet(n_clinical, n_sequences, n_classes, width)
-        net = {"cnn3d": CNN3DNet, "concat": ConcatNet, "lstm": LSTMNet}[self.architecture]
-        return net(n_sequences, n_classes, n_clinical, width)
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -203,14 +220,22 @@ class VolumeNetClassifier(CohortNetClassifier):
         -------
         self : VolumeNetClassifier
         """
+        spec = self._architecture()
+        unknown = set(self.auxiliary_weights or {}) - set(spec.auxiliary)
+        if unknown:
+            raise ValueError(f"auxiliary_weights names {sorted(unknown)}; architecture "
+                             f"{spec.name!r} has auxiliary outputs {sorted(spec.auxiliary)}.")
         data, y_encoded = self._prepare_fit(X, y)
         seed = _seed(self.random_state)
         criterion = FocalCriterion(self.focal_gamma, self._class_weight_tensor(y_encoded))
+        n_classes = len(self.classes_)
+        extra = {"auxiliary_weights": self.auxiliary_weights} if spec.auxiliary else {}
+        trainer = MultiTaskTrainer if spec.auxiliary else CohortTrainer
 
-        def build_net() -> CohortNet:
-            module = self._module(len(self.volume_columns_), len(self.classes_),
-                                  data["clinical"].shape[1])
-            return CohortNet(module, criterion, augment_seed=seed, **self._net_kwargs())
+        def build_net() -> CohortTrainer:
+            module = self._build_module(spec, n_classes, data["clinical"].shape[1])
+            return trainer(module, criterion, augment_seed=seed, **extra,
+                           **self._trainer_kwargs(n_classes))
 
         self.net_ = self._train(build_net, data, y_encoded, seed)
         return self

@@ -90,8 +90,8 @@ def random_flip(volumes: torch.Tensor, masks: torch.Tensor | None, generator: to
 
 
 def random_affine(volumes: torch.Tensor, masks: torch.Tensor | None, generator: torch.Generator,
-                  rotation: float = 10.0, scale: float = 0.1, translation: float = 0.05
-                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
+                  rotation: float = 10.0, scale: float = 0.1, translation: float = 0.05,
+                  depth_shift: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A random in-plane affine transform per patient (``affine_grid``/``grid_sample``).
 
     In-plane (H, W) rotation by up to ``rotation`` degrees, isotropic in-plane
@@ -99,11 +99,15 @@ def random_affine(volumes: torch.Tensor, masks: torch.Tensor | None, generator: 
     ``translation`` of the half-extent on every axis.  Rotation stays in-plane
     because MRI slices are much thicker than the in-plane pixels.  Images are
     resampled trilinearly with border padding, masks with nearest neighbours.
+    ``depth_shift=False`` keeps the depth axis in place (for stacks of 2D slices,
+    which must not be interpolated between slices); the random draws are the same.
     """
     batch = volumes.shape[0]
     angle = torch.deg2rad(_uniform(batch, -rotation, rotation, generator))
     zoom = _uniform(batch, 1 - scale, 1 + scale, generator)
     shift = _uniform(batch * 3, -translation, translation, generator).reshape(batch, 3)
+    if not depth_shift:
+        shift[:, 2] = 0.0
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
     theta = torch.zeros(batch, 3, 4)
     # grid coordinates are (x, y, z) = (W, H, D)
@@ -147,6 +151,10 @@ class BatchAugmenter:
     scale, translation : float, default=0.1, 0.05
     intensity : float, default=0.1
         Maximum relative scale and absolute shift of the intensity jitter.
+    spatial_dims : {3, 2}, default=3
+        2: the depth axis is a stack of 2D slices (the ``"slices"`` input kinds),
+        never shifted by the affine transform (flips and rotations are in-plane
+        anyway; a random crop keeps all slices when ``d`` is the stack's depth).
 
     Examples
     --------
@@ -159,8 +167,10 @@ class BatchAugmenter:
     """
 
     def __init__(self, crop_size: Size3, flip: bool = True, rotation: float = 10.0,
-                 scale: float = 0.1, translation: float = 0.05, intensity: float = 0.1) -> None:
+                 scale: float = 0.1, translation: float = 0.05, intensity: float = 0.1,
+                 spatial_dims: int = 3) -> None:
         self.crop_size = tuple(int(s) for s in crop_size)
+        self.spatial_dims = spatial_dims
         self.flip = flip
         self.rotation = rotation
         self.scale = scale
@@ -175,7 +185,8 @@ class BatchAugmenter:
             volumes, masks = random_flip(volumes, masks, generator)
         if self.rotation or self.scale or self.translation:
             volumes, masks = random_affine(volumes, masks, generator, self.rotation,
-                                           self.scale, self.translation)
+                                           self.scale, self.translation,
+                                           depth_shift=self.spatial_dims == 3)
         if self.intensity:
             volumes = intensity_jitter(volumes, generator, self.intensity, self.intensity)
         return volumes, masks

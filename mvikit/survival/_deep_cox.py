@@ -11,7 +11,8 @@ training risks gives the baseline hazard, so survival curves come out as for
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+
 import numpy as np
 import pandas as pd
 import torch
@@ -20,16 +21,15 @@ from sksurv.linear_model.coxph import BreslowEstimator
 from sksurv.metrics import concordance_index_censored
 from torch.utils.data import DataLoader, Sampler
 
-from ..deep._base import CohortNet, CohortNetEstimator, _seed
+from ..deep._base import DeepCohortEstimator, _seed
+from ..deep._trainers import CohortTrainer
+from ..deep.nets import Architecture, get_architecture, list_architectures
 from ..exceptions import TrainingError
-from ..deep.nets import CNN3DNet, ConcatNet, LSTMNet, StudentNet, TeacherNet
 from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context
 from ._partial_likelihood import CoxPartialLikelihoodLoss
 from ._target import check_survival_y
 
 __all__ = ["DeepCoxSurvival"]
-
-ARCHITECTURES = ("cnn3d", "concat", "lstm", "mdnet_student", "mdnet_teacher")
 
 
 class EventStratifiedBatchSampler(Sampler[list[int]]):
@@ -69,13 +69,14 @@ class EventStratifiedBatchSampler(Sampler[list[int]]):
             yield batch[torch.randperm(batch.size, generator=self.generator).numpy()].tolist()
 
 
-class CoxNet(CohortNet):
-    """`CohortNet` whose training batches come from `EventStratifiedBatchSampler`.
+class CoxTrainer(CohortTrainer):
+    """`CohortTrainer` for the Cox partial likelihood: training batches come from
+    `EventStratifiedBatchSampler` (the Cox training scheme).
 
     Parameters
     ----------
     module, criterion, **kwargs
-        As `CohortNet`.
+        As `CohortTrainer`.
     min_events_per_batch : int, default=2
     """
 
@@ -133,15 +134,14 @@ class LinearClinicalSkip(torch.nn.Module):
                        else torch.as_tensor(init, dtype=torch.float32))
             self.clinical_linear.weight.copy_(weights[None, :])
 
-    def forward(self, volumes: torch.Tensor, masks: torch.Tensor | None = None,
-                clinical: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        out = self.image(volumes, masks, None)
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out = self.image({key: value for key, value in batch.items() if key != "clinical"})
         image = out["logits"]
-        linear = self.clinical_linear(clinical.to(image.dtype))
+        linear = self.clinical_linear(batch["clinical"].to(image.dtype))
         return {**out, "logits": image + linear, "image_logits": image}
 
 
-class DeepCoxSurvival(CohortNetEstimator):
+class DeepCoxSurvival(DeepCohortEstimator):
     """Deep Cox model: a 3D network over the cohort frame, trained on eq. (9) of DMMGNet.
 
     The network (any backbone of `mvikit.deep.nets`, optionally with the clinical items
@@ -153,11 +153,12 @@ class DeepCoxSurvival(CohortNetEstimator):
 
     Parameters
     ----------
-    architecture : {"cnn3d", "concat", "lstm", "mdnet_student", "mdnet_teacher"}, \
-default="concat"
-        Backbone (see `mvikit.deep.VolumeNetClassifier`): ``"mdnet_student"`` is MD-Net's
-        image-only student (1 or 2 sequences, no clinical input); ``"mdnet_teacher"``
-        gates every block with the clinical vector and needs ``use_clinical=True``.
+    architecture : str, default="concat"
+        A registered architecture (`mvikit.deep.nets.list_architectures`; see
+        `mvikit.deep.VolumeNetClassifier`) with one output, the risk:
+        ``"mdnet_student"`` is MD-Net's image-only student (1 or 2 sequences, no
+        clinical input); ``"mdnet_teacher"`` gates every block with the clinical vector
+        and needs ``use_clinical=True``; ``"resnet18_slices"`` reads slices.
     use_clinical : bool, default=False
         Use the preprocessed clinical vector (see ``clinical_fusion``); clinical columns
         are then needed at predict time (NaN cells are imputed).
@@ -180,9 +181,9 @@ default="concat"
     min_events_per_batch : int, default=2
         Every training batch holds at least this many events (a batch without events
         has no partial likelihood); with few events, batches grow beyond ``batch_size``.
-    volumes, clinical, masks, cube, downsample, crop_size, width, max_epochs, batch_size, lr, \
-preset, lr_step, lr_gamma, weight_decay, augment, normalize, device, precision, \
-random_state, verbose
+    volumes, clinical, masks, cube, downsample, crop_size, n_slices, slice_size, width, \
+max_epochs, batch_size, lr, preset, lr_step, lr_gamma, weight_decay, augment, normalize, \
+device, precision, random_state, verbose
         As `mvikit.deep.VolumeNetClassifier`; with ``precision="bfloat16"`` the
         network runs under bfloat16 autocast and the Cox loss gets its risks cast
         to float32. ``preset="cpu"`` (default) is a narrow net reading the 20x80x80
@@ -261,8 +262,8 @@ random_state, verbose
     _estimator_kind = "survival"
 
     _parameter_constraints: dict = {
-        **CohortNetEstimator._parameter_constraints,
-        "architecture": [StrOptions(set(ARCHITECTURES))],
+        **DeepCohortEstimator._parameter_constraints,
+        "architecture": [str],  # checked against the register in fit
         "use_clinical": ["boolean"],
         "clinical_fusion": [StrOptions({"late", "linear"})],
         "clinical_init": [StrOptions({"zero", "cox"})],
@@ -275,10 +276,10 @@ random_state, verbose
     def __init__(self, architecture="concat", *, use_clinical=False, clinical_fusion="late",
                  clinical_init="cox", clinical_penalizer=1.0, clinical_lr=None, ties="breslow",
                  min_events_per_batch=2, volumes="auto", clinical="auto", masks="auto",
-                 cube=None, downsample=None, crop_size=None, width=None, max_epochs=None,
-                 batch_size=None, lr=None, preset="cpu", lr_step=2, lr_gamma=0.9,
-                 weight_decay=0.0, augment=True, normalize="zscore", device="cpu",
-                 precision="float32", random_state=None, verbose=0):
+                 cube=None, downsample=None, crop_size=None, n_slices=None, slice_size=None,
+                 width=None, max_epochs=None, batch_size=None, lr=None, preset="cpu",
+                 lr_step=2, lr_gamma=0.9, weight_decay=0.0, augment=True, normalize="zscore",
+                 device="cpu", precision="float32", random_state=None, verbose=0):
         self.architecture = architecture
         self.use_clinical = use_clinical
         self.clinical_fusion = clinical_fusion
@@ -293,6 +294,8 @@ random_state, verbose
         self.cube = cube
         self.downsample = downsample
         self.crop_size = crop_size
+        self.n_slices = n_slices
+        self.slice_size = slice_size
         self.width = width
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -308,35 +311,28 @@ random_state, verbose
         self.random_state = random_state
         self.verbose = verbose
 
+    def _architecture(self) -> Architecture:
+        spec = get_architecture(self.architecture)
+        if spec.auxiliary:
+            raise ValueError(f"architecture {spec.name!r} has auxiliary outputs "
+                             f"{sorted(spec.auxiliary)}, which DeepCoxSurvival does not train; "
+                             "use VolumeNetClassifier for it.")
+        return spec
+
     def _uses_clinical_input(self) -> bool:
         return bool(self.use_clinical)
 
-    def _module(self, n_sequences: int, n_clinical: int,
+    def _module(self, spec: Architecture, n_clinical: int,
                 init: np.ndarray | None = None) -> torch.nn.Module:
-        if self.use_clinical and self.clinical_fusion == "linear":
-            if self.architecture == "mdnet_teacher":
-                raise ValueError("architecture='mdnet_teacher' fuses clinical data into every "
-                                 "block; clinical_fusion='linear' needs an image-only "
-                                 "backbone ('cnn3d', 'concat', 'lstm', 'mdnet_student').")
-            return LinearClinicalSkip(self._image_module(n_sequences, 0, linear_skip=True),
-                                      n_clinical, init)
-        return self._image_module(n_sequences, n_clinical)
-
-    def _image_module(self, n_sequences: int, n_clinical: int,
-                      linear_skip: bool = False) -> torch.nn.Module:
-        width = self.settings_["width"]
-        if self.architecture == "mdnet_teacher":
-            if not self.use_clinical:
-                raise ValueError("architecture='mdnet_teacher' fuses clinical data into every "
-                                 "block: set use_clinical=True.")
-            return TeacherNet(n_clinical, n_sequences, 1, width)
-        if self.architecture == "mdnet_student":
-            if self.use_clinical and not linear_skip:
-                raise ValueError("architecture='mdnet_student' reads images only: set "
-                                 "use_clinical=False, or use 'concat' for late fusion.")
-            return StudentNet(n_sequences, 1, 0, width)
-        net = {"cnn3d": CNN3DNet, "concat": ConcatNet, "lstm": LSTMNet}[self.architecture]
-        return net(n_sequences, 1, n_clinical, width)
+        if not self._linear_skip():
+            return self._build_module(spec, 1, n_clinical)
+        if spec.clinical == "required":
+            image_only = [n for n in list_architectures(clinical="none")
+                          + list_architectures(clinical="late") if n != "unet_multitask"]
+            raise ValueError(f"architecture {spec.name!r} fuses clinical data into the "
+                             "network; clinical_fusion='linear' needs an image-only "
+                             f"backbone ({', '.join(image_only)}).")
+        return LinearClinicalSkip(self._build_module(spec, 1, 0), n_clinical, init)
 
     def _encode_labels(self, X: pd.DataFrame, y) -> np.ndarray:
         """The survival target as float32 ``(n, 2)``: time, event (called by the base)."""
@@ -370,11 +366,13 @@ random_state, verbose
 
         init = self._clinical_init(data["clinical"].numpy(), target)
 
-        def build_net() -> CoxNet:
-            module = self._module(len(self.volume_columns_), data["clinical"].shape[1], init)
-            return CoxNet(module, criterion, augment_seed=seed,
-                          min_events_per_batch=self.min_events_per_batch,
-                          **self._cox_net_kwargs())
+        spec = self._architecture()
+
+        def build_net() -> CoxTrainer:
+            module = self._module(spec, data["clinical"].shape[1], init)
+            return CoxTrainer(module, criterion, augment_seed=seed,
+                              min_events_per_batch=self.min_events_per_batch,
+                              **self._cox_trainer_kwargs())
 
         self.net_ = self._train(build_net, data, target, seed)
         outputs = self.net_.outputs(data)
@@ -406,8 +404,8 @@ random_state, verbose
         self.clinical_cox_ = cox
         return weights
 
-    def _cox_net_kwargs(self) -> dict:
-        kwargs = self._net_kwargs()
+    def _cox_trainer_kwargs(self) -> dict:
+        kwargs = self._trainer_kwargs(1)
         if self._linear_skip() and self.clinical_lr is not None:
             # skorch parameter group: its own Adam learning rate (0 freezes the term)
             kwargs["optimizer__param_groups"] = [("clinical_linear.*",

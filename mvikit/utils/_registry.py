@@ -57,8 +57,11 @@ or list of those, default=None
         module = importlib.import_module(package)
         for name in getattr(module, "__all__", []):
             obj = getattr(module, name, None)
+            # a "cohort-stage" (the deep estimators' CohortTensorizer) is a part of an
+            # estimator returning tensors, not an estimator of its own
             if (inspect.isclass(obj) and issubclass(obj, BaseEstimator)
-                    and not inspect.isabstract(obj) and not name.startswith("_")):
+                    and not inspect.isabstract(obj) and not name.startswith("_")
+                    and getattr(obj, "_estimator_kind", None) != "cohort-stage"):
                 found[name] = obj
     estimators = sorted(found.items())
     if type_filter is None:

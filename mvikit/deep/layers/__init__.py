@@ -1,7 +1,8 @@
 """Building blocks shared by mvikit's 3D networks (pure PyTorch)."""
 
 from .attention import SymmetricAttention
-from .blocks import ConvBlock3d, ConvTrunk3d, global_avg_max_pool, scaled_channels
+from .blocks import (ConvBlock3d, ConvTrunk3d, global_avg_max_pool, scaled_channels,
+                     trunk_gradcam_layers)
 from .fusion import ClinicalGates, channel_gate
 
 __all__ = [
@@ -12,4 +13,5 @@ __all__ = [
     "channel_gate",
     "global_avg_max_pool",
     "scaled_channels",
+    "trunk_gradcam_layers",
 ]

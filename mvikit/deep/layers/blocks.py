@@ -8,7 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["scaled_channels", "ConvBlock3d", "ConvTrunk3d", "global_avg_max_pool"]
+__all__ = ["scaled_channels", "ConvBlock3d", "ConvTrunk3d", "global_avg_max_pool",
+           "trunk_gradcam_layers"]
 
 #: Channels of the four convolutional blocks of MD-Net at ``width=1``
 #: (Sec. III-A of the MD-Net paper: 64, 128, 256, 256).
@@ -106,3 +107,24 @@ def global_avg_max_pool(x: torch.Tensor) -> torch.Tensor:
     """
     flat = x.flatten(2)
     return torch.cat([flat.mean(dim=2), flat.amax(dim=2)], dim=1)
+
+
+def trunk_gradcam_layers(module: nn.Module, sequences: list[str]) -> dict[str, str]:
+    """Grad-CAM layers of a network built from `ConvTrunk3d` branches.
+
+    The last convolution block of each sequence's trunk (its ReLU output, before
+    the block's max-pool): Grad-CAM's "last convolutional layer", at twice the
+    resolution of the pooled map.  One trunk (sequences stacked as channels)
+    serves every sequence; otherwise trunks and sequences pair in order.
+    """
+    trunks = [name for name, sub in module.named_modules() if isinstance(sub, ConvTrunk3d)]
+    if not trunks:
+        raise ValueError(f"{type(module).__name__} has no ConvTrunk3d; name the layer to "
+                         "explain with layer='<module name>'.")
+    last = {t: f"{t}.blocks.{len(module.get_submodule(t).blocks) - 1}.convs" for t in trunks}
+    if len(trunks) == 1:
+        return {s: last[trunks[0]] for s in sequences}
+    if len(trunks) != len(sequences):
+        raise ValueError(f"{type(module).__name__} has {len(trunks)} convolutional trunks for "
+                         f"{len(sequences)} sequences; pass layer={{sequence: name}}.")
+    return {s: last[t] for s, t in zip(sequences, trunks)}

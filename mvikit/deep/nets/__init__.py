@@ -1,14 +1,28 @@
-"""The 3D networks of mvikit, one architecture family per module (pure PyTorch)."""
+"""The networks of mvikit (pure PyTorch), one architecture per module, found through the
+architecture register (`register_architecture`, `get_architecture`, `list_architectures`)."""
 
+from ._registry import (Architecture, ArchitectureContractError, check_module_output,
+                        get_architecture, list_architectures, register_architecture)
 from .baselines import CNN3DNet, ConcatNet, LSTMNet
 from .mdnet import MRIClinicalFusionModule, MRIOnlyModule, StudentNet, TeacherNet
+from .multitask import SegmentationClassifierNet
+from .resnet2d import SliceResNet, resnet18_trunk
 
 __all__ = [
+    "Architecture",
+    "ArchitectureContractError",
     "CNN3DNet",
     "ConcatNet",
     "LSTMNet",
     "MRIClinicalFusionModule",
     "MRIOnlyModule",
+    "SegmentationClassifierNet",
+    "SliceResNet",
     "StudentNet",
     "TeacherNet",
+    "check_module_output",
+    "get_architecture",
+    "list_architectures",
+    "register_architecture",
+    "resnet18_trunk",
 ]

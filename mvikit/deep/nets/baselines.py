@@ -10,16 +10,24 @@ Every CNN is MD-Net's `MRIOnlyModule`, so baselines differ from MD-Net only in h
 sequences are fused.  ``n_clinical > 0`` adds *late* fusion: the clinical vector
 passes one FC layer + ReLU and is concatenated to the image features before the
 classifier.
+
+Registered as ``"cnn3d"``, ``"concat"`` and ``"lstm"`` (clinical input: ``"late"``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
+from ..layers import trunk_gradcam_layers
+from ._registry import register_architecture
 from .mdnet import MRIOnlyModule, _hidden
 
 __all__ = ["CNN3DNet", "ConcatNet", "LSTMNet"]
+
+Batch = Mapping[str, torch.Tensor]
 
 
 class _LateFusionHead(nn.Module):
@@ -38,7 +46,7 @@ class _LateFusionHead(nn.Module):
     def forward(self, image: torch.Tensor,
                 clinical: torch.Tensor | None) -> dict[str, torch.Tensor]:
         if self.clinical is not None:
-            if clinical is None:
+            if clinical is None or clinical.shape[1] == 0:
                 raise ValueError("This network was built with clinical late fusion and needs "
                                  "the clinical vector.")
             image = torch.cat([image, self.clinical(clinical)], dim=1)
@@ -59,7 +67,8 @@ class CNN3DNet(nn.Module):
 
     Notes
     -----
-    Shapes: ``volumes (B, S, D, H, W)`` [, ``clinical (B, n_clinical)``] -> dict with
+    Shapes: ``batch["volumes"] (B, S, D, H, W)`` [, ``batch["clinical"] (B, n_clinical)``]
+    -> dict with
     ``logits (B, n_classes)`` and ``embedding (B, E)``.
     """
 
@@ -69,9 +78,8 @@ class CNN3DNet(nn.Module):
         self.encoder = MRIOnlyModule(n_sequences, width, feature_dim)
         self.head = _LateFusionHead(self.encoder.feature_dim, n_clinical, n_classes, width)
 
-    def forward(self, volumes: torch.Tensor, masks: torch.Tensor | None = None,
-                clinical: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        return self.head(self.encoder(volumes), clinical)
+    def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
+        return self.head(self.encoder(batch["volumes"]), batch.get("clinical"))
 
 
 class _PerSequence(nn.Module):
@@ -101,9 +109,8 @@ class ConcatNet(nn.Module):
         self.head = _LateFusionHead(n_sequences * self.encoders.feature_dim, n_clinical,
                                     n_classes, width)
 
-    def forward(self, volumes: torch.Tensor, masks: torch.Tensor | None = None,
-                clinical: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        return self.head(self.encoders(volumes).flatten(1), clinical)
+    def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
+        return self.head(self.encoders(batch["volumes"]).flatten(1), batch.get("clinical"))
 
 
 class LSTMNet(nn.Module):
@@ -121,7 +128,23 @@ class LSTMNet(nn.Module):
         self.lstm = nn.LSTM(self.encoders.feature_dim, hidden, batch_first=True)
         self.head = _LateFusionHead(hidden, n_clinical, n_classes, width)
 
-    def forward(self, volumes: torch.Tensor, masks: torch.Tensor | None = None,
-                clinical: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        _, (last_hidden, _) = self.lstm(self.encoders(volumes))
-        return self.head(last_hidden[-1], clinical)
+    def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
+        _, (last_hidden, _) = self.lstm(self.encoders(batch["volumes"]))
+        return self.head(last_hidden[-1], batch.get("clinical"))
+
+
+def _builder(net: type[nn.Module]):
+    def build(*, n_sequences: int, n_outputs: int, n_clinical: int = 0, width: float = 1.0,
+              feature_dim: int | None = None) -> nn.Module:
+        return net(n_sequences, n_outputs, n_clinical, width, feature_dim)
+    build.__doc__ = f"Build `{net.__name__}` (the register's keyword signature)."
+    return build
+
+
+for _name, _net, _text in [
+        ("cnn3d", CNN3DNet, "3DCNN: sequences as channels of one 3D CNN (MD-Net Table II)"),
+        ("concat", ConcatNet, "Concat: one 3D CNN per sequence, features concatenated"),
+        ("lstm", LSTMNet, "LSTM: one 3D CNN per sequence, an LSTM over the sequences")]:
+    register_architecture(_name, _builder(_net), clinical="late", input_kind="cube",
+                          spatial_dims=3, gradcam_layers=trunk_gradcam_layers,
+                          options={"feature_dim": None}, description=_text)

@@ -12,15 +12,21 @@ per-sequence features ``Z_pre, Z_hbp`` are what feature-level distillation (eq. 
 compares, and their concatenation ``Z`` (the "features after the SA module" of the
 paper's t-SNE, Fig. 5) feeds the classifier and the clinical-regression head.
 With one sequence there is nothing to attend to and SA is skipped.
+
+Registered as ``"mdnet_student"`` (images only) and ``"mdnet_teacher"`` (clinical
+input required).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
 from ..layers import (ClinicalGates, ConvTrunk3d, SymmetricAttention, channel_gate,
-                      global_avg_max_pool, scaled_channels)
+                      global_avg_max_pool, scaled_channels, trunk_gradcam_layers)
+from ._registry import register_architecture
 
 __all__ = ["MRIOnlyModule", "MRIClinicalFusionModule", "TeacherNet", "StudentNet"]
 
@@ -149,10 +155,10 @@ class StudentNet(nn.Module):
 
     Notes
     -----
-    Shapes: ``volumes (B, S, D, H, W)`` -> dict with ``logits (B, n_classes)``,
+    Shapes: ``batch["volumes"] (B, S, D, H, W)`` -> dict with ``logits (B, n_classes)``,
     ``features (B, S, F)``, ``embedding (B, S*F)`` and, with a head,
-    ``clinical (B, n_clinical_targets)``.  ``masks`` and ``clinical`` inputs are
-    accepted and ignored: the student sees images only.
+    ``clinical (B, n_clinical_targets)``.  Other batch entries are ignored: the
+    student sees images only.
     """
 
     def __init__(self, n_sequences: int = 2, n_classes: int = 3, n_clinical_targets: int = 0,
@@ -171,8 +177,8 @@ class StudentNet(nn.Module):
                 nn.Linear(n_sequences * features, hidden), nn.ReLU(inplace=True),
                 nn.Linear(hidden, n_clinical_targets))
 
-    def forward(self, volumes: torch.Tensor, masks: torch.Tensor | None = None,
-                clinical: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        volumes = batch["volumes"]
         maps = [enc.feature_map(volumes[:, i:i + 1]) for i, enc in enumerate(self.encoders)]
         features = _sequence_features(maps, self.encoders, self.attention)
         embedding = features.flatten(1)
@@ -197,7 +203,8 @@ class TeacherNet(nn.Module):
 
     Notes
     -----
-    Shapes: ``volumes (B, S, D, H, W), clinical (B, n_clinical)`` -> dict with
+    Shapes: ``batch["volumes"] (B, S, D, H, W), batch["clinical"] (B, n_clinical)`` -> dict
+    with
     ``logits (B, n_classes)``, ``features (B, S, F)``, ``embedding (B, S*F)``.
     """
 
@@ -214,9 +221,9 @@ class TeacherNet(nn.Module):
             nn.Linear(n_sequences * features, hidden), nn.ReLU(inplace=True),
             nn.Linear(hidden, n_classes))
 
-    def forward(self, volumes: torch.Tensor, masks: torch.Tensor | None = None,
-                clinical: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        if clinical is None:
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        volumes, clinical = batch["volumes"], batch.get("clinical")
+        if clinical is None or clinical.shape[1] == 0:
             raise ValueError("The MD-Net teacher needs the clinical vector.")
         maps = [enc.feature_map(volumes[:, i:i + 1], clinical)
                 for i, enc in enumerate(self.encoders)]
@@ -224,3 +231,26 @@ class TeacherNet(nn.Module):
         embedding = features.flatten(1)
         return {"logits": self.classifier(embedding), "features": features,
                 "embedding": embedding}
+
+
+def build_student(*, n_sequences: int, n_outputs: int, n_clinical: int = 0, width: float = 1.0,
+                  n_clinical_targets: int = 0, feature_dim: int | None = None) -> StudentNet:
+    """Build `StudentNet` (the register's keyword signature)."""
+    return StudentNet(n_sequences, n_outputs, n_clinical_targets, width, feature_dim)
+
+
+def build_teacher(*, n_sequences: int, n_outputs: int, n_clinical: int, width: float = 1.0,
+                  feature_dim: int | None = None) -> TeacherNet:
+    """Build `TeacherNet` (the register's keyword signature)."""
+    return TeacherNet(n_clinical, n_sequences, n_outputs, width, feature_dim)
+
+
+register_architecture(
+    "mdnet_student", build_student, clinical="none", input_kind="cube", spatial_dims=3,
+    gradcam_layers=trunk_gradcam_layers, sequences=(1, 2),
+    options={"n_clinical_targets": 0, "feature_dim": None},
+    description="MD-Net student: MRI-only modules + symmetric attention (seed 000)")
+register_architecture(
+    "mdnet_teacher", build_teacher, clinical="required", input_kind="cube", spatial_dims=3,
+    gradcam_layers=trunk_gradcam_layers, sequences=(1, 2), options={"feature_dim": None},
+    description="MD-Net teacher: MRI-clinical-fusion modules (eq. 1) + symmetric attention")
