@@ -107,7 +107,8 @@ def make_step(width: float, batch: int, crop: tuple, *, channels_last: bool = Fa
     def step():
         optimizer.zero_grad()
         with context():
-            s, t = student(volumes), teacher(volumes, clinical=clinical)
+            s = student({"volumes": volumes})
+            t = teacher({"volumes": volumes, "clinical": clinical})
         s, t = ({k: v.float() for k, v in out.items()} for out in (s, t))
         loss_fn(s, t, y, target, binary)["total"].backward()
         optimizer.step()
@@ -204,8 +205,9 @@ def wrapper_overhead(frame, y, repeat: int = 2, **params) -> tuple[float, float]
                                                      data["masks"][idx].float(), generator)
                 volumes = net._layout(volumes)
                 optimizer.zero_grad()
-                s = student(volumes, masks)
-                t = teacher(volumes, masks, clinical=data["clinical"][idx])
+                s = student({"volumes": volumes, "masks": masks})
+                t = teacher({"volumes": volumes, "masks": masks,
+                             "clinical": data["clinical"][idx]})
                 net.criterion_(s, t, yt[idx], data["clinical_target"][idx],
                                binary)["total"].backward()
                 optimizer.step()

@@ -63,7 +63,7 @@ from mvikit.datasets import make_hcc_cohort
 from mvikit.datasets._sim_params import grade_thresholds, resolve_params
 from mvikit.deep import MDNetClassifier, VolumeNetClassifier
 from mvikit.deep._base import PRESETS
-from mvikit.deep._mdnet import MDNetNet
+from mvikit.deep._mdnet import DistillationTrainer
 from mvikit.imaging import IntensityNormalizer, ROICropper, VolumeDownsampler
 
 SEQUENCES = ["PRE", "HBP"]
@@ -225,7 +225,7 @@ def true_posteriors(truth: pd.DataFrame, given: str) -> np.ndarray:
     return np.stack([below_low, below_high - below_low, 1.0 - below_high], axis=1)
 
 
-class _OracleTeacherNet(MDNetNet):
+class _OracleTeacherNet(DistillationTrainer):
     """The MD-Net net whose teacher output is the oracle's log-posterior (a
     measuring device: only the class-level term can use it)."""
 

@@ -158,7 +158,8 @@ def test_preset_fills_only_unset_parameters(data):
     assert clf.settings_ == {"width": 0.0625, "crop_size": (16, 64, 64), "max_epochs": 0,
                              "batch_size": paper["batch_size"], "lr": paper["lr"],
                              "cube": (16, 64, 64), "downsample": (1, 1, 1),
-                             "grid": (16, 64, 64)}
+                             "grid": (16, 64, 64), "n_slices": paper["n_slices"],
+                             "slice_size": paper["slice_size"]}
     assert clf.net_.lr == 3e-4 and clf.net_.batch_size == 16
     assert clf.get_params()["lr"] is None  # __init__ stored the argument unchanged
 
@@ -170,7 +171,8 @@ def test_downsample_feeds_block_means_of_the_cube(data):
     clf = VolumeNetClassifier(**{**TINY, "downsample": (1, 2, 2), "crop_size": (8, 8, 8),
                                  "normalize": None, "max_epochs": 0}).fit(X, y)
     assert clf.settings_["grid"] == (8, 8, 8) and clf.settings_["downsample"] == (1, 2, 2)
-    volumes, masks = clf._volume_tensors(X)
+    tensors = clf.tensorizer_.transform(X)
+    volumes, masks = tensors["volumes"], tensors["masks"]
     cube = ROICropper(size=(8, 16, 16)).fit_transform(X[["PRE", "HBP", "tumor_mask"]])
     for i, pid in enumerate(X.index[:3]):
         for j, column in enumerate(["PRE", "HBP"]):

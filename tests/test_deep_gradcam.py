@@ -79,7 +79,7 @@ def _manual_gradcam(module, volumes, layer_names, target):
             acts[name] = out
             out.register_hook(lambda g, name=name: grads.__setitem__(name, g))
         handles.append(module.get_submodule(name).register_forward_hook(hook))
-    logits = module(volumes=volumes, masks=None, clinical=None)["logits"]
+    logits = module({"volumes": volumes})["logits"]
     logits[torch.arange(len(target)), torch.as_tensor(target)].sum().backward()
     for h in handles:
         h.remove()

@@ -53,7 +53,7 @@ def test_module_output_shapes(module, args, shape, expected):
 ])
 def test_network_output_shapes(net, n_seq, shapes, expected):
     inputs = {k: torch.randn(*s) for k, s in shapes.items()}
-    out = net(torch.randn(4, n_seq, 8, 16, 16), **inputs)
+    out = net({"volumes": torch.randn(4, n_seq, 8, 16, 16), **inputs})
     for key, shape in expected.items():
         assert tuple(out[key].shape) == shape
 
@@ -120,7 +120,7 @@ def test_symmetric_attention_swaps_outputs(residual):
 def _check_all_parameters_get_gradient(net, out_keys, **inputs):
     net.train()
     # 8x32x32 ends in 1x2x2 maps: 4 tokens, so the attention scores are not trivial
-    out = net(torch.randn(3, 2, 8, 32, 32), **inputs)
+    out = net({"volumes": torch.randn(3, 2, 8, 32, 32), **inputs})
     loss = sum((out[k] ** 2).sum() for k in out_keys)
     loss.backward()
     missing = [name for name, p in net.named_parameters()
@@ -143,24 +143,26 @@ def test_student_ignores_clinical_and_teacher_uses_it():
     student, teacher = StudentNet(2, 3, 0, W).eval(), TeacherNet(4, 2, 3, W).eval()
     v = torch.randn(2, 2, 8, 16, 16)
     c1, c2 = torch.randn(2, 4), torch.randn(2, 4)
-    assert torch.equal(student(v, clinical=c1)["logits"], student(v)["logits"])
-    assert not torch.allclose(teacher(v, clinical=c1)["logits"],
-                              teacher(v, clinical=c2)["logits"])
+    assert torch.equal(student({"volumes": v, "clinical": c1})["logits"],
+                       student({"volumes": v})["logits"])
+    assert not torch.allclose(teacher({"volumes": v, "clinical": c1})["logits"],
+                              teacher({"volumes": v, "clinical": c2})["logits"])
     with pytest.raises(ValueError, match="needs the clinical vector"):
-        teacher(v)
+        teacher({"volumes": v})
 
 
 def test_eval_mode_is_deterministic_and_batch_independent():
     net = StudentNet(2, 3, 2, W)
     net.train()
-    net(torch.randn(4, 2, 8, 16, 16))  # move BatchNorm running stats away from init
+    net({"volumes": torch.randn(4, 2, 8, 16, 16)})  # move BatchNorm stats away from init
     net.eval()
-    v = torch.randn(4, 2, 8, 16, 16)
+    v = {"volumes": torch.randn(4, 2, 8, 16, 16)}
     first, second = net(v), net(v)
     for key in first:
         assert torch.equal(first[key], second[key])
     # in eval mode a sample's output does not depend on the rest of the batch
-    assert torch.allclose(net(v[:1])["logits"], first["logits"][:1], atol=1e-5)
+    one = {"volumes": v["volumes"][:1]}
+    assert torch.allclose(net(one)["logits"], first["logits"][:1], atol=1e-5)
 
 
 def test_mdnet_rejects_three_sequences():

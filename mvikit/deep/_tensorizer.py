@@ -296,8 +296,9 @@ class CohortTensorizer(BaseEstimator):
         shape = (len(frame), len(self.volume_columns_)) + self.grid_
         images, masks = np.empty(shape, np.float32), np.empty(shape, np.uint8)
         geometry: dict[str, list] = {}
+        padded: dict[str, list] = {}  # mask column -> patients whose mask is too thin
         for j, (column, mask_column) in enumerate(zip(self.volume_columns_, mask_columns)):
-            padded, cells = [], []
+            cells = []
             for i, pid in enumerate(frame.index):
                 image = as_volume(frame.at[pid, column], patient_id=pid, column=column)
                 mask = as_volume(frame.at[pid, mask_column], patient_id=pid, column=mask_column)
@@ -308,13 +309,14 @@ class CohortTensorizer(BaseEstimator):
                     image, mask, int(self.n_slices), int(self.slice_size),
                     float(self.roi_margin))
                 cells.append(cell)
-                if short:
-                    padded.append(pid)
+                if short and pid not in padded.setdefault(mask_column, []):
+                    padded[mask_column].append(pid)
             geometry[column] = cells
-            if warn and padded:
+        for mask_column, ids in padded.items():
+            if warn and ids:
                 warnings.warn(
                     f"{mask_column!r} spans fewer than n_slices={self.n_slices} slices for "
-                    f"{len(padded)} patient(s) ({_patients(padded)}); their edge slices are "
+                    f"{len(ids)} patient(s) ({_patients(ids)}); their edge slices are "
                     "repeated.", DataWarning, stacklevel=4)
         return images, masks, pd.DataFrame(geometry, index=frame.index)
 
