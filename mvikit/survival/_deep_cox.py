@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
+from sksurv.base import SurvivalAnalysisMixin
 from sksurv.linear_model.coxph import BreslowEstimator
 from sksurv.metrics import concordance_index_censored
 from torch.utils.data import DataLoader, Sampler
@@ -141,7 +142,7 @@ class LinearClinicalSkip(torch.nn.Module):
         return {**out, "logits": image + linear, "image_logits": image}
 
 
-class DeepCoxSurvival(DeepCohortEstimator):
+class DeepCoxSurvival(SurvivalAnalysisMixin, DeepCohortEstimator):
     """Deep Cox model: a 3D network over the cohort frame, trained on eq. (9) of DMMGNet.
 
     The network (any backbone of `mvikit.deep.nets`, optionally with the clinical items
@@ -473,17 +474,6 @@ device, precision, random_state, verbose
             "image": image - self.image_risk_offset_,
         }, index=X.index)
 
-    def _functions(self, X, kind: str, return_array: bool):
-        check_is_fitted(self, "net_")
-        risk = self.predict(X)
-        if kind == "survival":
-            functions = self.baseline_estimator_.get_survival_function(risk)
-        else:
-            functions = self.baseline_estimator_.get_cumulative_hazard_function(risk)
-        if return_array:
-            return np.vstack([fn(self.unique_times_) for fn in functions])
-        return functions
-
     def predict_survival_function(self, X, return_array=False):
         """Survival functions ``S(t | x) = S0(t) ** exp(risk)`` (Breslow baseline).
 
@@ -498,7 +488,9 @@ device, precision, random_state, verbose
         survival : ndarray of :class:`sksurv.functions.StepFunction`, or ndarray of shape \
 (n_patients, n_times)
         """
-        return self._functions(X, "survival", return_array)
+        check_is_fitted(self, "net_")
+        return self._predict_survival_function(self.baseline_estimator_, self.predict(X),
+                                               return_array)
 
     def predict_cumulative_hazard_function(self, X, return_array=False):
         """Cumulative hazard functions ``H(t | x) = H0(t) * exp(risk)`` (Breslow baseline).
@@ -514,7 +506,9 @@ device, precision, random_state, verbose
         cumulative_hazard : ndarray of :class:`sksurv.functions.StepFunction`, or ndarray \
 of shape (n_patients, n_times)
         """
-        return self._functions(X, "cumulative_hazard", return_array)
+        check_is_fitted(self, "net_")
+        return self._predict_cumulative_hazard_function(self.baseline_estimator_,
+                                                        self.predict(X), return_array)
 
     def score(self, X, y) -> float:
         """Harrell's concordance index of :meth:`predict` (scikit-survival).
