@@ -444,7 +444,7 @@ class GraphConvBlock(nn.Module):
         self.out = _NodeMLP(channels, channels, activation=False)
 
     def forward(self, nodes: torch.Tensor) -> torch.Tensor:
-        batch, n_nodes, channels = nodes.shape
+        n_nodes, channels = nodes.shape[1:]
         neighbours = _pack_graph(self.graph(nodes), n_nodes)
         messages = self.conv(nodes.reshape(-1, channels), neighbours)
         return nodes + self.out(messages).reshape(nodes.shape)
@@ -675,8 +675,11 @@ def patch_neighbourhood(mask: torch.Tensor, patch_size: int = 3) -> PatchNeighbo
     >>> hood.centre.tolist(), len(hood.first_order), len(hood.second_order)
     ([0, 0, 0], 7, 19)
     """
-    counts = F.avg_pool3d(mask[None, None].float(), patch_size, ceil_mode=True,
-                          divisor_override=1)[0, 0]  # (Pd, Ph, Pw) mask voxels per patch
+    padding = [(-n) % patch_size for n in mask.shape]  # partial patches at the far ends
+    padded = F.pad(mask.float(), (0, padding[2], 0, padding[1], 0, padding[0]))
+    grid_shape = [n // patch_size for n in padded.shape]
+    counts = padded.reshape(grid_shape[0], patch_size, grid_shape[1], patch_size,
+                            grid_shape[2], patch_size).sum((1, 3, 5))  # mask voxels per patch
     grid = torch.stack(torch.meshgrid(*(torch.arange(n, device=mask.device)
                                         for n in counts.shape), indexing="ij"), dim=-1)
     grid = grid.reshape(-1, 3)
