@@ -324,3 +324,17 @@ def test_cmtfm_rejects_a_mask_off_the_feature_grid():
     with pytest.raises(ValueError, match="resample the mask to the feature map"):
         CMTFM(4)(torch.randn(1, 4, 4, 8, 8), torch.randn(1, 4, 4, 8, 8),
                  torch.ones(1, 1, 8, 16, 16))
+
+
+@pytest.mark.parametrize("cast_input", [False, True])
+def test_modules_run_under_bfloat16_autocast(cast_input):
+    # precision="bfloat16" runs the networks under autocast; the write-back must
+    # accept messages in another dtype than the map (a float32 map, bfloat16 messages)
+    dtype = torch.bfloat16 if cast_input else torch.float32
+    tumour, t2 = torch.randn(2, 4, 3, 9, 9, dtype=dtype), torch.randn(2, 4, 3, 9, 9, dtype=dtype)
+    liver, mask = torch.randn(2, 4, 3, 12, 12, dtype=dtype), torch.ones(2, 1, 3, 9, 9)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        outputs = (SGCM(4)(tumour), *MMDFM(4)(tumour, liver), *CMTFM(4)(tumour, t2, mask))
+    for out, source in zip(outputs, (tumour, tumour, liver, tumour, t2)):
+        assert out.shape == source.shape and torch.isfinite(out).all()
+        assert (out != source).any()
