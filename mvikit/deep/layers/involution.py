@@ -26,13 +26,13 @@ from monai.networks.nets.resnet import ResNetBlock
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["Involution", "InvResNetBlock", "involution_groups"]
+__all__ = ["InvResNetBlock", "Involution", "involution_groups"]
 
 #: Kernel size of the involution paper (RedNet) in 2D; 3 keeps 3D at 27 taps.
 _DEFAULT_KERNEL = {2: 7, 3: 3}
 _CONV = {2: nn.Conv2d, 3: nn.Conv3d}
 _BATCH_NORM = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
-_AVG_POOL = {2: nn.AvgPool2d, 3: nn.AvgPool3d}
+_AVG_POOL = {2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
 def involution_groups(channels: int, group_channels: int = 16, *, layer: str = "Involution"
@@ -75,6 +75,21 @@ def involution_groups(channels: int, group_channels: int = 16, *, layer: str = "
             f"channels, or a group_channels that divides {channels}."
         )
     return max(1, channels // group_channels)
+
+
+def _mean_pool(x: torch.Tensor, stride: int) -> torch.Tensor:
+    """Means over ``stride``-sized windows, a window cut by the border averaged
+    over its own voxels: ``(B, C, *S) -> (B, C, *ceil(S / stride))``.
+
+    Written with explicit padding and a count because ``AvgPool(ceil_mode=True)``
+    refuses an axis shorter than the window (a one-slice volume at stride 2).
+    """
+    pad = []
+    for n in reversed(x.shape[2:]):
+        pad += [0, -n % stride]
+    pool = _AVG_POOL[x.ndim - 2]
+    ones = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
+    return pool(F.pad(x, pad), stride) / pool(F.pad(ones, pad), stride)
 
 
 def _involve(x: torch.Tensor, kernel: torch.Tensor, kernel_size: int, stride: int
@@ -205,10 +220,6 @@ class Involution(nn.Module):
         self.kernel_size = kernel_size
         self.stride = stride
         hidden = max(1, channels // reduction_ratio)
-        # ceil_mode: the generator's grid matches the strided neighbourhood's
-        # ceil(n / stride) positions on odd sizes too.
-        self.pool = (_AVG_POOL[spatial_dims](stride, stride, ceil_mode=True) if stride > 1
-                     else nn.Identity())
         self.reduce = _CONV[spatial_dims](channels, hidden, 1, bias=False)
         self.norm = _BATCH_NORM[spatial_dims](hidden)
         self.span = _CONV[spatial_dims](hidden, kernel_size ** spatial_dims * self.groups, 1)
@@ -227,7 +238,10 @@ class Involution(nn.Module):
             ``(B, G, K^d, *S_out)``, taps in row-major order of the offsets
             ``(u, v[, w])`` from ``-K//2`` to ``K//2``.
         """
-        hidden = F.relu(self.norm(self.reduce(self.pool(x))))
+        # The generator's grid matches the strided neighbourhood's ceil(n / stride)
+        # positions on odd sizes too.
+        pooled = _mean_pool(x, self.stride) if self.stride > 1 else x
+        hidden = F.relu(self.norm(self.reduce(pooled)))
         kernel = self.span(hidden)
         return kernel.view(kernel.shape[0], self.groups, -1, *kernel.shape[2:])
 
