@@ -11,7 +11,7 @@ per configuration:
   involution (the official 2D implementation's aggregation, extended to 3D with
   ``Tensor.unfold`` on each axis), which holds ``K^d`` copies of the input.
 
-Memory is the peak resident size during the step (``VmHWM``, reset through
+Memory is measured in a child process: the peak resident size during the step (``VmHWM``, reset through
 ``/proc/self/clear_refs``) minus the resident size before it: large tensors
 are mmapped (glibc's threshold fixed at 64 KiB) and unmapped when freed, so resident memory
 follows the tensors (Linux only).  Times are CPU seconds
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import multiprocessing as mp
 import time
 
 import torch
@@ -111,29 +112,49 @@ def _mmap_large_allocations() -> None:
     ctypes.CDLL("libc.so.6").mallopt(-3, 64 * 1024)
 
 
+def _memory_child(configs: list, queue) -> None:
+    # A fresh process whose allocator mmaps every tensor from the start, so that
+    # no heap kept from earlier steps hides an allocation.
+    _mmap_large_allocations()
+    torch.set_num_threads(1)
+    peaks = {}
+    for config in configs:
+        _, dims, batch, channels, size, kernel, stride = config
+        for name, layer in _layers(dims, channels, kernel, stride).items():
+            x = torch.randn(batch, channels, *size, requires_grad=True)
+            peaks[config[0], name] = _peak_mib(layer, x)
+            del x
+    queue.put(peaks)
+
+
+def _peaks(configs: list) -> dict:
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_memory_child, args=(configs, queue))
+    child.start()
+    peaks = queue.get()
+    child.join()
+    return peaks
+
+
 def main(quick: bool) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     repeats = 3 if quick else 5
-    runs = []
-    for config in QUICK if quick else CONFIGS:
-        _, dims, batch, channels, size, kernel, stride = config
-        x = torch.randn(batch, channels, *size, requires_grad=True)
-        layers = _layers(dims, channels, kernel, stride)
-        seconds = {name: _cpu_seconds(layer, x, repeats) for name, layer in layers.items()}
-        runs.append((config, x, layers, seconds))
-    # After the timings: mmapping every tensor costs page faults on each step.
-    _mmap_large_allocations()
+    configs = QUICK if quick else CONFIGS
+    peaks = _peaks(configs)
     print(f"torch {torch.__version__}, 1 thread; times are CPU s of forward + backward "
           "(median), memory is the peak above the inputs (MiB)")
-    for (label, *_, kernel, stride), x, layers, seconds in runs:
+    for config in configs:
+        label, dims, batch, channels, size, kernel, stride = config
+        x = torch.randn(batch, channels, *size, requires_grad=True)
         input_mib = x.numel() * 4 / 2 ** 20
         print(f"\n{label}: input {tuple(x.shape)} ({input_mib:.1f} MiB), K={kernel}, "
               f"stride {stride}")
-        for name, layer in layers.items():
-            x.grad = None
-            layer.zero_grad(set_to_none=True)
-            peak = _peak_mib(layer, x)
+        layers = _layers(dims, channels, kernel, stride)
+        seconds = {name: _cpu_seconds(layer, x, repeats) for name, layer in layers.items()}
+        for name in layers:
+            peak = peaks[label, name]
             print(f"  {name:<18} {seconds[name]:8.3f} s  x{seconds[name] / seconds['conv 3']:6.2f}"
                   f" of conv 3   peak {peak:8.1f} MiB  ({peak / input_mib:5.1f} x input)")
 
