@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from ..exceptions import CohortError, ColumnRoleError, VolumeError
 from ..utils._roles import check_cohort_frame, mask_column_for, resolve_columns
@@ -65,7 +66,9 @@ def heterogeneity_score(image: np.ndarray, mask: np.ndarray, *, n_clusters: int 
     if k == 1:
         labels = np.zeros(values.shape[0], dtype=int)
     else:
-        with warnings.catch_warnings():
+        # One thread: a few thousand 1-D points are clustered in milliseconds, while
+        # OpenMP threads on busy cores made the same fit 100x slower (measured).
+        with warnings.catch_warnings(), threadpool_limits(1, user_api="openmp"):
             # ties among values can leave a cluster empty; empty clusters are skipped
             warnings.simplefilter("ignore", ConvergenceWarning)
             labels = KMeans(k, n_init=10, random_state=random_state).fit_predict(values)
