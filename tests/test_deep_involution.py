@@ -111,15 +111,34 @@ def test_3d_path_equals_naive_loop(stride, shape):
     np.testing.assert_allclose(layer(x).detach().numpy(), expected, rtol=1e-10, atol=1e-10)
 
 
-def test_2d_path_equals_unfold_reference():
-    # The official implementation's aggregation: unfold the K x K neighbourhoods.
-    layer = Involution(32, kernel_size=7, stride=2)
-    x = torch.randn(2, 32, 13, 10)
-    kernel = layer.generate_kernel(x)  # (B, G, K^2, h, w)
-    b, g, _, h, w = kernel.shape
-    patches = F.unfold(x, 7, padding=3, stride=2).view(b, g, 32 // g, 49, h, w)
-    expected = (kernel.unsqueeze(2) * patches).sum(dim=3).view(b, 32, h, w)
+def _unfold_involution(layer: Involution, x: torch.Tensor) -> torch.Tensor:
+    """The official implementation's aggregation, unfolding every neighbourhood
+    (``Tensor.unfold`` on each spatial axis), differentiated by autograd."""
+    kernel = layer.generate_kernel(x)  # (B, G, K^d, *S_out)
+    k, s, pad = layer.kernel_size, layer.stride, layer.kernel_size // 2
+    patches = F.pad(x, [pad] * (2 * layer.spatial_dims))
+    for axis in range(2, 2 + layer.spatial_dims):
+        patches = patches.unfold(axis, k, s)
+    b, c = x.shape[:2]
+    out_shape = kernel.shape[3:]
+    patches = patches.reshape(b, layer.groups, c // layer.groups, *out_shape, -1).movedim(-1, 3)
+    return (kernel.unsqueeze(2) * patches).sum(dim=3).reshape(b, c, *out_shape)
+
+
+@pytest.mark.parametrize("dims, kernel, stride, shape", [
+    (2, 7, 1, (2, 32, 9, 10)), (2, 7, 2, (2, 32, 13, 10)),
+    (3, 3, 1, (2, 32, 4, 5, 6)), (3, 5, 2, (2, 16, 5, 7, 6)),
+])
+def test_output_and_gradients_equal_unfold_reference(dims, kernel, stride, shape):
+    layer = Involution(shape[1], spatial_dims=dims, kernel_size=kernel, stride=stride)
+    x = torch.randn(*shape, requires_grad=True)
+    weights = torch.randn(layer(x).shape)
+    grads = torch.autograd.grad((layer(x) * weights).sum(), [x, *layer.parameters()])
+    expected = _unfold_involution(layer, x)
+    expected_grads = torch.autograd.grad((expected * weights).sum(), [x, *layer.parameters()])
     torch.testing.assert_close(layer(x), expected, rtol=1e-5, atol=1e-5)
+    for grad, expected_grad in zip(grads, expected_grads):
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("channels, dims, kernel, ratio", [

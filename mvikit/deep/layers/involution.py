@@ -92,32 +92,66 @@ def _mean_pool(x: torch.Tensor, stride: int) -> torch.Tensor:
     return pool(F.pad(x, pad), stride) / pool(F.pad(ones, pad), stride)
 
 
-def _involve(x: torch.Tensor, kernel: torch.Tensor, kernel_size: int, stride: int
-             ) -> torch.Tensor:
+def _windows(padded: torch.Tensor, kernel_size: int, stride: int, out_shape: tuple):
+    """``(tap, view)`` for each offset of the neighbourhood, row-major as ``unfold``:
+    the view of ``padded`` (``(B, G, C/G, *S_padded)``) shifted by the offset and strided."""
+    offsets = itertools.product(range(kernel_size), repeat=len(out_shape))
+    for tap, offset in enumerate(offsets):
+        yield tap, padded[(slice(None), slice(None), slice(None),
+                           *(slice(o, o + stride * (n - 1) + 1, stride)
+                             for o, n in zip(offset, out_shape)))]
+
+
+def _grouped_padded(x: torch.Tensor, groups: int, pad: int) -> torch.Tensor:
+    padded = F.pad(x, [pad] * (2 * (x.ndim - 2)))
+    return padded.view(x.shape[0], groups, x.shape[1] // groups, *padded.shape[2:])
+
+
+class _Involve(torch.autograd.Function):
     """Apply position-specific, group-shared kernels by shift-and-accumulate.
 
-    ``x`` is ``(B, C, *S)``, ``kernel`` is ``(B, G, K^d, *S_out)`` with the ``K^d``
-    taps in row-major order of the offsets (as ``unfold``).  Each tap adds
+    ``x`` is ``(B, C, *S)``, ``kernel`` is ``(B, G, K^d, *S_out)``.  Each tap adds
     ``kernel[:, g, tap] * x`` shifted by the tap's offset and strided, so memory
-    stays O(C * S) instead of the O(K^d * C * S) of an unfold: the windows are
-    views of the padded input, and autograd saves views, not copies.
+    stays O(C * S) instead of the O(K^d * C * S) of an unfold.  The backward pass
+    is written out (the same loop over taps, accumulating into one gradient
+    buffer) because autograd's own would allocate a zero tensor of the whole
+    padded input per tap: 15x the forward time instead of about 4x (measured).
     """
-    batch, channels = x.shape[:2]
-    groups = kernel.shape[1]
-    out_shape = kernel.shape[3:]
-    pad = kernel_size // 2
-    padded = F.pad(x, [pad] * (2 * (x.ndim - 2)))
-    padded = padded.view(batch, groups, channels // groups, *padded.shape[2:])
-    out = None
-    offsets = itertools.product(range(kernel_size), repeat=x.ndim - 2)
-    for tap, offset in enumerate(offsets):
-        window = padded[(slice(None), slice(None), slice(None),
-                         *(slice(o, o + stride * (n - 1) + 1, stride)
-                           for o, n in zip(offset, out_shape)))]
-        weight = kernel[:, :, tap].unsqueeze(2)
-        # In-place accumulation: one output buffer, no K^d temporaries.
-        out = weight * window if out is None else out.addcmul_(weight, window)
-    return out.reshape(batch, channels, *out_shape)
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, kernel: torch.Tensor, kernel_size: int,
+                stride: int) -> torch.Tensor:
+        ctx.save_for_backward(x, kernel)
+        ctx.kernel_size, ctx.stride = kernel_size, stride
+        groups, out_shape = kernel.shape[1], kernel.shape[3:]
+        padded = _grouped_padded(x, groups, kernel_size // 2)
+        out = torch.zeros((x.shape[0], groups, x.shape[1] // groups, *out_shape),
+                          dtype=x.dtype, device=x.device)
+        for tap, window in _windows(padded, kernel_size, stride, out_shape):
+            out.addcmul_(kernel[:, :, tap].unsqueeze(2), window)
+        return out.view(x.shape[0], x.shape[1], *out_shape)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        x, kernel = ctx.saved_tensors
+        k, stride = ctx.kernel_size, ctx.stride
+        groups, out_shape = kernel.shape[1], kernel.shape[3:]
+        grad = grad.reshape(x.shape[0], groups, x.shape[1] // groups, *out_shape)
+        grad_x = grad_kernel = None
+        if ctx.needs_input_grad[0]:
+            grad_padded = _grouped_padded(torch.zeros_like(x), groups, k // 2)
+            for tap, window in _windows(grad_padded, k, stride, out_shape):
+                window.addcmul_(kernel[:, :, tap].unsqueeze(2), grad)
+            pad = k // 2
+            grad_x = grad_padded[(..., *(slice(pad, pad + n) for n in x.shape[2:]))]
+            grad_x = grad_x.reshape(x.shape)
+        if ctx.needs_input_grad[1]:
+            padded = _grouped_padded(x, groups, k // 2)
+            grad_kernel = torch.empty_like(kernel)
+            for tap, window in _windows(padded, k, stride, out_shape):
+                grad_kernel[:, :, tap] = (grad * window).sum(dim=2)
+        return grad_x, grad_kernel, None, None
 
 
 class Involution(nn.Module):
@@ -253,7 +287,7 @@ class Involution(nn.Module):
                 f"(B, {self.channels}, {', '.join('DHW'[-self.spatial_dims:])}); got "
                 f"{tuple(x.shape)}."
             )
-        return _involve(x, self.generate_kernel(x), self.kernel_size, self.stride)
+        return _Involve.apply(x, self.generate_kernel(x), self.kernel_size, self.stride)
 
     def extra_repr(self) -> str:
         return (f"{self.channels}, spatial_dims={self.spatial_dims}, "
