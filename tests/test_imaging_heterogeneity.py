@@ -6,12 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
 from mvikit import Volume
 from mvikit.exceptions import ColumnRoleError, EmptyMaskError, GeometryMismatchError
 from mvikit.imaging import HeterogeneityScore
 from mvikit.imaging._heterogeneity import heterogeneity_score, largest_slice
+from mvikit.survival import RiskStratifier
 
 
 def _stripes(n_stripes: int, size: int = 12) -> np.ndarray:
@@ -100,25 +102,23 @@ def _volume_with(slice_image: np.ndarray, depth: int = 3, at: int = 1) -> np.nda
     return volume
 
 
-def test_transformer_scores_the_largest_slice_and_splits_at_training_median():
+def test_transformer_scores_the_largest_slice_and_groups_at_training_median():
     mask = np.zeros((3, 12, 12)); mask[1] = 1; mask[0, 4:6, 4:6] = 1  # slice 1 is largest
     images = [_volume_with(_stripes(n)) for n in (2, 3, 4, 12)]
     images[0][0] = _stripes(12)  # fragmentation on a smaller slice is not read
     X = _cohort(images, [mask] * 4)
     scorer = HeterogeneityScore(n_clusters=2, random_state=0)
     out = scorer.fit_transform(X)
-    expected = [heterogeneity_score(_stripes(n), np.ones((12, 12)), n_clusters=2,
-                                    random_state=0) for n in (2, 3, 4, 12)]
+    expected = [0.0, 0.25, 0.5, 1 - 1 / 6]  # see test_rises_with_fragmentation
     np.testing.assert_allclose(out["CT_PV_heterogeneity"], expected, atol=1e-12)
     assert list(out.index) == ["p1", "p2", "p3", "p4"]
-    assert scorer.median_ == {"CT_PV": pytest.approx(np.median(expected))}
-    assert list(out["CT_PV_heterogeneity_high"]) == [0.0, 0.0, 1.0, 1.0]
-    assert list(scorer.get_feature_names_out()) == ["CT_PV_heterogeneity",
-                                                    "CT_PV_heterogeneity_high"]
-    # transform uses the training median on new patients
-    new = scorer.transform(_cohort([_volume_with(_stripes(6))], [mask]))
-    assert new.loc["p1", "CT_PV_heterogeneity_high"] == 1.0
+    assert list(scorer.get_feature_names_out()) == ["CT_PV_heterogeneity"]
     pd.testing.assert_frame_equal(scorer.transform(X), out)
+    # MTnet's groups: split at the training median (H <= median is low)
+    groups = make_pipeline(clone(scorer), RiskStratifier(method="median")).fit(X)
+    assert groups[-1].cutoffs_ == pytest.approx([np.median(expected)])
+    new = _cohort([_volume_with(_stripes(n)) for n in (6, 2)], [mask] * 2)
+    assert list(groups.predict(new)) == [1, 0]
 
 
 def test_missing_image_stays_missing_and_own_mask_is_used():
@@ -129,7 +129,6 @@ def test_missing_image_stays_missing_and_own_mask_is_used():
     X["HBP_mask"] = [Volume(own)] * 3
     out = HeterogeneityScore(n_clusters=2, random_state=0).fit_transform(X)
     assert np.isnan(out.loc["p2", "CT_PV_heterogeneity"])
-    assert np.isnan(out.loc["p2", "CT_PV_heterogeneity_high"])
     # HBP is read inside HBP_mask: columns 0-5 hold stripes 0 (0) and 1 (100), one region each
     assert list(out["HBP_heterogeneity"]) == [0.0, 0.0, 0.0]
 
@@ -139,7 +138,7 @@ def test_clone_and_get_params():
     params = clone(scorer).get_params()
     assert params == {"volumes": "auto", "mask": "tumor_mask", "n_clusters": 4,
                       "connectivity": 2, "random_state": 7}
-    assert not hasattr(clone(scorer), "median_")
+    assert not hasattr(clone(scorer), "volume_columns_")
 
 
 def test_missing_mask_column_is_named():
@@ -155,13 +154,13 @@ def test_empty_mask_names_the_patient():
     good = np.zeros((3, 6, 6)); good[1, 1:5, 1:5] = 1
     X = _cohort([np.ones((3, 6, 6))] * 2, [good, np.zeros((3, 6, 6))])
     with pytest.raises(EmptyMaskError, match=r"patient 'p2', column 'tumor_mask'"):
-        HeterogeneityScore().fit(X)
+        HeterogeneityScore().fit_transform(X)
 
 
 def test_mask_off_the_image_grid_and_bad_parameters():
     X = _cohort([np.ones((3, 6, 6))], [np.ones((3, 6, 5))])
     with pytest.raises(GeometryMismatchError, match="patient 'p1'"):
-        HeterogeneityScore().fit(X)
+        HeterogeneityScore().fit_transform(X)
     X = _cohort([np.ones((3, 6, 6))], [np.ones((3, 6, 6))])
     with pytest.raises(InvalidParameterError, match="n_clusters"):
         HeterogeneityScore(n_clusters=0).fit(X)

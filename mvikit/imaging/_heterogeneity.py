@@ -128,11 +128,8 @@ class HeterogeneityScore(TransformerMixin, BaseEstimator):
         The scored image columns.
     mask_columns_ : dict
         ``{image column: its mask column}``.
-    median_ : dict
-        ``{image column: median H-score of the training patients}``, the cut-off
-        of the ``"_high"`` output columns (MTnet's 0.709).
     feature_names_out_ : ndarray of str
-        ``"<SEQ>_heterogeneity"`` and ``"<SEQ>_heterogeneity_high"`` per column.
+        ``"<SEQ>_heterogeneity"`` per image column.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -145,13 +142,16 @@ class HeterogeneityScore(TransformerMixin, BaseEstimator):
 
     See Also
     --------
-    mvikit.survival.kaplan_meier : compare the groups.
+    mvikit.survival.RiskStratifier : groups at the training median (MTnet's
+        "H-score <= 0.709" is low), e.g.
+        ``make_pipeline(HeterogeneityScore(), RiskStratifier())``.
+    mvikit.survival.km_summary, mvikit.survival.logrank_test : compare the groups.
 
     Notes
     -----
-    Output: one row per patient; ``"<SEQ>_heterogeneity"`` is H (NaN where the
-    image is missing) and ``"<SEQ>_heterogeneity_high"`` is 1 when H is above
-    the training median, 0 otherwise (NaN for a missing image).  The slice is
+    Output: one row per patient, column ``"<SEQ>_heterogeneity"`` per image
+    column (NaN where the image is missing).  Nothing is learnt in ``fit``
+    (each patient is scored on its own); it resolves the columns.  The slice is
     the first axial (D-axis) slice of maximal tumour area; the image is used as
     given, so normalise intensities first when they differ between centres.
 
@@ -168,9 +168,9 @@ class HeterogeneityScore(TransformerMixin, BaseEstimator):
     ...                   "tumor_mask": [Volume(mask)] * 2}, index=["p1", "p2"])
     >>> scores = HeterogeneityScore(n_clusters=2, random_state=0).fit_transform(X)
     >>> scores.round(3)
-        CT_PV_heterogeneity  CT_PV_heterogeneity_high
-    p1                0.000                       0.0
-    p2                0.607                       1.0
+        CT_PV_heterogeneity
+    p1                0.000
+    p2                0.607
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -244,7 +244,7 @@ class HeterogeneityScore(TransformerMixin, BaseEstimator):
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Score the training patients and keep the median H of each image column.
+        """Resolve the image and mask columns (nothing is learnt).
 
         Parameters
         ----------
@@ -257,33 +257,16 @@ class HeterogeneityScore(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        self._fit(X)
-        return self
-
-    def _fit(self, X) -> pd.DataFrame:
         X = check_cohort_frame(X)
         self._resolve(X)
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        scores = self._scores(X)
-        self.median_ = {column: float(scores[f"{column}_heterogeneity"].median())
-                        for column in self.volume_columns_}
         self.feature_names_out_ = np.asarray(
-            [f"{c}_heterogeneity{s}" for c in self.volume_columns_ for s in ("", "_high")],
-            dtype=object)
-        return scores
-
-    def _with_groups(self, scores: pd.DataFrame) -> pd.DataFrame:
-        out = {}
-        for column in self.volume_columns_:
-            h = scores[f"{column}_heterogeneity"]
-            out[f"{column}_heterogeneity"] = h
-            out[f"{column}_heterogeneity_high"] = (h > self.median_[column]).astype(float).where(
-                h.notna())
-        return pd.DataFrame(out, index=scores.index)
+            [f"{column}_heterogeneity" for column in self.volume_columns_], dtype=object)
+        return self
 
     def transform(self, X):
-        """H-score of each patient and image column, and its group at the training median.
+        """H-score of each patient and image column.
 
         Parameters
         ----------
@@ -293,7 +276,7 @@ class HeterogeneityScore(TransformerMixin, BaseEstimator):
         Returns
         -------
         pandas.DataFrame
-            One row per patient, columns ``feature_names_out_``.
+            One row per patient (same index), columns ``feature_names_out_``.
         """
         check_is_fitted(self)
         X = check_cohort_frame(X)
@@ -304,24 +287,7 @@ class HeterogeneityScore(TransformerMixin, BaseEstimator):
                 f"HeterogeneityScore: X lacks column(s) {missing} seen in fit. Transform a frame "
                 "with the image and mask columns it was fitted on."
             )
-        return self._with_groups(self._scores(X))
-
-    @fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X, y=None):
-        """`fit` then `transform`, scoring each patient once.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            The cohort frame.
-        y : ignored
-            Present for the scikit-learn API.
-
-        Returns
-        -------
-        pandas.DataFrame
-        """
-        return self._with_groups(self._fit(X))
+        return self._scores(X)
 
     def get_feature_names_out(self, input_features=None):
         """The output column names.
