@@ -107,7 +107,7 @@ def test_transformer_scores_the_largest_slice_and_groups_at_training_median():
     images = [_volume_with(_stripes(n)) for n in (2, 3, 4, 12)]
     images[0][0] = _stripes(12)  # fragmentation on a smaller slice is not read
     X = _cohort(images, [mask] * 4)
-    scorer = HeterogeneityScore(n_clusters=2, random_state=0)
+    scorer = HeterogeneityScore(n_clusters=2, smoothing_mm=0, random_state=0)
     out = scorer.fit_transform(X)
     expected = [0.0, 0.25, 0.5, 1 - 1 / 6]  # see test_rises_with_fragmentation
     np.testing.assert_allclose(out["CT_PV_heterogeneity"], expected, atol=1e-12)
@@ -127,17 +127,34 @@ def test_missing_image_stays_missing_and_own_mask_is_used():
     X = _cohort([_volume_with(_stripes(2)), None, _volume_with(_stripes(4))], [mask] * 3)
     X["HBP"] = [Volume(_volume_with(_stripes(4)))] * 3
     X["HBP_mask"] = [Volume(own)] * 3
-    out = HeterogeneityScore(n_clusters=2, random_state=0).fit_transform(X)
+    out = HeterogeneityScore(n_clusters=2, smoothing_mm=0, random_state=0).fit_transform(X)
     assert np.isnan(out.loc["p2", "CT_PV_heterogeneity"])
     # HBP is read inside HBP_mask: columns 0-5 hold stripes 0 (0) and 1 (100), one region each
     assert list(out["HBP_heterogeneity"]) == [0.0, 0.0, 0.0]
+
+
+def test_smoothing_is_in_mm_and_removes_pixel_noise():
+    rng = np.random.default_rng(2)
+    halves = np.zeros((24, 24)); halves[:, 12:] = 100.0
+    noisy = halves + rng.normal(0, 60, size=halves.shape)
+    mask = np.zeros((24, 24)); mask[2:22, 2:22] = 1
+    raw = heterogeneity_score(noisy, mask, n_clusters=2, random_state=0)
+    smooth = heterogeneity_score(noisy, mask, n_clusters=2, smoothing=2.0, random_state=0)
+    assert raw > 0.1 and smooth == 0.0  # two clean halves once smoothed
+    # the transformer converts mm to pixels with the in-plane spacing (here 0.5 x 2 mm)
+    X = pd.DataFrame({"CT_PV": [Volume(noisy[None], spacing=(3.0, 0.5, 2.0))],
+                      "tumor_mask": [Volume(mask[None], spacing=(3.0, 0.5, 2.0))]}, index=["p1"])
+    out = HeterogeneityScore(n_clusters=2, smoothing_mm=2.0, random_state=0).fit_transform(X)
+    expected = heterogeneity_score(noisy, mask, n_clusters=2, smoothing=(4.0, 1.0),
+                                   random_state=0)
+    assert out.loc["p1", "CT_PV_heterogeneity"] == pytest.approx(expected, abs=1e-12)
 
 
 def test_clone_and_get_params():
     scorer = HeterogeneityScore(n_clusters=4, connectivity=2, random_state=7, mask="tumor_mask")
     params = clone(scorer).get_params()
     assert params == {"volumes": "auto", "mask": "tumor_mask", "n_clusters": 4,
-                      "connectivity": 2, "random_state": 7}
+                      "connectivity": 2, "smoothing_mm": 1.5, "random_state": 7}
     assert not hasattr(clone(scorer), "volume_columns_")
 
 
