@@ -190,6 +190,19 @@ def test_gradients_match_finite_differences(dims, shape, stride):
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
 
 
+def test_channels_last_input_gives_the_same_result():
+    layer = Involution(32, spatial_dims=3, stride=2)
+    x = torch.randn(2, 32, 5, 6, 7, requires_grad=True)
+    grad_out = torch.randn(2, 32, 3, 3, 4)
+    expected = layer(x)
+    (expected_grad,) = torch.autograd.grad(expected, x, grad_out)
+    last = x.detach().to(memory_format=torch.channels_last_3d).requires_grad_()
+    out = layer(last)
+    (grad,) = torch.autograd.grad(out, last, grad_out)
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(grad, expected_grad)
+
+
 def test_eval_mode_is_deterministic_and_per_sample():
     layer = Involution(32, spatial_dims=3, stride=2)
     layer(torch.randn(4, 32, 6, 6, 6))  # update the running statistics

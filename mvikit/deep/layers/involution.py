@@ -104,7 +104,8 @@ def _windows(padded: torch.Tensor, kernel_size: int, stride: int, out_shape: tup
 
 def _grouped_padded(x: torch.Tensor, groups: int, pad: int) -> torch.Tensor:
     padded = F.pad(x, [pad] * (2 * (x.ndim - 2)))
-    return padded.view(x.shape[0], groups, x.shape[1] // groups, *padded.shape[2:])
+    # reshape, not view: a channels-last input pads to a channels-last tensor
+    return padded.reshape(x.shape[0], groups, x.shape[1] // groups, *padded.shape[2:])
 
 
 class _Involve(torch.autograd.Function):
@@ -140,7 +141,8 @@ class _Involve(torch.autograd.Function):
         grad = grad.reshape(x.shape[0], groups, x.shape[1] // groups, *out_shape)
         grad_x = grad_kernel = None
         if ctx.needs_input_grad[0]:
-            grad_padded = _grouped_padded(torch.zeros_like(x), groups, k // 2)
+            grad_padded = _grouped_padded(torch.zeros_like(x, memory_format=torch.contiguous_format),
+                                          groups, k // 2)
             for tap, window in _windows(grad_padded, k, stride, out_shape):
                 window.addcmul_(kernel[:, :, tap].unsqueeze(2), grad)
             pad = k // 2
@@ -277,7 +279,7 @@ class Involution(nn.Module):
         pooled = _mean_pool(x, self.stride) if self.stride > 1 else x
         hidden = F.relu(self.norm(self.reduce(pooled)))
         kernel = self.span(hidden)
-        return kernel.view(kernel.shape[0], self.groups, -1, *kernel.shape[2:])
+        return kernel.reshape(kernel.shape[0], self.groups, -1, *kernel.shape[2:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Involve ``x`` (``(B, C, *S)``) with its generated kernels."""
