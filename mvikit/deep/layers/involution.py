@@ -325,7 +325,8 @@ class InvResNetBlock(ResNetBlock):
     downsample : nn.Module or callable, default=None
         The shortcut projection (MONAI builds it: 1x1 convolution + BN).
     act, norm : str or tuple
-        As MONAI's `ResNetBlock`.
+        As MONAI's `ResNetBlock` (the block's own norms; the involution's kernel
+        generator keeps its BatchNorm, the slide's ``sigma``).
     kernel_size : int, default=None
         The involution's ``K`` (None: 7 in 2D, 3 in 3D).
     reduction_ratio, group_channels : int, default=4, 16
