@@ -94,7 +94,7 @@ _ROI_TRANSFORMER_FAILS = {
 }
 EXPECTED_FAILED_CHECKS.update({name: dict(_ROI_TRANSFORMER_FAILS) for name in (
     "IntensityNormalizer", "PeritumoralShell", "ROICropper", "VolumeResampler",
-    "VolumeDownsampler")})
+    "VolumeDownsampler", "HeterogeneityScore")})
 
 
 # mvikit.deep: VolumeNetClassifier and MDNetClassifier train 3D networks on a cohort

@@ -9,6 +9,7 @@ from ._cache import clear_volume_cache, volume_cache_info
 from ._checks import validate_cohort
 from ._crop import ROICropper
 from ._downsample import VolumeDownsampler
+from ._heterogeneity import HeterogeneityScore
 from ._io import read_image, write_image
 from ._normalize import IntensityNormalizer
 from ._resample import VolumeResampler
@@ -26,6 +27,7 @@ __all__ = [
     "ROICropper",
     "IntensityNormalizer",
     "PeritumoralShell",
+    "HeterogeneityScore",
     "volume_cache_info",
     "clear_volume_cache",
 ]

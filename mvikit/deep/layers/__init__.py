@@ -4,14 +4,18 @@ from .attention import SymmetricAttention
 from .blocks import (ConvBlock3d, ConvTrunk3d, global_avg_max_pool, scaled_channels,
                      trunk_gradcam_layers)
 from .fusion import ClinicalGates, channel_gate
+from .involution import Involution, InvResNetBlock, involution_groups
 
 __all__ = [
     "ClinicalGates",
     "ConvBlock3d",
     "ConvTrunk3d",
+    "InvResNetBlock",
+    "Involution",
     "SymmetricAttention",
     "channel_gate",
     "global_avg_max_pool",
+    "involution_groups",
     "scaled_channels",
     "trunk_gradcam_layers",
 ]
