@@ -2,21 +2,29 @@
 
 Table 1 (:func:`table_one`), the validation of a frozen model on a new cohort
 (:func:`validate_frozen`, its report) and its recalibration
-(:class:`RecalibratedClassifier`).
+(:class:`RecalibratedClassifier`); model files that load without running code
+(:func:`save_model`, :func:`load_model`) with a model card (:func:`model_card`).
 """
 
 from ._frozen import FrozenValidationResult, check_model_columns, validate_frozen
+from ._model_card import ModelCard, model_card
+from ._model_file import load_model, read_model_card, save_model
 from ._recalibration import RecalibratedClassifier, logistic_recalibration
 from ._report import build_validation_report, write_validation_report
 from ._table_one import TableOneResult, table_one
 
 __all__ = [
     "FrozenValidationResult",
+    "ModelCard",
     "RecalibratedClassifier",
     "TableOneResult",
     "build_validation_report",
     "check_model_columns",
+    "load_model",
     "logistic_recalibration",
+    "model_card",
+    "read_model_card",
+    "save_model",
     "table_one",
     "validate_frozen",
     "write_validation_report",

@@ -30,8 +30,11 @@ from ._recalibration import _binary_events, logistic_recalibration
 __all__ = ["FrozenValidationResult", "check_model_columns", "validate_frozen"]
 
 
-def check_model_columns(model, X) -> None:
-    """Raise when the cohort lacks columns the fitted model was trained on.
+def check_model_columns(model, X):
+    """The cohort's columns the fitted model was trained on, in training order.
+
+    Extra columns (images the model does not use, identifiers) are left out,
+    as a missing one is an error.
 
     Parameters
     ----------
@@ -40,6 +43,12 @@ def check_model_columns(model, X) -> None:
         DataFrame) lists the columns it needs.
     X : pandas.DataFrame
         The new cohort.
+
+    Returns
+    -------
+    pandas.DataFrame or array-like
+        ``X[model.feature_names_in_]``, or ``X`` itself when the model
+        records no column names.
 
     Raises
     ------
@@ -60,7 +69,7 @@ def check_model_columns(model, X) -> None:
     """
     names = getattr(model, "feature_names_in_", None)
     if names is None or not isinstance(X, pd.DataFrame):
-        return
+        return X
     missing = [c for c in names if c not in X.columns]
     if missing:
         raise ColumnRoleError(
@@ -68,6 +77,7 @@ def check_model_columns(model, X) -> None:
             "Rename the cohort's columns to the training names (or add them, empty where "
             "unmeasured, if the model imputes)."
         )
+    return X[list(names)]
 
 
 def _aligned_outcome(y, X):
@@ -158,7 +168,8 @@ def validate_frozen(model, X, y, *, threshold=0.5, pos_label=None, n_bins=10, al
     model : fitted classifier with ``predict_proba``
         Any mvikit/scikit-learn classifier or pipeline; it is not refitted.
     X : pandas.DataFrame
-        The new cohort, with the columns the model was trained on.
+        The new cohort, with the columns the model was trained on (others,
+        e.g. images a clinical model does not use, are left out).
     y : array-like of shape (n_samples,)
         The new cohort's outcome.
     threshold : float, default=0.5
@@ -204,8 +215,8 @@ def validate_frozen(model, X, y, *, threshold=0.5, pos_label=None, n_bins=10, al
     check_is_fitted(model)
     if isinstance(X, pd.DataFrame):
         check_cohort_frame(X)
-    check_model_columns(model, X)
     y = _aligned_outcome(y, X)
+    X = check_model_columns(model, X)
     classes = np.asarray(model.classes_)
     if len(classes) != 2:
         raise MetricInputError(f"validate_frozen needs a binary classifier; the model has "
