@@ -37,7 +37,7 @@ from .._version import __version__
 from ..exceptions import OutputExistsError, UnsafeModelFileError
 from ._trust import is_trusted_class, is_trusted_type_reference, resolve_name, type_name
 
-__all__ = ["load_model", "read_model_card", "save_model", "untrusted_types"]
+__all__ = ["load_model", "model_file_info", "read_model_card", "save_model", "untrusted_types"]
 
 FORMAT = "mvikit-model"
 VERSION = 1
@@ -265,7 +265,7 @@ class _Decoder:
 
 
 # ------------------------------------------------------------------ public API
-def save_model(model, path, *, card=None, overwrite=False) -> Path:
+def save_model(model, path, *, card=None, metadata=None, overwrite=False) -> Path:
     """Save a fitted model or pipeline to a file that loads without running code.
 
     Parameters
@@ -276,6 +276,10 @@ def save_model(model, path, *, card=None, overwrite=False) -> Path:
         The file to write (conventionally ``*.mvikit``).
     card : ModelCard or str, default=None
         A model card (see :func:`model_card`) stored in the file as ``card.md``.
+    metadata : dict, default=None
+        JSON-serialisable facts kept with the model (e.g. the decision
+        threshold fixed on the development cohort, the outcome column); read
+        back with :func:`model_file_info`.
     overwrite : bool, default=False
         Replace an existing file.
 
@@ -315,7 +319,8 @@ def save_model(model, path, *, card=None, overwrite=False) -> Path:
     import sklearn
 
     header = {"format": FORMAT, "version": VERSION, "mvikit": __version__,
-              "sklearn": sklearn.__version__, "model": type_name(type(model))}
+              "sklearn": sklearn.__version__, "model": type_name(type(model)),
+              "metadata": metadata or {}}
     tmp = path.with_name(f".{path.name}.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("format.json", json.dumps(header, indent=1))
@@ -391,6 +396,24 @@ def load_model(path):
                 "classes may appear in a model file; this one was altered or not written by "
                 "mvikit.")
         return _Decoder(archive).decode(tree)
+
+
+def model_file_info(path) -> dict:
+    """The header of a model file: format, versions, model class and ``metadata``.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from mvikit.study import model_file_info, save_model
+    >>> model = LogisticRegression().fit(np.array([[0.0], [1.0]]), [0, 1])
+    >>> path = save_model(model, os.path.join(tempfile.mkdtemp(), "m.mvikit"),
+    ...                   metadata={"threshold": 0.3})
+    >>> model_file_info(path)["metadata"]
+    {'threshold': 0.3}
+    """
+    with _open(path) as archive:
+        return json.loads(archive.read("format.json"))
 
 
 def read_model_card(path) -> str | None:
