@@ -21,6 +21,7 @@ from sklearn.utils import Bunch
 
 from ..exceptions import ColumnRoleError, DataWarning, MvikitError
 from ..imaging._volume import IMAGE_SUFFIXES
+from ..utils._roles import check_cohort_frame
 
 __all__ = ["read_study_cohort", "scan_images"]
 
@@ -143,9 +144,13 @@ def read_study_cohort(path, *, id_column=None, outcome=None, centre=None, images
         centers = bunch.centers if centre is None else X.pop(centre)
     else:
         id_name = _id_column(table, id_column, sidecar, csv)
-        bunch = load_cohort(csv, id_column=id_name,
-                            image_columns=image_columns if images else None)
-        X = bunch.X.copy()
+        if images:
+            bunch = load_cohort(csv, id_column=id_name, image_columns=image_columns)
+            X = bunch.X.copy()
+        else:  # the clinical part only: image paths are never looked at
+            X = pd.read_csv(csv).drop(columns=image_columns).set_index(id_name)
+            check_cohort_frame(X, what=repr(str(csv)))
+            bunch = Bunch(X=X, y=None)
         if centre is not None and centre not in X.columns:
             raise ColumnRoleError(f"Centre column {centre!r} is not in the cohort; its columns "
                                   f"are {list(X.columns)[:20]}.")
