@@ -169,7 +169,6 @@ def main(argv=None) -> int:
         parser.print_help()
         return 1
     from .exceptions import MvikitError
-
     from .study import _commands
 
     handlers = {"simulate": _simulate, "demo": _demo, "check": _commands.check,

@@ -109,14 +109,14 @@ def _exit_code(capsys, *argv):
 
 def test_check_reports_the_missing_image_and_table_one(hospital, capsys):
     root, development, _ = hospital
-    code, out, err = _run(capsys, "check", development, "--id-column", "Patient ID",
+    code, out, _ = _run(capsys, "check", development, "--id-column", "Patient ID",
                           "--outcome", "MVI", "--out", root / "check")
     assert code == 1  # the data has a problem
     problems = pd.read_csv(root / "check" / "problems.csv")
     assert problems[["patient", "column", "problem"]].values.tolist() == [
         ["P-005", "HBP", "missing"]]
     assert "P-005    HBP missing" in out
-    assert "patient 'P-005'" not in err or "HBP" in err
+    assert "patient 'P-005', column 'HBP': no file or folder 'images/P-005/hbp.nii.gz'" in out
     # the DICOM series and the rotated NIfTI files were read; roles exclude image columns
     assert "image/mask columns (2): HBP, tumor_mask" in out
     assert "clinical columns (8): Age (years), Sex, AFP (ng/mL)" in out

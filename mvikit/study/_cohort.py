@@ -164,7 +164,9 @@ def read_study_cohort(path, *, id_column=None, outcome=None, centre=None, images
 
 
 def _problem(rows, patient, column, kind, message):
-    rows.append({"patient": patient, "column": column, "problem": kind, "detail": message})
+    where = f"patient {patient!r}, column {column!r}: "
+    detail = message if message.startswith(where) else where + message
+    rows.append({"patient": patient, "column": column, "problem": kind, "detail": detail})
 
 
 def _scan_cell(rows, patient, column, cell, base):

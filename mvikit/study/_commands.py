@@ -79,8 +79,7 @@ def check(args) -> int:
     if len(problems):
         _say(f"\n{len(problems)} image problem(s):")
         _say(problems.drop(columns="detail").to_string(index=False))
-        for row in problems.itertuples():
-            logger.info("%s", row.detail)
+        _say("\n".join(problems["detail"]))
     else:
         _say("\nEvery image and mask was found and read; masks are on their images' grids.")
     by = cohort.y if args.by is None else args.by
