@@ -160,7 +160,7 @@ def test_compare_predict_validate(hospital, capsys, tmp_path):
         "statistic")
     y_new = pd.read_csv(external)["MVI"].to_numpy()
     assert summary.loc["AUC", "estimate"] == pytest.approx(roc_auc_score(y_new, expected))
-    assert f"at {info['threshold']:g}" in " ".join(summary.index)
+    assert f"Sensitivity at {info['threshold']:.3g}" in summary.index
     assert (tmp_path / "validation" / "report.html").is_file()
     loaded = load_model(model_file)
     assert "Selected variables" not in (out / "models" / "logistic.card.md").read_text()

@@ -216,7 +216,7 @@ def predict(args) -> int:
         frame.insert(0, args.outcome, cohort.y)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index_label=cohort.X.index.name or "patient_id")
-    _say(f"Wrote {len(frame)} predictions to {args.out} (threshold {threshold:g}).")
+    _say(f"Wrote {len(frame)} predictions to {args.out} (threshold {threshold:.3g}).")
     return 0
 
 

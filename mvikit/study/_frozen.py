@@ -152,7 +152,7 @@ class FrozenValidationResult:
         metrics = self.metrics.to_frame()
         labels = {name: name.upper() if len(name) == 3 else name.capitalize()
                   for name in metrics.index}
-        rows += [(f"{labels[name]} at {self.threshold:g}", *metrics.loc[name])
+        rows += [(f"{labels[name]} at {self.threshold:.3g}", *metrics.loc[name])
                  for name in metrics.index]
         return pd.DataFrame(rows, columns=["statistic", "estimate", "lower", "upper"])
 

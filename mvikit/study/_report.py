@@ -60,7 +60,7 @@ def _methods(result, model_name) -> str:
             "calibration-in-the-large (logit(p) as offset), calibration slope and the "
             "intercept of the logistic recalibration model logit P = a + b logit(p) "
             "(as rms val.prob), Brier score, Hosmer-Lemeshow test. Threshold metrics with "
-            f"Wilson intervals at the threshold fixed beforehand ({result.threshold:g}). "
+            f"Wilson intervals at the threshold fixed beforehand ({result.threshold:.3g}). "
             f"Confidence level {1 - result.alpha:.0%}. mvikit {__version__}.")
 
 
