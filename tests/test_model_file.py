@@ -99,6 +99,14 @@ def test_tampered_and_foreign_files_are_refused(nomogram, tmp_path):
                        match=r"2 type\(s\) that mvikit does not trust: \['os.system', "
                              r"'subprocess.Popen'\]"):
         load_model(path)
+    path = save_model(nomogram, tmp_path / "m2.mvikit")
+    _tamper(path, '"k": "ndarray"', '"k": "mystery"')
+    with pytest.raises(UnsafeModelFileError, match="Unknown node kind 'mystery'"):
+        load_model(path)
+    path = save_model(nomogram, tmp_path / "m3.mvikit")
+    _tamper(path, '"file": "arrays/0.npy"', '"file": "arrays/none.npy"')
+    with pytest.raises(UnsafeModelFileError, match="is malformed"):
+        load_model(path)
     pickled = tmp_path / "m.pkl"
     pickled.write_bytes(pickle.dumps(nomogram))
     with pytest.raises(UnsafeModelFileError, match="is not an mvikit model file"):

@@ -71,8 +71,10 @@ def _outcome(X: pd.DataFrame, bunch, outcome, sidecar):
     elif sidecar is not None and sidecar.get("y") and sidecar["y"]["column"] == outcome:
         y = pd.Series(np.asarray(bunch.y), index=X.index, name=outcome)
     else:
-        raise ColumnRoleError(f"Outcome column {outcome!r} is not in the cohort; its columns "
-                              f"are {list(X.columns)[:20]}.")
+        recorded = (f" (its recorded outcome column is {sidecar['y']['column']!r})"
+                    if sidecar is not None and sidecar.get("y") else "")
+        raise ColumnRoleError(f"Outcome column {outcome!r} is not in the cohort{recorded}; its "
+                              f"columns are {list(X.columns)[:20]}.")
     missing = y.index[y.isna()]
     if len(missing):
         shown = ", ".join(map(repr, missing[:5])) + (" ..." if len(missing) > 5 else "")

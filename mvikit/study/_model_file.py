@@ -387,7 +387,10 @@ def load_model(path):
     mvikit.exceptions.UnsafeModelFileError: '...model.pkl' is not an mvikit model file ...
     """
     with _open(path) as archive:
-        tree = json.loads(archive.read("model.json"))
+        try:
+            tree = json.loads(archive.read("model.json"))
+        except (KeyError, ValueError) as exc:
+            raise UnsafeModelFileError(f"{str(path)!r} has no readable model.json.") from exc
         untrusted = untrusted_types(tree)
         if untrusted:
             raise UnsafeModelFileError(
@@ -395,7 +398,12 @@ def load_model(path):
                 f"{untrusted}. Nothing was loaded. Only mvikit, scikit-learn and statsmodels "
                 "classes may appear in a model file; this one was altered or not written by "
                 "mvikit.")
-        return _Decoder(archive).decode(tree)
+        try:
+            return _Decoder(archive).decode(tree)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise UnsafeModelFileError(
+                f"{str(path)!r} is malformed ({type(exc).__name__}: {exc}); it was altered or "
+                "written by another version of mvikit.") from exc
 
 
 def model_file_info(path) -> dict:
