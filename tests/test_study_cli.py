@@ -164,7 +164,12 @@ def test_compare_predict_validate(hospital, capsys, tmp_path):
     assert (tmp_path / "validation" / "report.html").is_file()
     loaded = load_model(model_file)
     assert "Selected variables" not in (out / "models" / "logistic.card.md").read_text()
-    assert "- [ ] Sample size justification" in (out / "models" / "logistic.card.md").read_text()
+    card = (out / "models" / "logistic.card.md").read_text()
+    assert "- [ ] Sample size justification" in card
+    assert "Internal validation (pooled out-of-fold predictions, 3-fold CV" in card
+    oof = pd.read_csv(out / "report" / "tables" / "predictions.csv").query(
+        "model == 'logistic' and repeat == 0")
+    assert f"| AUC | {roc_auc_score(oof['y_true'], oof['score']):.3f} |" in card
     assert list(loaded.feature_names_in_) == list(cohort.X.columns)
 
 

@@ -7,7 +7,12 @@ Table 1 (:func:`table_one`), the validation of a frozen model on a new cohort
 """
 
 from ._cohort import read_study_cohort, scan_images
-from ._frozen import FrozenValidationResult, check_model_columns, validate_frozen
+from ._frozen import (
+                      FrozenValidationResult,
+                      check_model_columns,
+                      validate_frozen,
+                      validate_predictions,
+)
 from ._model_card import ModelCard, model_card
 from ._model_file import load_model, model_file_info, read_model_card, save_model
 from ._recalibration import RecalibratedClassifier, logistic_recalibration
@@ -35,5 +40,6 @@ __all__ = [
     "scan_images",
     "table_one",
     "validate_frozen",
+    "validate_predictions",
     "write_validation_report",
 ]

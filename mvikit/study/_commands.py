@@ -24,7 +24,7 @@ from ..exceptions import (
     OutputExistsError,
 )
 from ._cohort import read_study_cohort, scan_images
-from ._frozen import check_model_columns, validate_frozen
+from ._frozen import check_model_columns, validate_frozen, validate_predictions
 from ._model_card import model_card
 from ._model_file import load_model, model_file_info, save_model
 from ._report import write_validation_report
@@ -130,8 +130,14 @@ def _fit_and_save(models, cohort, result, folder: Path, settings) -> None:
         oof = result.oof_predictions(name, 0)
         events = (oof["y_true"].to_numpy() == result.pos_label).astype(int)
         threshold = youden_threshold(events, oof["score"].to_numpy()).threshold
+        internal = validate_predictions(oof["y_true"],
+                                        oof["score"].to_numpy(), threshold=threshold,
+                                        pos_label=result.pos_label)
         model.fit(cohort.X, cohort.y)
-        card = model_card(model, X=cohort.X, y=cohort.y, centers=cohort.centers, name=name)
+        card = model_card(model, X=cohort.X, y=cohort.y, centers=cohort.centers, name=name,
+                          validation=internal, validation_label=(
+                              f"Internal validation (pooled out-of-fold predictions, "
+                              f"{settings['cv']}-fold CV; threshold from the same predictions)"))
         metadata = {"name": name, "outcome": settings["outcome"], "threshold": float(threshold),
                     "threshold_source": "Youden index of the pooled out-of-fold predictions",
                     "positive_class": np.asarray(result.pos_label).item()}

@@ -27,7 +27,8 @@ from ..metrics import (
 from ..utils._roles import check_cohort_frame
 from ._recalibration import _binary_events, logistic_recalibration
 
-__all__ = ["FrozenValidationResult", "check_model_columns", "validate_frozen"]
+__all__ = ["FrozenValidationResult", "check_model_columns", "validate_frozen",
+           "validate_predictions"]
 
 
 def check_model_columns(model, X):
@@ -222,9 +223,50 @@ def validate_frozen(model, X, y, *, threshold=0.5, pos_label=None, n_bins=10, al
         raise MetricInputError(f"validate_frozen needs a binary classifier; the model has "
                                f"classes {list(classes)}.")
     positive = classes[1] if pos_label is None else pos_label
-    events = _binary_events(y, classes, positive)
+    _binary_events(y, classes, positive)  # labels the model does not know are an error
     risk = model.predict_proba(X)[:, int(np.flatnonzero(classes == positive)[0])]
     index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(y))
+    return validate_predictions(pd.Series(y, index=index), risk, threshold=threshold,
+                                pos_label=positive, n_bins=n_bins, alpha=alpha)
+
+
+def validate_predictions(y, risk, *, threshold=0.5, pos_label=None, n_bins=10, alpha=0.05):
+    """The statistics of :func:`validate_frozen` from predicted risks already at hand.
+
+    For example the pooled out-of-fold predictions of a cross-validation
+    (internal validation), or the risks a published model gives.
+
+    Parameters
+    ----------
+    y : array-like or pandas.Series of shape (n_samples,)
+        The outcome (a Series keeps its index as the patient ids).
+    risk : array-like of shape (n_samples,)
+        Predicted probabilities of the event.
+    threshold, n_bins, alpha
+        As in :func:`validate_frozen`.
+    pos_label : label, default=None
+        The event (default: the larger of the two labels of ``y``).
+
+    Returns
+    -------
+    FrozenValidationResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mvikit.study import validate_predictions
+    >>> rng = np.random.default_rng(1)
+    >>> risk = rng.uniform(0.05, 0.95, 200); y = rng.binomial(1, risk)
+    >>> result = validate_predictions(y, risk, threshold=0.5)
+    >>> round(result.calibration.slope, 2), result.n_events
+    (1.35, 99)
+    """
+    index = y.index if isinstance(y, pd.Series) else pd.RangeIndex(len(y))
+    y = np.asarray(y)
+    labels = np.unique(y[~pd.isna(y)])
+    positive = labels[-1] if pos_label is None else pos_label
+    events = _binary_events(y, labels, positive)
+    risk = np.asarray(risk, dtype=float)
     return FrozenValidationResult(
         n=len(events), n_events=int(events.sum()),
         auc=roc_auc_ci(events, risk, alpha=alpha),

@@ -109,11 +109,11 @@ def _data_section(X, y, centers) -> str:
     return "\n".join(lines)
 
 
-def _validation_section(validation) -> str:
+def _validation_section(validation, label) -> str:
     if validation is None:
         return "Not given (pass a `validate_frozen` result)."
     table = validation.summary()
-    heading = (f"On {validation.n} patients ({validation.n_events} events), "
+    heading = (f"{label}: {validation.n} patients ({validation.n_events} events), "
                f"{1 - validation.alpha:.0%} confidence intervals:")
     lines = [heading, "",
              "| Statistic | Estimate | CI |", "|---|---|---|"]
@@ -123,8 +123,8 @@ def _validation_section(validation) -> str:
     return "\n".join(lines)
 
 
-def model_card(model, *, X=None, y=None, centers=None, validation=None, intended_use=None,
-               name=None):
+def model_card(model, *, X=None, y=None, centers=None, validation=None,
+               validation_label="Validation", intended_use=None, name=None):
     """Write the model card of a fitted model: data, model, validation, items to fill in.
 
     Parameters
@@ -135,7 +135,10 @@ def model_card(model, *, X=None, y=None, centers=None, validation=None, intended
         The development cohort, its outcome and centres (size, centres,
         prevalence, missingness).
     validation : FrozenValidationResult, default=None
-        Validation results (e.g. of an external cohort) with CIs.
+        Validation results with CIs (:func:`validate_frozen` on an external
+        cohort, or :func:`validate_predictions` on out-of-fold predictions).
+    validation_label : str, default="Validation"
+        What the validation was (e.g. "External validation, hospital B").
     intended_use : str, default=None
         The intended use, in the authors' words (listed as to fill in otherwise).
     name : str, default=None
@@ -162,7 +165,7 @@ def model_card(model, *, X=None, y=None, centers=None, validation=None, intended
         "Intended use": intended_use or "TO FILL IN: the population, the decision and the users.",
         "Data": _data_section(X, y, centers),
         "Model": _model_section(model),
-        "Validation": _validation_section(validation),
+        "Validation": _validation_section(validation, validation_label),
         "TRIPOD+AI items still to fill in": "\n".join(f"- [ ] {item}"
                                                       for item in TRIPOD_AI_TO_FILL),
     }
