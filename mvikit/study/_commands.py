@@ -176,7 +176,8 @@ def compare(args) -> int:
         # the centres feed the per-centre metrics; the stratified folds do not use them
         warnings.filterwarnings("ignore", message="The groups parameter is ignored")
         result = compare_models(models, cohort.X, cohort.y, cv=cv, groups=cohort.centers,
-                                random_state=settings["seed"], n_jobs=settings["n_jobs"])
+                                random_state=settings["seed"], n_jobs=settings["n_jobs"],
+                                verbose=5)  # joblib's progress lines on stderr
     write_report(result, out / "report", title=settings["title"])
     _fit_and_save(models, cohort, result, out / "models", settings)
     (out / "study.json").write_text(json.dumps(
