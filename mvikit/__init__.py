@@ -17,7 +17,7 @@ __all__ = ["__version__", "Volume", "show_versions"]
 _LAZY = {"Volume": ("mvikit.imaging._volume", "Volume"),
          "show_versions": ("mvikit._show_versions", "show_versions")}
 _SUBPACKAGES = ("clinical", "datasets", "deep", "exceptions", "imaging", "metrics",
-                "model_selection", "plotting", "preprocessing", "radiomics", "report",
+                "model_selection", "plotting", "preprocessing", "radiomics", "report", "study",
                 "survival", "utils")
 
 

@@ -1,4 +1,11 @@
-"""The ``mvikit`` command line: ``--version``, ``simulate`` and ``demo``."""
+"""The ``mvikit`` command line.
+
+``simulate`` and ``demo`` run on the simulated cohort; ``check``, ``compare``,
+``predict`` and ``validate`` run on the user's own cohort (a CSV with image
+paths, or a folder holding ``clinical.csv``).  Exit status: 0 success, 1 the
+check found problems in the data, 2 an error (the message names the patient
+and the column when the data is at fault).
+"""
 
 from __future__ import annotations
 
@@ -54,7 +61,64 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n-jobs", type=int, default=None, help="parallel folds (joblib)")
     demo.add_argument("--overwrite", action="store_true",
                       help="replace the output folder if it exists")
+    _study_commands(commands)
     return parser
+
+
+def _cohort_arguments(command, *, outcome_required=False):
+    command.add_argument("cohort", type=Path, help="cohort CSV, or a folder with clinical.csv")
+    command.add_argument("--id-column", default=None,
+                         help="patient-id column of the CSV (default: patient_id)")
+    command.add_argument("--outcome", required=outcome_required, default=None,
+                         help="outcome column (binary)")
+
+
+def _study_commands(commands):
+    from .study._study_file import MODEL_NAMES
+
+    check = commands.add_parser(
+        "check", help="check a cohort: column roles, missing or unreadable images, mask "
+                      "geometry, empty masks; print Table 1")
+    _cohort_arguments(check)
+    check.add_argument("--by", default=None,
+                       help="Table 1 grouping column (default: the outcome, if given)")
+    check.add_argument("--out", type=Path, default=None,
+                       help="also write problems.csv and table1.{md,csv,html} to this folder")
+    check.add_argument("--no-masks", action="store_true",
+                       help="do not read mask voxels (skips the empty-mask check)")
+
+    compare = commands.add_parser(
+        "compare", help="compare models under cross-validation on a cohort, write the "
+                        "report, Table 1 and the fitted model files")
+    compare.add_argument("cohort", type=Path, nargs="?", default=None,
+                         help="cohort CSV or folder (or give --study)")
+    compare.add_argument("--study", type=Path, default=None, help="a TOML/YAML study file")
+    compare.add_argument("--id-column", default=None)
+    compare.add_argument("--outcome", default=None, help="outcome column (binary)")
+    compare.add_argument("--centre", default=None, help="centre column (per-centre metrics)")
+    compare.add_argument("--models", nargs="+", default=None,
+                         help="; ".join(f"{k}: {v}" for k, v in MODEL_NAMES.items()))
+    compare.add_argument("--cv", type=int, default=None, help="folds (default: 5)")
+    compare.add_argument("--repeats", type=int, default=None, help="repeats (default: 1)")
+    compare.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
+    compare.add_argument("--out", type=Path, default=None, help="output folder")
+    compare.add_argument("--overwrite", action="store_true", default=None)
+    compare.add_argument("--n-jobs", type=int, default=None)
+
+    predict = commands.add_parser("predict", help="predict a cohort with a saved model file")
+    predict.add_argument("model", type=Path, help="a .mvikit model file")
+    _cohort_arguments(predict)
+    predict.add_argument("--out", type=Path, required=True, help="predictions CSV to write")
+
+    validate = commands.add_parser(
+        "validate", help="validate a saved model, unchanged, on a new cohort (discrimination, "
+                         "calibration, decision curve, threshold metrics)")
+    validate.add_argument("model", type=Path, help="a .mvikit model file")
+    _cohort_arguments(validate, outcome_required=True)
+    validate.add_argument("--threshold", type=float, default=None,
+                          help="decision threshold (default: the one stored in the model file)")
+    validate.add_argument("--out", type=Path, required=True, help="report folder")
+    validate.add_argument("--overwrite", action="store_true")
 
 
 def _simulate(args) -> int:
@@ -105,10 +169,14 @@ def main(argv=None) -> int:
         parser.print_help()
         return 1
     from .exceptions import MvikitError
+    from .study import _commands
 
+    handlers = {"simulate": _simulate, "demo": _demo, "check": _commands.check,
+                "compare": _commands.compare, "predict": _commands.predict,
+                "validate": _commands.validate}
     try:
-        return {"simulate": _simulate, "demo": _demo}[args.command](args)
-    except (MvikitError, FileExistsError) as exc:
+        return handlers[args.command](args)
+    except (MvikitError, FileExistsError, FileNotFoundError) as exc:
         parser.exit(2, f"mvikit {args.command}: error: {exc}\n")
 
 

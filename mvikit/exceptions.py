@@ -26,6 +26,7 @@ __all__ = [
     "MetricInputError",
     "FeatureExtractionError",
     "InvalidSettingsError",
+    "UnsafeModelFileError",
     "MvikitWarning",
     "DataWarning",
 ]
@@ -92,6 +93,12 @@ class FeatureExtractionError(MvikitError, RuntimeError):
 class InvalidSettingsError(MvikitError, ValueError):
     """A settings dictionary or file of an external tool (e.g. pyradiomics) holds an
     unknown key or an invalid value."""
+
+
+class UnsafeModelFileError(MvikitError, ValueError):
+    """A model file is not an mvikit model file, was tampered with, or names a type
+    that loading would have to trust (the types are named); or a model holds an
+    object that cannot be saved without pickle."""
 
 
 class MvikitWarning(UserWarning):

@@ -8,7 +8,7 @@ every entry names the check and the reason.
 
 from __future__ import annotations
 
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mvikit.utils import all_estimators
@@ -22,6 +22,8 @@ INSTANCES: dict[str, dict] = {
     "NomogramClassifier": {"selection": None},
     # the checks give transformers 3-class targets: select for ordered grades
     "StepwiseSelector": {"selection": None, "ordinal": True},
+    # a frozen model is fitted before the checks see it; "refit" checks the wrapper contract
+    "RecalibratedClassifier": {"estimator": LogisticRegression(), "method": "refit"},
 }
 
 _SURVIVAL_Y = ("scikit-learn's checks pass y as 1-D numbers; a survival model needs the "
