@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
+from mvikit import Volume
 from mvikit.deep import MDNetClassifier, VolumeNetClassifier, mdnet_ablation_models
 from mvikit.exceptions import ColumnRoleError
 
@@ -191,3 +194,59 @@ def test_soft_voting_over_seeds_predicts_from_images_alone(data):
     np.testing.assert_allclose(ensemble.predict_proba(_images(X)), expected, atol=1e-7)
     first, second = (m.predict_proba(X) for m in ensemble.estimators_)
     assert np.abs(first - second).max() > 1e-3  # the seeds do give different members
+
+
+# ------------------------------------------------------------ cross-fitted teachers
+@pytest.fixture(scope="module")
+def crossfit_data():
+    rng = np.random.default_rng(5)
+    n = 18
+    mask = np.zeros((8, 16, 16), np.uint8)
+    mask[3:5, 6:10, 6:10] = 1
+    X = pd.DataFrame({"AFP": rng.lognormal(3, 1, n), "HBV": [True, False] * (n // 2),
+                      "PRE": [Volume(rng.normal(size=(8, 16, 16))) for _ in range(n)],
+                      "HBP": [Volume(rng.normal(size=(8, 16, 16))) for _ in range(n)],
+                      "tumor_mask": [Volume(mask)] * n}, index=[f"c{i}" for i in range(n)])
+    return X, np.array(["M0", "M1", "M2"] * (n // 3))
+
+
+CROSSFIT = dict(teacher_training="crossfit", n_teachers=3, cube=(8, 16, 16), downsample=1,
+                crop_size=(8, 16, 16), width=0.0625, max_epochs=2, batch_size=4, random_state=0)
+
+
+def test_crossfit_soft_labels_come_from_teachers_that_did_not_see_the_patient(crossfit_data):
+    X, y = crossfit_data
+    clf = MDNetClassifier(**CROSSFIT).fit(X, y)
+    data = clf.tensorizer_.transform(X)
+    assert sorted(np.bincount(clf.teacher_part_).tolist()) == [6, 6, 6]
+    for k, teacher in enumerate(clf.teachers_):
+        held = np.flatnonzero(clf.teacher_part_ == k)
+        # teacher k trained on the other parts only: 12 rows per epoch
+        assert sum(b["train_batch_size"] for b in teacher.history[0, "batches"]) == 12
+        logits = teacher.outputs({key: value[held] for key, value in data.items()})["logits"]
+        expected = torch.softmax(torch.from_numpy(logits).double(), dim=1).numpy()
+        np.testing.assert_allclose(clf.teacher_oof_proba_[held], expected, rtol=1e-6)
+    # the student distilled from them (no teacher module inside its trainer)
+    assert clf.net_.phase == "offline" and clf.net_.teacher is None
+    assert {"loss_class_kd", "loss_feature_kd"} <= set(clf.net_.history[-1, "batches", -1])
+    teacher = clf.teacher_predict_proba(X)
+    np.testing.assert_allclose(teacher.sum(axis=1), 1.0)
+
+
+def test_crossfit_is_deterministic_parallel_picklable_and_image_only(crossfit_data):
+    X, y = crossfit_data
+    serial = MDNetClassifier(**CROSSFIT).fit(X, y)
+    parallel = MDNetClassifier(**CROSSFIT, n_jobs=2).fit(X, y)
+    images = X[["PRE", "HBP", "tumor_mask"]]
+    proba = serial.predict_proba(images)
+    np.testing.assert_array_equal(proba, parallel.predict_proba(X))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(serial)).predict_proba(images), proba)
+
+
+def test_crossfit_bad_settings(crossfit_data):
+    X, y = crossfit_data
+    with pytest.raises(ValueError, match=r"n_teachers=7 is larger than the smallest class "
+                                         r"count in the training rows \(6 patients"):
+        MDNetClassifier(**{**CROSSFIT, "n_teachers": 7}).fit(X, y)
+    with pytest.raises(ValueError, match="distillation='none' uses no teacher"):
+        MDNetClassifier(**{**CROSSFIT, "distillation": "none"}).fit(X, y)

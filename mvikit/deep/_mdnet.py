@@ -10,8 +10,9 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch.utils import to_tensor
 
-from ..utils._validation import Interval, Real, StrOptions, fit_context
+from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context
 from ._base import DeepCohortClassifier, _seed, _seeded_torch
+from ._crossfit import TEACHER_KEYS, check_crossfit, crossfit_teacher_outputs
 from ._trainers import CohortTrainer
 from .losses import MDNetLoss, focal_loss
 from .nets._registry import Architecture, get_architecture
@@ -31,8 +32,10 @@ class DistillationTrainer(CohortTrainer):
     """`CohortTrainer` with a second module, the teacher (internal): MD-Net's scheme.
 
     ``phase`` is ``"joint"`` (Algorithm 1: teacher and student updated together
-    by eq. 6), ``"teacher"`` (teacher alone, focal loss) or ``"student"`` (frozen
-    teacher, distillation into the student).
+    by eq. 6), ``"teacher"`` (teacher alone, focal loss), ``"student"`` (frozen
+    teacher, distillation into the student) or ``"offline"`` (no teacher module:
+    the teacher's outputs are batch entries ``"teacher_logits"``,
+    ``"teacher_features"``, ``"teacher_embedding"``, e.g. cross-fitted ones).
     """
 
     def __init__(self, module, criterion, *args, teacher=None, phase="joint",
@@ -55,6 +58,9 @@ class DistillationTrainer(CohortTrainer):
 
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device)
+        if self.module_.training and self.phase == "offline":
+            teacher = {key: x[f"teacher_{key}"] for key in TEACHER_KEYS}
+            return {"student": super().infer(x), "teacher": teacher}
         if not self.module_.training or self.teacher is None:
             return {"student": super().infer(x)}
         if self.phase == "teacher":
@@ -110,10 +116,26 @@ class MDNetClassifier(DeepCohortClassifier):
         (eq. 5), MD-Net; ``"hinton"`` = class-level only ("KD_ours" of Table II);
         ``"sp"`` = similarity-preserving KD of the embeddings, Tung & Mori 2019
         ("SP_ours"); ``"none"`` = no teacher at all (the student alone).
-    teacher_training : {"joint", "pretrain"}, default="joint"
+    teacher_training : {"joint", "pretrain", "crossfit"}, default="joint"
         ``"joint"``: teacher and student updated together each step
         (Algorithm 1).  ``"pretrain"``: the teacher is trained alone first
         (``max_epochs``), then frozen while the student trains (``max_epochs``).
+        ``"crossfit"``: honest soft labels -- ``n_teachers`` teachers, each trained
+        alone (focal loss, ``max_epochs``) on the other ``n_teachers - 1`` parts of
+        the training patients (stratified), give every training patient the
+        logits, features and embedding of a teacher that never saw it; the
+        student then distils from these fixed out-of-fold outputs.  Costs
+        ``n_teachers`` teacher fits on ``(n_teachers - 1) / n_teachers`` of the
+        rows (about ``n_teachers - 1`` times a teacher trained on all) plus the
+        student alone; ``n_jobs`` trains the teachers in parallel processes.
+        ``teacher_predict_proba`` then averages the ``n_teachers`` teachers'
+        probabilities (no teacher is refitted on all rows).  The clinical
+        preprocessing is fitted once on all training rows (unsupervised).
+    n_teachers : int, default=5
+        Teachers of ``teacher_training="crossfit"`` (at least 2; at most the
+        smallest class count).
+    n_jobs : int or None, default=None
+        Parallel teacher fits with ``"crossfit"`` (joblib processes).
     focal_gamma : float, default=2.0
         Focusing parameter of both focal losses.
     teacher_weight, student_weight : float, default=1.0
@@ -158,8 +180,16 @@ normalize, device, precision, random_state, verbose
     settings_ : dict
     net_ : skorch.NeuralNet
         ``net_.module_`` is the student, ``net_.teacher_`` the teacher (None with
-        ``distillation="none"``); ``net_.history`` records every loss term per
-        batch (``loss_student``, ``loss_class_kd``, ...).
+        ``distillation="none"`` and ``"crossfit"``); ``net_.history`` records every
+        loss term per batch (``loss_student``, ``loss_class_kd``, ...).
+    teachers_ : list of skorch.NeuralNet
+        ``teacher_training="crossfit"`` only: the ``n_teachers`` teachers.
+    teacher_part_ : ndarray of shape (n_training_patients,)
+        ``"crossfit"`` only: which teacher did *not* train on each training row (its
+        out-of-fold teacher).
+    teacher_oof_proba_ : ndarray of shape (n_training_patients, n_classes)
+        ``"crossfit"`` only: the out-of-fold teacher probabilities the student was
+        distilled from (their AUC is an honest estimate of the teacher's).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -199,7 +229,9 @@ normalize, device, precision, random_state, verbose
     _parameter_constraints: dict = {
         **DeepCohortClassifier._parameter_constraints,
         "distillation": [StrOptions(set(_DISTILLATION_TERMS))],
-        "teacher_training": [StrOptions({"joint", "pretrain"})],
+        "teacher_training": [StrOptions({"joint", "pretrain", "crossfit"})],
+        "n_teachers": [Interval(Integral, 2, None, closed="left")],
+        "n_jobs": [Integral, None],
         "focal_gamma": [Interval(Real, 0, None, closed="left")],
         "teacher_weight": [Interval(Real, 0, None, closed="left")],
         "student_weight": [Interval(Real, 0, None, closed="left")],
@@ -212,7 +244,8 @@ normalize, device, precision, random_state, verbose
         "teacher_width": [Interval(Real, 0, None, closed="neither"), None],
     }
 
-    def __init__(self, *, distillation="full", teacher_training="joint", focal_gamma=2.0,
+    def __init__(self, *, distillation="full", teacher_training="joint", n_teachers=5,
+                 n_jobs=None, focal_gamma=2.0,
                  teacher_weight=1.0, student_weight=1.0, clinical_weight=1.0,
                  class_kd_weight=1.0, feature_kd_weights=None, kd_temperature=1.0,
                  feature_kd_temperature=1.0, sp_weight=3000.0, teacher_width=None,
@@ -223,6 +256,8 @@ normalize, device, precision, random_state, verbose
                  device="cpu", precision="float32", random_state=None, verbose=0):
         self.distillation = distillation
         self.teacher_training = teacher_training
+        self.n_teachers = n_teachers
+        self.n_jobs = n_jobs
         self.focal_gamma = focal_gamma
         self.teacher_weight = teacher_weight
         self.student_weight = student_weight
@@ -318,6 +353,10 @@ normalize, device, precision, random_state, verbose
         -------
         self : MDNetClassifier
         """
+        if self.teacher_training == "crossfit" and not self._uses_teacher():
+            raise ValueError("teacher_training='crossfit' trains teachers to distil from, but "
+                             "distillation='none' uses no teacher: choose distillation='full', "
+                             "'hinton' or 'sp', or teacher_training='joint'.")
         data, y_encoded = self._prepare_fit(X, y)
         if self.clinical_preprocessor_ is not None:
             self.clinical_targets_ = self.clinical_preprocessor_.feature_map_[
@@ -327,6 +366,8 @@ normalize, device, precision, random_state, verbose
             self.clinical_targets_ = None
         seed = _seed(self.random_state)
         criterion = self._criterion(self._class_weight_tensor(y_encoded))
+        if self._crossfit():
+            self._fit_crossfit_teachers(data, y_encoded, seed)
         self.net_ = self._train(lambda: self._build_net(data, criterion, seed), data,
                                 y_encoded, seed)
         if self._uses_teacher() and self.teacher_training == "pretrain":
@@ -341,7 +382,7 @@ normalize, device, precision, random_state, verbose
         spec = self._architecture()
         student = self._build_module(spec, n_classes, 0, n_clinical_targets=n_targets)
         teacher, teacher_params = None, {}
-        if self._uses_teacher():
+        if self._uses_teacher() and not self._crossfit():
             # built by skorch's initialize_module from the register's builder, so that
             # teacher__<param> settings reach it
             teacher = get_architecture("mdnet_teacher").builder
@@ -352,11 +393,25 @@ normalize, device, precision, random_state, verbose
         binary = ()
         if self.clinical_targets_ is not None:
             binary = tuple(bool(k != "numeric") for k in self.clinical_targets_["kind"])
-        phase = "teacher" if teacher is not None and self.teacher_training == "pretrain" \
-            else "joint"
+        phase = {"pretrain": "teacher", "crossfit": "offline"}.get(self.teacher_training,
+                                                                   "joint")
+        if not self._uses_teacher():
+            phase = "joint"
         return DistillationTrainer(student, criterion, teacher=teacher, phase=phase,
                                    clinical_binary=binary, augment_seed=seed,
                                    **teacher_params, **self._trainer_kwargs(n_classes))
+
+    def _crossfit(self) -> bool:
+        return self._uses_teacher() and self.teacher_training == "crossfit"
+
+    def _fit_crossfit_teachers(self, data: dict, y: np.ndarray, seed: int) -> None:
+        """``teacher_training="crossfit"``: out-of-fold teacher outputs into ``data``."""
+        check_crossfit(self.n_teachers, y, self.classes_, type(self).__name__)
+        outputs, self.teachers_, self.teacher_part_ = crossfit_teacher_outputs(
+            self, data, y, seed)
+        data.update(outputs)
+        self.teacher_oof_proba_ = torch.softmax(outputs["teacher_logits"].double(),
+                                                dim=1).numpy()
 
     def _train_frozen_teacher_phase(self, data: dict, y: np.ndarray, seed: int) -> None:
         """Second phase of ``teacher_training="pretrain"``: freeze the teacher, restart
@@ -392,10 +447,14 @@ normalize, device, precision, random_state, verbose
         ndarray of shape (n_patients, n_classes)
         """
         check_is_fitted(self, "net_")
+        data = self._inference_data(X, with_clinical=True)
+        if self._crossfit():
+            probas = [torch.softmax(torch.from_numpy(t.outputs(data)["logits"]).double(), dim=1)
+                      for t in self.teachers_]
+            return torch.stack(probas).mean(dim=0).numpy()
         if self.net_.teacher is None:
             raise AttributeError("This MDNetClassifier has no teacher "
                                  "(distillation='none').")
-        data = self._inference_data(X, with_clinical=True)
         logits = torch.from_numpy(self.net_.outputs(data, self.net_.teacher_)["logits"])
         return torch.softmax(logits.double(), dim=1).numpy()
 
