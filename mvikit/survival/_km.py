@@ -1,20 +1,32 @@
-"""Group comparisons: Kaplan-Meier table, log-rank test and hazard ratio (lifelines)."""
+"""Group comparisons: Kaplan-Meier table, log-rank test and hazard ratio.
+
+Kaplan-Meier and log-rank are vectorised numpy: one sort of the follow-up times, then the
+patients and events of every (distinct time, group) cell by ``bincount`` and the numbers
+at risk by a cumulative sum from the latest time backwards. Every curve, band and test
+statistic is then a column-wise cumulative product, cumulative sum or matrix product over
+that ``(n_times, n_groups)`` table: ``O(n log n)`` for the sort, ``O(n_times * n_groups)``
+after it. The hazard ratio is lifelines' Cox model, converged as R's ``coxph``.
+"""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter, KaplanMeierFitter
-from lifelines.statistics import multivariate_logrank_test
-from lifelines.utils import median_survival_times
-from scipy.stats import norm
+from lifelines import CoxPHFitter
+from scipy.stats import chi2, norm
 
-from ..exceptions import SurvivalTargetError
+from ..exceptions import DataWarning, SurvivalTargetError
+from ._cox import _lifelines_fit_options
 from ._target import check_survival_y
 
-__all__ = ["LogRankResult", "km_summary", "logrank_test", "hazard_ratio"]
+__all__ = ["LogRankResult", "hazard_ratio", "km_summary", "logrank_test"]
+
+# survival's quantile.survfit(tolerance = sqrt(.Machine$double.eps)): S(t) within it of
+# 0.5 counts as equal to 0.5
+_R_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
 
 
 def _check_groups(y, groups, *, min_groups=1):
@@ -45,22 +57,122 @@ def _check_groups(y, groups, *, min_groups=1):
     return event, time, groups, levels
 
 
-def _greenwood_band(fitter, alpha):
-    """Pointwise ``1 - alpha`` band of S(t) on the log scale (R's conf.type = "log").
+@dataclass(frozen=True)
+class _RiskTable:
+    """Counts per distinct follow-up time (rows, ascending) and group (columns)."""
 
-    Greenwood variance of log S: ``sum d_i / (n_i (n_i - d_i))`` from lifelines' event table;
-    band ``S * exp(+-z * sqrt(var))``, the upper limit capped at 1.
+    times: np.ndarray    # (n_times,) distinct observed times, ascending
+    at_risk: np.ndarray  # (n_times, n_groups) patients followed up to at least that time
+    deaths: np.ndarray   # (n_times, n_groups) events at that time
+    last: np.ndarray     # (n_groups,) row of every group's last follow-up time
+
+
+def _risk_table(time, event, codes, n_groups):
+    """One sort of the times, then grouped counts: the table every KM curve and test uses.
+
+    ``bincount`` over (time slot, group) cells gives the patients and events per cell; the
+    numbers at risk are the counts summed from the latest time backwards.
     """
-    table = fitter.event_table
-    at_risk = table["at_risk"].to_numpy(float)
-    deaths = table["observed"].to_numpy(float)
+    order = np.argsort(time)
+    sorted_time = time[order]
+    new = np.empty(time.size, dtype=bool)
+    new[0] = True
+    np.not_equal(sorted_time[1:], sorted_time[:-1], out=new[1:])
+    cell = (np.cumsum(new) - 1) * n_groups + codes[order]
+    times = sorted_time[new]
+    size = times.size * n_groups
+    counts = np.bincount(cell, minlength=size).reshape(times.size, n_groups)
+    deaths = np.bincount(cell, weights=event[order].astype(float),
+                         minlength=size).reshape(times.size, n_groups)
+    at_risk = np.cumsum(counts[::-1], axis=0)[::-1]
+    last = times.size - 1 - np.argmax(counts[::-1] > 0, axis=0)
+    return _RiskTable(times, at_risk, deaths, last)
+
+
+def _kaplan_meier(table):
+    """Kaplan-Meier ``S(t)`` of every group at every table time, and Greenwood's sum.
+
+    ``S(t) = prod_{t_i <= t} (1 - d_i / n_i)``; Greenwood's variance of ``log S(t)`` is
+    ``sum_{t_i <= t} d_i / (n_i (n_i - d_i))`` (infinite once ``S`` reaches 0). Rows where a
+    group has no event leave both unchanged, so each group's curve can be read on the
+    pooled time grid.
+    """
+    n, d = table.at_risk, table.deaths
     with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(deaths > 0, deaths / (at_risk * (at_risk - deaths)), 0.0)
-    spread = norm.ppf(1 - alpha / 2) * np.sqrt(np.cumsum(terms))
-    surv = fitter.survival_function_.iloc[:, 0].to_numpy()
-    lower = np.nan_to_num(surv * np.exp(-spread), nan=0.0)
-    upper = np.minimum(surv * np.exp(spread), 1.0)
-    return pd.DataFrame({"lower": lower, "upper": upper}, index=fitter.survival_function_.index)
+        surv = np.cumprod(np.where(d > 0, 1.0 - d / n, 1.0), axis=0)
+        greenwood = np.cumsum(np.where(d > 0, d / (n * (n - d)), 0.0), axis=0)
+    return surv, greenwood
+
+
+def _band(surv, greenwood, ci, alpha):
+    """Pointwise ``1 - alpha`` band of S(t), R's ``survfit_confint``.
+
+    ``"log"`` (R's default): ``S exp(+-z se)``, the upper limit capped at 1, undefined (NaN)
+    where ``S = 0``. ``"log-log"`` (lifelines' exponential Greenwood):
+    ``exp(-exp(log(-log S) +- z se / log S))``, undefined where ``S`` is 0 or 1.
+    ``se`` is the square root of Greenwood's sum.
+    """
+    z = norm.ppf(1 - alpha / 2)
+    se = np.sqrt(greenwood)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if ci == "log":
+            defined = np.where(surv > 0, surv, np.nan)
+            return defined * np.exp(-z * se), np.minimum(defined * np.exp(z * se), 1.0)
+        defined = np.where((surv > 0) & (surv < 1), surv, np.nan)
+        log_s = np.log(defined)
+        spread = z * se / log_s
+        log_log = np.log(-log_s)
+        return np.exp(-np.exp(log_log - spread)), np.exp(-np.exp(log_log + spread))
+
+
+def _first_of_each_value(values):
+    """R's ``!duplicated(values)`` for finite values: the first point of every value."""
+    if values.size < 2 or np.all(values[1:] >= values[:-1]):
+        first = np.empty(values.size, dtype=bool)
+        first[:1] = True
+        np.not_equal(values[1:], values[:-1], out=first[1:])
+        return first
+    first = np.zeros(values.size, dtype=bool)  # a band need not be monotone
+    first[np.unique(values, return_index=True)[1]] = True
+    return first
+
+
+def _smallest_at_least(knots, p):
+    """Index of the smallest knot >= p (R's ``approx(knots, ..., method="constant",
+    f=1)`` at ``p``), or None."""
+    candidates = np.where(knots >= p, knots, np.inf)
+    index = int(np.argmin(candidates))
+    return None if np.isinf(candidates[index]) else index
+
+
+def _r_quantile(times, curve, p=0.5, tol=_R_TOLERANCE):
+    """The time where a survival curve (or band) reaches ``1 - p``, by R's rule.
+
+    ``survival:::findq`` (used by ``print.survfit`` and ``quantile.survfit``) on
+    ``F = 1 - curve`` from the origin: the first time with ``F >= p``; where ``F`` equals
+    ``p`` (within ``tol``) over an interval, the midpoint of that interval, or of its start
+    and the last follow-up time when the curve ends there. NaN points of a band are
+    skipped. ``inf`` when ``F`` never reaches ``p`` (R: NA, "not reached").
+    """
+    x = np.concatenate(([0.0], times))
+    cdf = np.concatenate(([0.0], 1.0 - curve))
+    finite = ~np.isnan(cdf)
+    if cdf[finite].max() < p:
+        return np.inf
+    positions = np.flatnonzero(finite)
+    first = _first_of_each_value(cdf[finite])
+    kept = positions[first]
+    xs, ys = x[kept], cdf[kept]
+    start = _smallest_at_least(ys + tol, p)
+    end = _smallest_at_least(ys - tol, p)
+    # R keeps the first NaN point as a value of its own; the rule for a curve ending at p
+    # applies when a finite value is the last kept point
+    nan_last = positions.size < cdf.size and np.flatnonzero(~finite)[0] > kept[-1]
+    if not nan_last and abs(p - ys[-1]) < tol:
+        return float((xs[start] + times[-1]) / 2)
+    if end is None:
+        return np.inf
+    return float((xs[start] + xs[end]) / 2)
 
 
 def km_summary(y, groups, *, ci="log-log", alpha=0.05):
@@ -74,8 +186,9 @@ def km_summary(y, groups, *, ci="log-log", alpha=0.05):
         Group label of every patient (e.g. the output of :class:`RiskStratifier`).
     ci : {"log-log", "log"}, default="log-log"
         Transform of the pointwise confidence band of S(t) from which the CI of the median
-        is read. ``"log-log"`` (exponential Greenwood) is lifelines' band; ``"log"`` is R's
-        ``survfit`` default (``conf.type = "log"``), computed from lifelines' event table.
+        is read. ``"log-log"`` (exponential Greenwood) is lifelines' band and R's
+        ``conf.type = "log-log"``; ``"log"`` is R's ``survfit`` default
+        (``conf.type = "log"``).
     alpha : float, default=0.05
         The CI has level ``1 - alpha``.
 
@@ -83,12 +196,19 @@ def km_summary(y, groups, *, ci="log-log", alpha=0.05):
     -------
     pandas.DataFrame
         Indexed by group: ``n``, ``events``, ``median``, ``median lower``, ``median upper``.
-        ``inf`` means the curve (or band) never drops to 0.5.
+        ``inf`` means "not reached" (R prints ``NA``): the curve, or for a confidence
+        limit its band, never drops to 0.5 (a band is undefined where S(t) is 0, so an
+        upper limit whose band only reaches 0.5 where the curve reaches 0 is not
+        reached either).
 
     Notes
     -----
-    As R's ``survfit``: the median is the first time with ``S(t) <= 0.5``; its CI runs from
-    the first time the lower band reaches 0.5 to the first time the upper band does.
+    R's rule (``survival:::findq``, used by ``print.survfit``): the median is the first
+    time with ``S(t) <= 0.5``; where ``S(t)`` equals 0.5 (within ``sqrt(machine
+    epsilon)``) over an interval, the midpoint of that interval (lifelines takes its
+    start). The CI runs from the time the lower band reaches 0.5 to the time the upper
+    band does, by the same rule. Computed in numpy from one sort of the times:
+    ``S(t)`` equals lifelines' ``KaplanMeierFitter`` and R's ``survfit`` to rounding.
 
     Examples
     --------
@@ -105,18 +225,22 @@ def km_summary(y, groups, *, ci="log-log", alpha=0.05):
     if ci not in ("log-log", "log"):
         raise ValueError(f"ci must be 'log-log' or 'log', got {ci!r}.")
     event, time, groups, levels = _check_groups(y, groups)
+    codes = np.searchsorted(levels, groups)
+    table = _risk_table(time, event, codes, levels.size)
+    surv, greenwood = _kaplan_meier(table)
+    lower, upper = _band(surv, greenwood, ci, alpha)
     rows = {}
-    for level in levels:
-        inside = groups == level
-        fitter = KaplanMeierFitter(alpha=alpha).fit(time[inside], event[inside])
-        band = fitter.confidence_interval_ if ci == "log-log" else _greenwood_band(fitter, alpha)
-        lower, upper = np.sort(median_survival_times(band).to_numpy().ravel())
-        rows[level] = {"n": int(inside.sum()), "events": int(event[inside].sum()),
-                       "median": float(fitter.median_survival_time_),
-                       "median lower": float(lower), "median upper": float(upper)}
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "group"
-    return table
+    for g, level in enumerate(levels):
+        end = table.last[g] + 1
+        times = table.times[:end]
+        rows[level] = {"n": int(table.at_risk[0, g]),
+                       "events": int(table.deaths[:, g].sum()),
+                       "median": _r_quantile(times, surv[:end, g]),
+                       "median lower": _r_quantile(times, lower[:end, g]),
+                       "median upper": _r_quantile(times, upper[:end, g])}
+    summary = pd.DataFrame.from_dict(rows, orient="index")
+    summary.index.name = "group"
+    return summary
 
 
 @dataclass(frozen=True)
@@ -128,8 +252,27 @@ class LogRankResult:
     p_value: float
 
 
+def _logrank(table):
+    """Observed minus expected events per group and their covariance (R's ``survdiff``).
+
+    At every event time with ``d`` events among ``n`` at risk, group ``g`` (``n_g`` at
+    risk) expects ``d n_g / n`` events; the hypergeometric covariance adds
+    ``d (n - d) / (n - 1) * (n_g / n) (delta_gh - n_h / n)``.
+    """
+    with_events = table.deaths.sum(axis=1) > 0
+    at_risk, deaths = table.at_risk[with_events], table.deaths[with_events]
+    n, d = at_risk.sum(axis=1), deaths.sum(axis=1)
+    share = at_risk / n[:, None]
+    expected = share.T @ d
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = np.where(n > 1, d * (n - d) / (n - 1), 0.0)
+    weighted = share * weight[:, None]
+    covariance = np.diag(weighted.sum(axis=0)) - weighted.T @ share
+    return deaths.sum(axis=0) - expected, expected, covariance
+
+
 def logrank_test(y, groups):
-    """Log-rank test that the survival curves of all groups are equal (lifelines).
+    """Log-rank test that the survival curves of all groups are equal (R's ``survdiff``).
 
     Parameters
     ----------
@@ -142,6 +285,13 @@ def logrank_test(y, groups):
     Returns
     -------
     LogRankResult
+
+    Notes
+    -----
+    ``(O - E)' V^- (O - E)`` over the groups, dropping (as R's ``survdiff``) groups with
+    no expected event and then the first group. Computed in numpy from one sort of the
+    times (grouped counts per distinct time); equals R's ``survdiff`` and lifelines'
+    ``multivariate_logrank_test`` to rounding.
 
     Examples
     --------
@@ -156,16 +306,68 @@ def logrank_test(y, groups):
     event, time, groups, levels = _check_groups(y, groups, min_groups=2)
     if not event.any():
         raise SurvivalTargetError("No patient has an event; the log-rank test is undefined.")
-    result = multivariate_logrank_test(time, groups, event)
-    return LogRankResult(statistic=float(result.test_statistic),
-                         df=int(result.degrees_of_freedom), p_value=float(result.p_value))
+    table = _risk_table(time, event, np.searchsorted(levels, groups), levels.size)
+    difference, expected, covariance = _logrank(table)
+    compared = np.flatnonzero(expected > 0)
+    if compared.size < 2:
+        raise SurvivalTargetError(
+            f"Only group {levels[compared].tolist()} has patients at risk at the event times; "
+            f"the log-rank test compares nothing. Check the follow-up times of groups "
+            f"{levels[expected == 0].tolist()}."
+        )
+    kept = compared[1:]
+    statistic = float(difference[kept] @ np.linalg.solve(covariance[np.ix_(kept, kept)],
+                                                         difference[kept]))
+    return LogRankResult(statistic=statistic, df=int(kept.size),
+                         p_value=float(chi2.sf(statistic, kept.size)))
+
+
+def _without_comparable_events(table, groups):
+    """Groups (indices into ``groups``) whose every event happens when no patient of the
+    other groups in ``groups`` is at risk: their Cox coefficient against the others goes
+    to -inf (monotone likelihood; no events at all is the common case)."""
+    at_risk = table.at_risk[:, groups]
+    others = at_risk.sum(axis=1, keepdims=True) - at_risk
+    comparable = np.where(others > 0, table.deaths[:, groups], 0.0).sum(axis=0)
+    return [g for g, count in zip(groups, comparable) if count == 0]
+
+
+def _fit_hazard_ratios(time, event, codes, reference, others, alpha):
+    """Cox model with one indicator per group of ``others`` (codes), lifelines, converged
+    as R's ``coxph``; rows of patients in ``reference`` or ``others`` only."""
+    rows = np.isin(codes, [reference, *others])
+    names = [f"group_{i}" for i in range(len(others))]
+    frame = pd.DataFrame({name: (codes[rows] == g).astype(float)
+                          for name, g in zip(names, others)})
+    frame["__time__"], frame["__event__"] = time[rows], event[rows]
+    model = CoxPHFitter(alpha=alpha).fit(frame, "__time__", "__event__",
+                                         fit_options=_lifelines_fit_options())
+    summary = model.summary.loc[names]
+    return pd.DataFrame({
+        "HR": summary["exp(coef)"].to_numpy(),
+        "HR lower": summary.filter(like="exp(coef) lower").iloc[:, 0].to_numpy(),
+        "HR upper": summary.filter(like="exp(coef) upper").iloc[:, 0].to_numpy(),
+        "p": summary["p"].to_numpy(),
+    }, index=others)
+
+
+def _infinite_ratio_warning(levels, silent, events, reference):
+    named = ", ".join(f"{levels[g]!r} ({int(events[g])} events)" for g in silent)
+    warnings.warn(
+        f"Group(s) {named} have no event while patients of the other groups are still at "
+        f"risk: the Cox maximum-likelihood hazard ratio is infinite (0 for such a group, "
+        f"inf for every group against such a reference, currently {levels[reference]!r}) "
+        f"and its Wald CI and p-value are undefined (NaN). Report the log-rank p-value, "
+        f"merge groups, or use Firth's penalised Cox regression (R's coxphf) for a finite "
+        f"estimate.", DataWarning, stacklevel=3)
 
 
 def hazard_ratio(y, groups, *, reference=None, alpha=0.05):
     """Hazard ratio of each group against a reference group (Cox model, lifelines).
 
-    A Cox model with one indicator per non-reference group (Efron ties); with two groups
-    this is the HR reported next to Kaplan-Meier curves (seeds 002, 003, 004).
+    A Cox model with one indicator per non-reference group (Efron ties), converged as
+    tightly as R's ``coxph`` (the coefficients agree with it to about 1e-8 relative); with
+    two groups this is the HR reported next to Kaplan-Meier curves (seeds 002, 003, 004).
 
     Parameters
     ----------
@@ -184,6 +386,17 @@ def hazard_ratio(y, groups, *, reference=None, alpha=0.05):
     -------
     pandas.DataFrame
         One row per non-reference group: ``HR``, ``HR lower``, ``HR upper``, ``p`` (Wald).
+        A group without any event while others are at risk (e.g. a single event in
+        the cohort) has an infinite maximum-likelihood log hazard ratio: its row reads
+        ``HR = 0`` (``inf`` for every group when it is the reference) with NaN CI and p,
+        the other rows come from the model without it, and a :class:`DataWarning` says
+        so (R's ``coxph`` warns "coefficient may be infinite" and prints a meaningless
+        HR near 0 with CI (0, inf)).
+
+    Raises
+    ------
+    SurvivalTargetError
+        If no patient has an event.
 
     Examples
     --------
@@ -201,16 +414,27 @@ def hazard_ratio(y, groups, *, reference=None, alpha=0.05):
         reference = levels[0]
     if reference not in levels:
         raise ValueError(f"reference {reference!r} is not a group; groups are {levels.tolist()}.")
-    others = [level for level in levels if level != reference]
-    names = [f"group_{i}" for i in range(len(others))]
-    frame = pd.DataFrame({name: (groups == level).astype(float)
-                          for name, level in zip(names, others)})
-    frame["__time__"], frame["__event__"] = time, event
-    summary = CoxPHFitter(alpha=alpha).fit(frame, "__time__", "__event__").summary.loc[names]
-    table = pd.DataFrame({
-        "HR": summary["exp(coef)"].to_numpy(),
-        "HR lower": summary.filter(like="exp(coef) lower").iloc[:, 0].to_numpy(),
-        "HR upper": summary.filter(like="exp(coef) upper").iloc[:, 0].to_numpy(),
-        "p": summary["p"].to_numpy(),
-    }, index=pd.Index(others, name="group"))
-    return table
+    if not event.any():
+        raise SurvivalTargetError("No patient has an event; hazard ratios are undefined.")
+    codes = np.searchsorted(levels, groups)
+    ref = int(np.flatnonzero(levels == reference)[0])
+    table = _risk_table(time, event, codes, levels.size)
+    ratios = pd.DataFrame(np.nan, columns=["HR", "HR lower", "HR upper", "p"],
+                          index=[g for g in range(levels.size) if g != ref])
+    remaining, silent = list(range(levels.size)), []
+    while ref in remaining and len(remaining) > 1:  # dropping a group may separate another
+        dropped = _without_comparable_events(table, remaining)
+        if not dropped:
+            others = [g for g in remaining if g != ref]
+            ratios.loc[others] = _fit_hazard_ratios(time, event, codes, ref, others, alpha)
+            break
+        silent += dropped
+        remaining = [g for g in remaining if g not in dropped]
+    if silent:
+        _infinite_ratio_warning(levels, silent, table.deaths.sum(axis=0), levels[ref])
+        if ref in silent:
+            ratios.loc[[g for g in ratios.index if g not in silent], "HR"] = np.inf
+        else:
+            ratios.loc[[g for g in silent if g != ref], "HR"] = 0.0
+    ratios.index = pd.Index(levels[ratios.index], name="group")
+    return ratios
