@@ -24,8 +24,8 @@ from ._target import check_survival_y
 
 __all__ = ["LogRankResult", "hazard_ratio", "km_summary", "logrank_test"]
 
-# survival's quantile.survfit(tolerance = sqrt(.Machine$double.eps)): S(t) within it of
-# 0.5 counts as equal to 0.5
+# survival's survmean (the survfit table): S(t) within .Machine$double.eps^0.5 of 0.5
+# counts as equal to 0.5
 _R_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
 
 
@@ -125,54 +125,24 @@ def _band(surv, greenwood, ci, alpha):
         return np.exp(-np.exp(log_log - spread)), np.exp(-np.exp(log_log + spread))
 
 
-def _first_of_each_value(values):
-    """R's ``!duplicated(values)`` for finite values: the first point of every value."""
-    if values.size < 2 or np.all(values[1:] >= values[:-1]):
-        first = np.empty(values.size, dtype=bool)
-        first[:1] = True
-        np.not_equal(values[1:], values[:-1], out=first[1:])
-        return first
-    first = np.zeros(values.size, dtype=bool)  # a band need not be monotone
-    first[np.unique(values, return_index=True)[1]] = True
-    return first
+def _r_median(times, curve, tol=_R_TOLERANCE):
+    """The time a survival curve (or band) reaches 0.5, by the rule of R's ``survfit``
+    table (``survival:::survmean``, printed by ``print.survfit``).
 
-
-def _smallest_at_least(knots, p):
-    """Index of the smallest knot >= p (R's ``approx(knots, ..., method="constant",
-    f=1)`` at ``p``), or None."""
-    candidates = np.where(knots >= p, knots, np.inf)
-    index = int(np.argmin(candidates))
-    return None if np.isinf(candidates[index]) else index
-
-
-def _r_quantile(times, curve, p=0.5, tol=_R_TOLERANCE):
-    """The time where a survival curve (or band) reaches ``1 - p``, by R's rule.
-
-    ``survival:::findq`` (used by ``print.survfit`` and ``quantile.survfit``) on
-    ``F = 1 - curve`` from the origin: the first time with ``F >= p``; where ``F`` equals
-    ``p`` (within ``tol``) over an interval, the midpoint of that interval, or of its start
-    and the last follow-up time when the curve ends there. NaN points of a band are
-    skipped. ``inf`` when ``F`` never reaches ``p`` (R: NA, "not reached").
+    The first time with ``curve <= 0.5`` (within ``tol``); where the curve equals 0.5
+    there and drops below it later, the midpoint of that time and the time of the drop.
+    NaN points of a band are skipped; ``inf`` when the curve never reaches 0.5 (R: NA,
+    "not reached").
     """
-    x = np.concatenate(([0.0], times))
-    cdf = np.concatenate(([0.0], 1.0 - curve))
-    finite = ~np.isnan(cdf)
-    if cdf[finite].max() < p:
+    reached = np.flatnonzero(curve < 0.5 + tol)  # NaN compares False: skipped, as R
+    if reached.size == 0:
         return np.inf
-    positions = np.flatnonzero(finite)
-    first = _first_of_each_value(cdf[finite])
-    kept = positions[first]
-    xs, ys = x[kept], cdf[kept]
-    start = _smallest_at_least(ys + tol, p)
-    end = _smallest_at_least(ys - tol, p)
-    # R keeps the first NaN point as a value of its own; the rule for a curve ending at p
-    # applies when a finite value is the last kept point
-    nan_last = positions.size < cdf.size and np.flatnonzero(~finite)[0] > kept[-1]
-    if not nan_last and abs(p - ys[-1]) < tol:
-        return float((xs[start] + times[-1]) / 2)
-    if end is None:
-        return np.inf
-    return float((xs[start] + xs[end]) / 2)
+    first = reached[0]
+    if abs(curve[first] - 0.5) < tol:
+        below = reached[curve[reached] < curve[first]]
+        if below.size:
+            return float((times[first] + times[below[0]]) / 2)
+    return float(times[first])
 
 
 def km_summary(y, groups, *, ci="log-log", alpha=0.05):
@@ -203,11 +173,13 @@ def km_summary(y, groups, *, ci="log-log", alpha=0.05):
 
     Notes
     -----
-    R's rule (``survival:::findq``, used by ``print.survfit``): the median is the first
-    time with ``S(t) <= 0.5``; where ``S(t)`` equals 0.5 (within ``sqrt(machine
-    epsilon)``) over an interval, the midpoint of that interval (lifelines takes its
-    start). The CI runs from the time the lower band reaches 0.5 to the time the upper
-    band does, by the same rule. Computed in numpy from one sort of the times:
+    The rule of R's ``survfit`` table (``print(survfit(...))``, ``survival:::survmean``):
+    the median is the first time with ``S(t) <= 0.5``; where ``S(t)`` equals 0.5 (within
+    ``sqrt(machine epsilon)``) over an interval, the midpoint of that interval (lifelines
+    and statsmodels take its start). When the curve ends at 0.5 the median is where it
+    reached 0.5 (``quantile.survfit`` would take the midpoint up to the last follow-up
+    time instead). The CI runs from the time the lower band reaches 0.5 to the time the
+    upper band does, by the same rule. Computed in numpy from one sort of the times:
     ``S(t)`` equals lifelines' ``KaplanMeierFitter`` and R's ``survfit`` to rounding.
 
     Examples
@@ -235,9 +207,9 @@ def km_summary(y, groups, *, ci="log-log", alpha=0.05):
         times = table.times[:end]
         rows[level] = {"n": int(table.at_risk[0, g]),
                        "events": int(table.deaths[:, g].sum()),
-                       "median": _r_quantile(times, surv[:end, g]),
-                       "median lower": _r_quantile(times, lower[:end, g]),
-                       "median upper": _r_quantile(times, upper[:end, g])}
+                       "median": _r_median(times, surv[:end, g]),
+                       "median lower": _r_median(times, lower[:end, g]),
+                       "median upper": _r_median(times, upper[:end, g])}
     summary = pd.DataFrame.from_dict(rows, orient="index")
     summary.index.name = "group"
     return summary
@@ -352,14 +324,15 @@ def _fit_hazard_ratios(time, event, codes, reference, others, alpha):
 
 
 def _infinite_ratio_warning(levels, silent, events, reference):
-    named = ", ".join(f"{levels[g]!r} ({int(events[g])} events)" for g in silent)
+    named = ", ".join(f"{levels[g].item()!r} ({int(events[g])} event"
+                      f"{'' if events[g] == 1 else 's'} in all)" for g in silent)
     warnings.warn(
         f"Group(s) {named} have no event while patients of the other groups are still at "
         f"risk: the Cox maximum-likelihood hazard ratio is infinite (0 for such a group, "
-        f"inf for every group against such a reference, currently {levels[reference]!r}) "
-        f"and its Wald CI and p-value are undefined (NaN). Report the log-rank p-value, "
-        f"merge groups, or use Firth's penalised Cox regression (R's coxphf) for a finite "
-        f"estimate.", DataWarning, stacklevel=3)
+        f"inf for every group against such a reference; the reference is "
+        f"{levels[reference].item()!r}) and its Wald CI and p-value are undefined (NaN). "
+        f"Report the log-rank p-value, merge groups, or use Firth's penalised Cox "
+        f"regression (R's coxphf) for a finite estimate.", DataWarning, stacklevel=3)
 
 
 def hazard_ratio(y, groups, *, reference=None, alpha=0.05):
@@ -431,7 +404,7 @@ def hazard_ratio(y, groups, *, reference=None, alpha=0.05):
         silent += dropped
         remaining = [g for g in remaining if g not in dropped]
     if silent:
-        _infinite_ratio_warning(levels, silent, table.deaths.sum(axis=0), levels[ref])
+        _infinite_ratio_warning(levels, silent, table.deaths.sum(axis=0), ref)
         if ref in silent:
             ratios.loc[[g for g in ratios.index if g not in silent], "HR"] = np.inf
         else:
