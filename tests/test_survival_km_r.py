@@ -34,21 +34,23 @@ def test_curves_and_bands_equal_lifelines(lung_ecog):
     y, ecog = lung_ecog
     levels, codes = np.unique(ecog, return_inverse=True)
     table = _risk_table(y["time"], y["event"], codes, levels.size)
-    surv, greenwood = _kaplan_meier(table)
-    lower, upper = _band(surv, greenwood, "log-log", 0.05)
     for g in range(levels.size):
         inside = codes == g
         km = KaplanMeierFitter().fit(y["time"][inside], y["event"][inside])
-        times = km.survival_function_.index.to_numpy()[1:]  # lifelines adds time 0
-        rows = np.searchsorted(table.times, times)
-        np.testing.assert_allclose(surv[rows, g], km.survival_function_.to_numpy()[1:, 0],
+        events = np.flatnonzero(table.deaths[:, g])
+        surv, greenwood = _kaplan_meier(table.at_risk[events, g], table.deaths[events, g])
+        lower, upper = _band(surv, greenwood, "log-log", 0.05)
+        at = table.times[events]
+        np.testing.assert_allclose(surv, km.survival_function_.loc[at].to_numpy()[:, 0],
                                    rtol=1e-12, atol=0)
-        band = km.confidence_interval_.to_numpy()[1:]
-        defined = (surv[rows, g] > 0) & (surv[rows, g] < 1)  # lifelines fills 0/1 there
-        np.testing.assert_allclose(lower[rows, g][defined], band[defined, 0], rtol=1e-12)
-        np.testing.assert_allclose(upper[rows, g][defined], band[defined, 1], rtol=1e-12)
-        np.testing.assert_array_equal(table.at_risk[rows, g],
-                                      km.event_table["at_risk"].to_numpy()[1:])
+        band = km.confidence_interval_.loc[at].to_numpy()
+        defined = surv > 0  # lifelines fills 0 where S = 0; R's band is NA there
+        np.testing.assert_allclose(lower[defined], band[defined, 0], rtol=1e-12)
+        np.testing.assert_allclose(upper[defined], band[defined, 1], rtol=1e-12)
+        np.testing.assert_array_equal(table.at_risk[events, g],
+                                      km.event_table.loc[at, "at_risk"].to_numpy())
+        np.testing.assert_array_equal(table.deaths[events, g],
+                                      km.event_table.loc[at, "observed"].to_numpy())
 
 
 def test_km_median_follows_r_rule():

@@ -64,7 +64,6 @@ class _RiskTable:
     times: np.ndarray    # (n_times,) distinct observed times, ascending
     at_risk: np.ndarray  # (n_times, n_groups) patients followed up to at least that time
     deaths: np.ndarray   # (n_times, n_groups) events at that time
-    last: np.ndarray     # (n_groups,) row of every group's last follow-up time
 
 
 def _risk_table(time, event, codes, n_groups):
@@ -84,24 +83,20 @@ def _risk_table(time, event, codes, n_groups):
     counts = np.bincount(cell, minlength=size).reshape(times.size, n_groups)
     deaths = np.bincount(cell, weights=event[order].astype(float),
                          minlength=size).reshape(times.size, n_groups)
-    at_risk = np.cumsum(counts[::-1], axis=0)[::-1]
-    last = times.size - 1 - np.argmax(counts[::-1] > 0, axis=0)
-    return _RiskTable(times, at_risk, deaths, last)
+    at_risk = np.cumsum(counts[::-1], axis=0, dtype=float)[::-1]
+    return _RiskTable(times, at_risk, deaths)
 
 
-def _kaplan_meier(table):
-    """Kaplan-Meier ``S(t)`` of every group at every table time, and Greenwood's sum.
+def _kaplan_meier(at_risk, deaths):
+    """Kaplan-Meier ``S(t)`` and Greenwood's sum at a group's event times.
 
     ``S(t) = prod_{t_i <= t} (1 - d_i / n_i)``; Greenwood's variance of ``log S(t)`` is
-    ``sum_{t_i <= t} d_i / (n_i (n_i - d_i))`` (infinite once ``S`` reaches 0). Rows where a
-    group has no event leave both unchanged, so each group's curve can be read on the
-    pooled time grid.
+    ``sum_{t_i <= t} d_i / (n_i (n_i - d_i))`` (infinite once ``S`` reaches 0). Both
+    change only at the group's event times, so those rows of the table are all they need.
     """
-    n, d = table.at_risk, table.deaths
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(np.where(d > 0, 1.0 - d / n, 1.0), axis=0)
-        greenwood = np.cumsum(np.where(d > 0, d / (n * (n - d)), 0.0), axis=0)
-    return surv, greenwood
+    with np.errstate(divide="ignore"):
+        greenwood = np.cumsum(deaths / (at_risk * (at_risk - deaths)))
+    return np.cumprod(1.0 - deaths / at_risk), greenwood
 
 
 def _band(surv, greenwood, ci, alpha):
@@ -199,17 +194,17 @@ def km_summary(y, groups, *, ci="log-log", alpha=0.05):
     event, time, groups, levels = _check_groups(y, groups)
     codes = np.searchsorted(levels, groups)
     table = _risk_table(time, event, codes, levels.size)
-    surv, greenwood = _kaplan_meier(table)
-    lower, upper = _band(surv, greenwood, ci, alpha)
     rows = {}
     for g, level in enumerate(levels):
-        end = table.last[g] + 1
-        times = table.times[:end]
+        events = np.flatnonzero(table.deaths[:, g])  # where the curve and its band change
+        times = table.times[events]
+        surv, greenwood = _kaplan_meier(table.at_risk[events, g], table.deaths[events, g])
+        lower, upper = _band(surv, greenwood, ci, alpha)
         rows[level] = {"n": int(table.at_risk[0, g]),
-                       "events": int(table.deaths[:, g].sum()),
-                       "median": _r_median(times, surv[:end, g]),
-                       "median lower": _r_median(times, lower[:end, g]),
-                       "median upper": _r_median(times, upper[:end, g])}
+                       "events": int(table.deaths[events, g].sum()),
+                       "median": _r_median(times, surv),
+                       "median lower": _r_median(times, lower),
+                       "median upper": _r_median(times, upper)}
     summary = pd.DataFrame.from_dict(rows, orient="index")
     summary.index.name = "group"
     return summary
@@ -231,16 +226,18 @@ def _logrank(table):
     risk) expects ``d n_g / n`` events; the hypergeometric covariance adds
     ``d (n - d) / (n - 1) * (n_g / n) (delta_gh - n_h / n)``.
     """
-    with_events = table.deaths.sum(axis=1) > 0
-    at_risk, deaths = table.at_risk[with_events], table.deaths[with_events]
-    n, d = at_risk.sum(axis=1), deaths.sum(axis=1)
+    ones = np.ones(table.deaths.shape[1])  # row sums by matrix product: faster for few groups
+    d = table.deaths @ ones
+    with_events = np.flatnonzero(d)
+    at_risk, deaths, d = table.at_risk[with_events], table.deaths[with_events], d[with_events]
+    n = at_risk @ ones
     share = at_risk / n[:, None]
     expected = share.T @ d
     with np.errstate(divide="ignore", invalid="ignore"):
         weight = np.where(n > 1, d * (n - d) / (n - 1), 0.0)
     weighted = share * weight[:, None]
-    covariance = np.diag(weighted.sum(axis=0)) - weighted.T @ share
-    return deaths.sum(axis=0) - expected, expected, covariance
+    covariance = np.diag(weight @ share) - weighted.T @ share
+    return np.ones(d.size) @ deaths - expected, expected, covariance
 
 
 def logrank_test(y, groups):
