@@ -12,7 +12,13 @@ from lifelines.datasets import load_lung
 from lifelines.statistics import multivariate_logrank_test
 
 from mvikit.exceptions import DataWarning, SurvivalTargetError
-from mvikit.survival import Surv, hazard_ratio, km_summary, logrank_test, make_survival_target
+from mvikit.survival import (
+    Surv,
+    hazard_ratio,
+    km_summary,
+    logrank_test,
+    make_survival_target,
+)
 from mvikit.survival._km import _band, _kaplan_meier, _risk_table
 
 DATA = Path(__file__).parent / "data"
