@@ -43,8 +43,8 @@ def test_curves_and_bands_equal_lifelines(lung_ecog):
     for g in range(levels.size):
         inside = codes == g
         km = KaplanMeierFitter().fit(y["time"][inside], y["event"][inside])
-        events = np.flatnonzero(table.deaths[:, g])
-        surv, greenwood = _kaplan_meier(table.at_risk[events, g], table.deaths[events, g])
+        events = np.flatnonzero(table.deaths[g])
+        surv, greenwood = _kaplan_meier(table.at_risk[g, events], table.deaths[g, events])
         lower, upper = _band(surv, greenwood, "log-log", 0.05)
         at = table.times[events]
         np.testing.assert_allclose(surv, km.survival_function_.loc[at].to_numpy()[:, 0],
@@ -53,9 +53,9 @@ def test_curves_and_bands_equal_lifelines(lung_ecog):
         defined = surv > 0  # lifelines fills 0 where S = 0; R's band is NA there
         np.testing.assert_allclose(lower[defined], band[defined, 0], rtol=1e-12)
         np.testing.assert_allclose(upper[defined], band[defined, 1], rtol=1e-12)
-        np.testing.assert_array_equal(table.at_risk[events, g],
+        np.testing.assert_array_equal(table.at_risk[g, events],
                                       km.event_table.loc[at, "at_risk"].to_numpy())
-        np.testing.assert_array_equal(table.deaths[events, g],
+        np.testing.assert_array_equal(table.deaths[g, events],
                                       km.event_table.loc[at, "observed"].to_numpy())
 
 

@@ -59,32 +59,33 @@ def _check_groups(y, groups, *, min_groups=1):
 
 @dataclass(frozen=True)
 class _RiskTable:
-    """Counts per distinct follow-up time (rows, ascending) and group (columns)."""
+    """Counts per group (rows) and distinct follow-up time (columns, ascending)."""
 
     times: np.ndarray    # (n_times,) distinct observed times, ascending
-    at_risk: np.ndarray  # (n_times, n_groups) patients followed up to at least that time
-    deaths: np.ndarray   # (n_times, n_groups) events at that time
+    at_risk: np.ndarray  # (n_groups, n_times) patients followed up to at least that time
+    deaths: np.ndarray   # (n_groups, n_times) events at that time
 
 
 def _risk_table(time, event, codes, n_groups):
     """One sort of the times, then grouped counts: the table every KM curve and test uses.
 
-    ``bincount`` over (time slot, group) cells gives the patients and events per cell; the
-    numbers at risk are the counts summed from the latest time backwards.
+    ``bincount`` over (group, time slot) cells gives the patients and events per cell; the
+    numbers at risk are the counts summed from the latest time backwards (one contiguous
+    row per group, so the sums run along memory).
     """
     order = np.argsort(time)
     sorted_time = time[order]
     new = np.empty(time.size, dtype=bool)
     new[0] = True
     np.not_equal(sorted_time[1:], sorted_time[:-1], out=new[1:])
-    cell = (np.cumsum(new) - 1) * n_groups + codes[order]
-    times = sorted_time[new]
-    size = times.size * n_groups
-    counts = np.bincount(cell, minlength=size).reshape(times.size, n_groups)
-    deaths = np.bincount(cell, weights=event[order].astype(float),
-                         minlength=size).reshape(times.size, n_groups)
-    at_risk = np.cumsum(counts[::-1], axis=0, dtype=float)[::-1]
-    return _RiskTable(times, at_risk, deaths)
+    slot = np.cumsum(new)
+    n_times = int(slot[-1])
+    cell = codes[order] * n_times + (slot - 1)
+    size = n_groups * n_times
+    counts = np.bincount(cell, minlength=size).reshape(n_groups, n_times)
+    deaths = np.bincount(cell, weights=event[order], minlength=size).reshape(n_groups, n_times)
+    at_risk = np.cumsum(counts[:, ::-1], axis=1, dtype=float)[:, ::-1]
+    return _RiskTable(sorted_time[new], at_risk, deaths)
 
 
 def _kaplan_meier(at_risk, deaths):
@@ -196,12 +197,12 @@ def km_summary(y, groups, *, ci="log-log", alpha=0.05):
     table = _risk_table(time, event, codes, levels.size)
     rows = {}
     for g, level in enumerate(levels):
-        events = np.flatnonzero(table.deaths[:, g])  # where the curve and its band change
+        events = np.flatnonzero(table.deaths[g])  # where the curve and its band change
         times = table.times[events]
-        surv, greenwood = _kaplan_meier(table.at_risk[events, g], table.deaths[events, g])
+        surv, greenwood = _kaplan_meier(table.at_risk[g, events], table.deaths[g, events])
         lower, upper = _band(surv, greenwood, ci, alpha)
-        rows[level] = {"n": int(table.at_risk[0, g]),
-                       "events": int(table.deaths[events, g].sum()),
+        rows[level] = {"n": int(table.at_risk[g, 0]),
+                       "events": int(table.deaths[g, events].sum()),
                        "median": _r_median(times, surv),
                        "median lower": _r_median(times, lower),
                        "median upper": _r_median(times, upper)}
@@ -222,22 +223,18 @@ class LogRankResult:
 def _logrank(table):
     """Observed minus expected events per group and their covariance (R's ``survdiff``).
 
-    At every event time with ``d`` events among ``n`` at risk, group ``g`` (``n_g`` at
-    risk) expects ``d n_g / n`` events; the hypergeometric covariance adds
-    ``d (n - d) / (n - 1) * (n_g / n) (delta_gh - n_h / n)``.
+    At every time with ``d`` events among ``n`` at risk, group ``g`` (``n_g`` at risk)
+    expects ``d n_g / n`` events; the hypergeometric covariance adds
+    ``d (n - d) / (n - 1) * (n_g / n) (delta_gh - n_h / n)``. Times without an event add
+    nothing, and every table time has ``n >= 1``, so no row is filtered out.
     """
-    ones = np.ones(table.deaths.shape[1])  # row sums by matrix product: faster for few groups
-    d = table.deaths @ ones
-    with_events = np.flatnonzero(d)
-    at_risk, deaths, d = table.at_risk[with_events], table.deaths[with_events], d[with_events]
-    n = at_risk @ ones
-    share = at_risk / n[:, None]
-    expected = share.T @ d
-    with np.errstate(divide="ignore", invalid="ignore"):
-        weight = np.where(n > 1, d * (n - d) / (n - 1), 0.0)
-    weighted = share * weight[:, None]
-    covariance = np.diag(weight @ share) - weighted.T @ share
-    return np.ones(d.size) @ deaths - expected, expected, covariance
+    n, d = table.at_risk.sum(axis=0), table.deaths.sum(axis=0)
+    share = table.at_risk / n
+    expected = share @ d
+    weight = np.divide(d * (n - d), n - 1, out=np.zeros_like(n), where=n > 1)
+    weighted = share * weight
+    covariance = np.diag(weighted.sum(axis=1)) - weighted @ share.T
+    return table.deaths.sum(axis=1) - expected, expected, covariance
 
 
 def logrank_test(y, groups):
@@ -295,9 +292,9 @@ def _without_comparable_events(table, groups):
     """Groups (indices into ``groups``) whose every event happens when no patient of the
     other groups in ``groups`` is at risk: their Cox coefficient against the others goes
     to -inf (monotone likelihood; no events at all is the common case)."""
-    at_risk = table.at_risk[:, groups]
-    others = at_risk.sum(axis=1, keepdims=True) - at_risk
-    comparable = np.where(others > 0, table.deaths[:, groups], 0.0).sum(axis=0)
+    at_risk = table.at_risk[groups]
+    others = at_risk.sum(axis=0) - at_risk
+    comparable = np.where(others > 0, table.deaths[groups], 0.0).sum(axis=1)
     return [g for g, count in zip(groups, comparable) if count == 0]
 
 
@@ -401,7 +398,7 @@ def hazard_ratio(y, groups, *, reference=None, alpha=0.05):
         silent += dropped
         remaining = [g for g in remaining if g not in dropped]
     if silent:
-        _infinite_ratio_warning(levels, silent, table.deaths.sum(axis=0), ref)
+        _infinite_ratio_warning(levels, silent, table.deaths.sum(axis=1), ref)
         if ref in silent:
             ratios.loc[[g for g in ratios.index if g not in silent], "HR"] = np.inf
         else:
