@@ -1,10 +1,10 @@
 """Group comparisons: Kaplan-Meier table, log-rank test and hazard ratio.
 
 Kaplan-Meier and log-rank are vectorised numpy: one sort of the follow-up times, then the
-patients and events of every (distinct time, group) cell by ``bincount`` and the numbers
+patients and events of every (group, distinct time) cell by ``bincount`` and the numbers
 at risk by a cumulative sum from the latest time backwards. Every curve, band and test
-statistic is then a column-wise cumulative product, cumulative sum or matrix product over
-that ``(n_times, n_groups)`` table: ``O(n log n)`` for the sort, ``O(n_times * n_groups)``
+statistic is then a cumulative product, cumulative sum or matrix product over that
+``(n_groups, n_times)`` table: ``O(n log n)`` for the sort, ``O(n_groups * n_times)``
 after it. The hazard ratio is lifelines' Cox model, converged as R's ``coxph``.
 """
 
