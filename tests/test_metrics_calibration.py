@@ -1,6 +1,9 @@
 """Calibration: Stata Hosmer-Lemeshow, statsmodels recalibration, sklearn curve/Brier."""
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
@@ -8,6 +11,7 @@ from scipy import stats
 from sklearn.calibration import calibration_curve as sk_calibration_curve
 from sklearn.metrics import brier_score_loss
 
+from mvikit.exceptions import MetricInputError
 from mvikit.metrics import calibration_curve, calibration_stats, hosmer_lemeshow
 
 
@@ -89,3 +93,32 @@ def test_lowess_curve_follows_truth():
     assert np.all(np.diff(res.prob_pred) >= 0) and res.counts is None
     # perfectly calibrated data: the smooth stays near the diagonal
     assert np.max(np.abs(res.prob_true - res.prob_pred)) < 0.06
+
+
+def test_intercept_conventions_match_r():
+    # dcurves' df_binary with a miscalibrated risk p = cancerpredmarker^0.8. R (rms 6.5.0):
+    # d <- read.csv("tests/data/df_binary.csv"); y <- as.numeric(as.logical(d$cancer))
+    # p <- d$cancerpredmarker^0.8; options(digits = 15)
+    # val.prob(p, y, pl = FALSE)[c("Intercept", "Slope", "Brier")]
+    #   -0.3341772193701674  1.1256262628150440  0.0874388811229745
+    # glm(y ~ qlogis(p), binomial, control = glm.control(epsilon = 1e-14)): the same model
+    # converged further: (Intercept) -0.33417721772245 (se 0.156761060604525),
+    #   slope 1.12562627048929 (se 0.107394022070424)
+    # glm(y ~ offset(qlogis(p)), binomial, ...): -0.448691459761871 (se 0.121454790202588)
+    data = pd.read_csv(Path(__file__).parent / "data" / "df_binary.csv")
+    y, p = data["cancer"].astype(int).to_numpy(), data["cancerpredmarker"].to_numpy() ** 0.8
+    rms = calibration_stats(y, p, intercept="recalibration")
+    assert rms.intercept == pytest.approx(-0.3341772193701674, rel=1e-8)  # lrm.fit's tolerance
+    assert rms.slope == pytest.approx(1.1256262628150440, rel=1e-8)
+    assert rms.brier == pytest.approx(0.0874388811229745, rel=1e-12)
+    assert rms.intercept == pytest.approx(-0.33417721772245, rel=1e-12)
+    z = stats.norm.ppf(0.975)
+    np.testing.assert_allclose(rms.intercept_ci, -0.33417721772245 + np.array([-z, z])
+                               * 0.156761060604525, rtol=1e-11)
+    large = calibration_stats(y, p)
+    assert large.intercept == pytest.approx(-0.448691459761871, rel=1e-12)
+    np.testing.assert_allclose(large.intercept_ci, -0.448691459761871 + np.array([-z, z])
+                               * 0.121454790202588, rtol=1e-11)
+    assert large.slope == rms.slope
+    with pytest.raises(MetricInputError, match="intercept must be one of"):
+        calibration_stats(y, p, intercept="val.prob")

@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import t as student_t
 from sklearn.metrics import roc_auc_score
 
+from mvikit.exceptions import MetricInputError
 from mvikit.metrics import (
     AUCResult,
     DeLongTestResult,
@@ -217,3 +219,34 @@ def test_delong_variance_nonnegative_and_label_swap(data):
     swapped = roc_auc_ci(1 - y, score)
     assert swapped.auc == pytest.approx(1 - res.auc, abs=1e-12)
     assert swapped.variance == pytest.approx(res.variance, abs=1e-12)
+
+
+def test_unpaired_t_test_matches_proc(asah):
+    # R (pROC 1.18.0), a <- read.csv("tests/data/aSAH.csv"); options(digits = 15)
+    # r1 <- roc(a$outcome[1:60], a$s100b[1:60], levels = c("Good", "Poor"), direction = "<")
+    # r2 <- roc(a$outcome[61:113], a$s100b[61:113], levels = c("Good", "Poor"), direction = "<")
+    # roc.test(r1, r2, method = "delong", paired = FALSE)
+    #   D = -0.0195039151904889, df = 110.790568828358, p-value = 0.984474195880068
+    first, last = asah.iloc[:60], asah.iloc[60:]
+    res = delong_test(first["outcome"], first["s100b"], last["s100b"], paired=False,
+                      y_true_b=last["outcome"], distribution="t")
+    assert res.statistic == pytest.approx(-0.0195039151904889, rel=1e-12)
+    assert res.df == pytest.approx(110.790568828358, rel=1e-12)
+    assert res.p_value == pytest.approx(0.984474195880068, rel=1e-12)
+    # the same patients treated as unpaired (pROC warns they look paired):
+    # roc.test(roc(a$outcome, a$ndka), roc(a$outcome, a$s100b), method = "delong",
+    #          paired = FALSE): D -1.55995743389685, df 222.235395951271, p 0.120192832430845
+    res = delong_test(asah["outcome"], asah["ndka"], asah["s100b"], paired=False,
+                      distribution="t")
+    assert (res.statistic, res.df, res.p_value) == pytest.approx(
+        (-1.55995743389685, 222.235395951271, 0.120192832430845), rel=1e-12)
+    # the t-based CI of the difference has the t quantile at the same df
+    half = (res.ci[1] - res.ci[0]) / 2
+    assert half == pytest.approx(student_t.ppf(0.975, res.df) * res.se, rel=1e-12)
+    z = delong_test(asah["outcome"], asah["ndka"], asah["s100b"], paired=False)
+    assert z.df is None and z.statistic == pytest.approx(res.statistic, rel=1e-12)
+    assert z.p_value < res.p_value  # the t tail is heavier
+    with pytest.raises(MetricInputError, match="paired=False"):
+        delong_test(asah["outcome"], asah["ndka"], asah["s100b"], distribution="t")
+    with pytest.raises(MetricInputError, match="'normal' or 't'"):
+        delong_test(asah["outcome"], asah["ndka"], asah["s100b"], distribution="welch")

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 from lifelines import CoxPHFitter
-from lifelines.datasets import load_rossi
+from lifelines.datasets import load_lung, load_rossi
 from lifelines.statistics import proportional_hazard_test
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -40,6 +40,23 @@ def test_rossi_matches_r_coxph(rossi_fit):
     summary = rossi_fit.summary_
     np.testing.assert_allclose(rossi_fit.coef_, r_coef, atol=5e-8)  # 7 printed decimals
     np.testing.assert_allclose(summary["se"], r_se, atol=5e-6)  # 5 printed decimals
+    # options(digits = 15); coef(fit); sqrt(diag(vcov(fit))) (R survival 3.5-3):
+    r_coef = [-0.3794221664858867, -0.0574377426840623, 0.3138997878424986,
+              -0.1497956976665371, -0.4337038779373086, -0.0848710825003947, 0.0914970809852960]
+    r_se = [0.1913794807135435, 0.0219994706006800, 0.3079927765574182, 0.2122242962486229,
+            0.3818680576687913, 0.1957566719066243, 0.0286485499599737]
+    # R's own stopping rule (eps = 1e-9) leaves it up to 1.8e-8 (relative, prio) from the
+    # optimum: coef(update(fit, control = coxph.control(eps = 1e-14))) - coef(fit) is
+    # -3.9e-10 -3.3e-10 -1.9e-09 4.4e-10 1.2e-09 -4.9e-10 -1.6e-09
+    np.testing.assert_allclose(rossi_fit.coef_, r_coef, rtol=2e-8)
+    np.testing.assert_allclose(summary["se"], r_se, rtol=1e-8)
+    r_optimum = np.add(r_coef, [-3.85318388307354e-10, -3.29699198498012e-10,
+                                -1.89319659948950e-09, 4.43754866186197e-10,
+                                1.24705812343251e-09, -4.90435844713311e-10,
+                                -1.63417472609506e-09])
+    np.testing.assert_allclose(rossi_fit.coef_, r_optimum, rtol=1e-11)
+    # R: fit$loglik[2] -658.747659446087
+    assert rossi_fit.log_likelihood_ == pytest.approx(-658.747659446087, rel=1e-13)
     # fin: exp(coef) 0.68426, lower .95 0.4702, upper .95 0.9957, Pr(>|z|) 0.04742
     assert summary.loc["fin", "HR"] == pytest.approx(0.68426, abs=5e-6)
     assert summary.loc["fin", "HR lower"] == pytest.approx(0.4702, abs=5e-5)
@@ -50,11 +67,37 @@ def test_rossi_matches_r_coxph(rossi_fit):
     assert (round(statistic, 2), df) == (33.27, 7)
 
 
+def test_lung_efron_converges_as_r_coxph():
+    lung = load_lung().dropna(subset=["ph.ecog"])
+    y = make_survival_target(lung, time="time", event="status")
+    cox = CoxPHSurvival().fit(lung[["age", "sex", "ph.ecog"]], y)
+    # R: fit <- coxph(Surv(time, status) ~ age + sex + ph.ecog, data = lung)
+    # options(digits = 15); coef(fit); sqrt(diag(vcov(fit))); fit$loglik
+    #   0.0110667645600735 -0.5526123957036310 0.4637284753704277
+    #   0.00926741101370053 0.16773905378726350 0.11357726616199662
+    #   -744.480455761440 -729.230121374862
+    # with control = coxph.control(eps = 1e-14) the coefficients move by
+    #   3.6e-11 1.7e-10 -2.5e-10
+    r_coef = [0.0110667645600735, -0.5526123957036310, 0.4637284753704277]
+    np.testing.assert_allclose(cox.coef_, r_coef, rtol=1e-8)
+    np.testing.assert_allclose(cox.coef_, np.add(r_coef, [3.60451616471247e-11,
+                                                          1.71793912429052e-10,
+                                                          -2.54695486923140e-10]), rtol=1e-11)
+    np.testing.assert_allclose(cox.summary_["se"],
+                               [0.00926741101370053, 0.16773905378726350, 0.11357726616199662],
+                               rtol=1e-8)
+    assert cox.log_likelihood_ == pytest.approx(-729.230121374862, rel=1e-13)
+    # lifelines' own defaults stop about 1e-5 (relative) short of this optimum
+    default = CoxPHFitter().fit(lung[["time", "status", "age", "sex", "ph.ecog"]],
+                                "time", "status")
+    assert np.max(np.abs(default.params_.to_numpy() / cox.coef_ - 1)) > 1e-7
+
+
 def test_rossi_matches_lifelines_and_statsmodels(rossi, rossi_fit):
     X, y = rossi
     frame = X.assign(week=y["time"], arrest=y["event"])
     reference = CoxPHFitter().fit(frame, "week", "arrest",
-                                  fit_options={"precision": 1e-9, "r_precision": 1e-12})
+                                  fit_options={"precision": 1e-18, "r_precision": 1e-12})
     ref = reference.summary.loc[ROSSI_FEATURES]
     ours = rossi_fit.summary_
     np.testing.assert_allclose(ours["coef"], ref["coef"], atol=1e-6)
@@ -87,7 +130,7 @@ def test_survival_functions_match_lifelines(rossi, rossi_fit):
     X, y = rossi
     frame = X.assign(week=y["time"], arrest=y["event"])
     reference = CoxPHFitter().fit(frame, "week", "arrest",
-                                  fit_options={"precision": 1e-9, "r_precision": 1e-12})
+                                  fit_options={"precision": 1e-18, "r_precision": 1e-12})
     expected = reference.predict_survival_function(X.iloc[:20]).to_numpy().T
     np.testing.assert_allclose(rossi_fit.predict_survival_function(X.iloc[:20], return_array=True),
                                expected, atol=1e-8)
@@ -109,7 +152,7 @@ def test_strata_match_lifelines(rossi):
     frame = X.assign(week=y["time"], arrest=y["event"])
     model = CoxPHSurvival(strata=["wexp", "mar"]).fit(X, y)
     reference = CoxPHFitter().fit(frame, "week", "arrest", strata=["wexp", "mar"],
-                                  fit_options={"precision": 1e-9, "r_precision": 1e-12})
+                                  fit_options={"precision": 1e-18, "r_precision": 1e-12})
     assert model.covariates_ == ["fin", "age", "race", "paro", "prio"]
     np.testing.assert_allclose(model.coef_, reference.params_.to_numpy(), atol=1e-10)
     np.testing.assert_allclose(model.summary_["se"], reference.standard_errors_, atol=1e-10)
@@ -129,7 +172,7 @@ def test_proportional_hazards_test_matches_lifelines(rossi, rossi_fit):
     X, y = rossi
     frame = X.assign(week=y["time"], arrest=y["event"])
     reference = CoxPHFitter().fit(frame, "week", "arrest",
-                                  fit_options={"precision": 1e-9, "r_precision": 1e-12})
+                                  fit_options={"precision": 1e-18, "r_precision": 1e-12})
     expected = proportional_hazard_test(reference, frame, time_transform="rank").summary
     ours = rossi_fit.check_proportional_hazards(X, y)
     assert list(ours.index) == ROSSI_FEATURES

@@ -162,7 +162,10 @@ def hosmer_lemeshow(y_true, y_prob, n_groups=10, grouping="stata"):
     )
 
 
-def calibration_stats(y_true, y_prob, *, n_groups=10, alpha=0.05):
+_INTERCEPTS = ("in-the-large", "recalibration")
+
+
+def calibration_stats(y_true, y_prob, *, n_groups=10, alpha=0.05, intercept="in-the-large"):
     """Calibration summary: intercept, slope, Brier, Hosmer-Lemeshow, Spiegelhalter.
 
     Parameters
@@ -175,11 +178,19 @@ def calibration_stats(y_true, y_prob, *, n_groups=10, alpha=0.05):
         Groups of the Hosmer-Lemeshow test (Stata rule).
     alpha : float, default=0.05
         One minus the confidence level of the Wald CIs.
+    intercept : {"in-the-large", "recalibration"}, default="in-the-large"
+        Which calibration intercept to report. ``"in-the-large"``: ``a`` of
+        ``logit P(y) = a + logit(p)``, the slope fixed at 1 (calibration-in-the-large,
+        Van Calster et al. 2016; the "calibration intercept" of R's
+        ``CalibrationCurves::val.prob.ci.2``). ``"recalibration"``: R's ``rms``
+        convention, the ``Intercept`` printed by ``val.prob``, i.e. ``a'`` of
+        ``logit P(y) = a' + b logit(p)`` fitted together with the slope (it is 0
+        for any perfectly calibrated model only when the slope is 1 too).
 
     Returns
     -------
     CalibrationStatsResult
-        ``intercept`` (calibration-in-the-large; 0 is ideal) and its CI,
+        ``intercept`` (0 is ideal; see ``intercept``) and its CI,
         ``slope`` (1 is ideal) and its CI, ``brier``, ``hosmer_lemeshow``,
         ``spiegelhalter_z``, ``spiegelhalter_p`` and ``n``.
 
@@ -191,8 +202,10 @@ def calibration_stats(y_true, y_prob, *, n_groups=10, alpha=0.05):
     -----
     The intercept is a in logit P(y) = a + logit(p) (logit(p) as an offset),
     the slope is b in logit P(y) = a' + b logit(p) (Cox 1958; Van Calster et
-    al. 2016, "calibration hierarchy"). Probabilities of exactly 0 or 1 are
-    clipped to [1e-12, 1 - 1e-12] for these two fits. Brier = mean (y - p)^2;
+    al. 2016, "calibration hierarchy"); with ``intercept="recalibration"`` the
+    intercept is a' of the slope's model, as rms ``val.prob``. Probabilities of
+    exactly 0 or 1 are clipped to [1e-12, 1 - 1e-12] for these fits (``val.prob``
+    drops such patients from them, with a warning). Brier = mean (y - p)^2;
     Spiegelhalter's (1986) z tests calibration without grouping.
 
     Examples
@@ -206,10 +219,15 @@ def calibration_stats(y_true, y_prob, *, n_groups=10, alpha=0.05):
     (0.9, -0.02, 0.189)
     """
     alpha = _check_alpha(alpha)
+    if intercept not in _INTERCEPTS:
+        raise MetricInputError(f"intercept must be one of {_INTERCEPTS}; got {intercept!r}.")
     y, (p,), _, _ = _check_binary_inputs(y_true, y_prob, names=["y_prob"], probabilities=True)
     z = stats.norm.ppf(1 - alpha / 2)
-    citl, citl_se = _calibration_in_the_large(y, p)
-    (_, slope), (_, slope_se) = _recalibration(y, p)
+    (joint, slope), (joint_se, slope_se) = _recalibration(y, p)
+    if intercept == "recalibration":
+        citl, citl_se = float(joint), float(joint_se)
+    else:
+        citl, citl_se = _calibration_in_the_large(y, p)
     sz, sp = _spiegelhalter(y, p)
     return CalibrationStatsResult(
         intercept=citl,

@@ -110,6 +110,7 @@ class DeLongTestResult(_Result):
     ci: tuple
     paired: bool
     alpha: float = 0.05
+    df: float | None = None  # Welch-Satterthwaite df of the unpaired t-test (pROC); z: None
 
 
 @dataclass(frozen=True, repr=False)

@@ -288,7 +288,25 @@ def _z_test(difference, variance, alpha):
     return se, float(z), float(2 * stats.norm.sf(abs(z))), (difference - half, difference + half)
 
 
-def delong_test(y_true, y_score_a, y_score_b=None, *, paired=True, alpha=0.05, y_true_b=None):
+def _welch_t_test(difference, variances, sizes, alpha):
+    """pROC's unpaired DeLong test: Student t with Welch-Satterthwaite df.
+
+    ``t = (AUC_A - AUC_B) / sqrt(V_A + V_B)``, ``df = (V_A + V_B)^2 / (V_A^2 / (N_A - 1) +
+    V_B^2 / (N_B - 1))`` with ``N`` the patients of each ROC curve (pROC's
+    ``delong.unpaired.test``); the CI of the difference uses the same t quantile.
+    """
+    var_a, var_b = variances
+    variance = var_a + var_b
+    se = float(np.sqrt(variance))
+    df = float(variance ** 2 / (var_a ** 2 / (sizes[0] - 1) + var_b ** 2 / (sizes[1] - 1)))
+    t = difference / se
+    half = stats.t.ppf(1 - alpha / 2, df) * se
+    return se, float(t), float(2 * stats.t.sf(abs(t), df)), (difference - half,
+                                                             difference + half), df
+
+
+def delong_test(y_true, y_score_a, y_score_b=None, *, paired=True, alpha=0.05, y_true_b=None,
+                distribution="normal"):
     """DeLong test of the difference of two AUCs (paired or unpaired).
 
     Parameters
@@ -309,13 +327,20 @@ def delong_test(y_true, y_score_a, y_score_b=None, *, paired=True, alpha=0.05, y
     y_true_b : array-like, default=None
         Outcome of an independent cohort scored by ``y_score_b``; implies
         ``paired=False``.
+    distribution : {"normal", "t"}, default="normal"
+        Reference distribution of the unpaired test. ``"normal"``: the z-test of
+        DeLong et al. ``"t"``: R's convention, pROC's ``roc.test(roc_a, roc_b,
+        method = "delong", paired = FALSE)``: Student's t with Welch-Satterthwaite
+        degrees of freedom (reported in ``df``). The paired test is a z-test in
+        pROC too, so ``"t"`` needs ``paired=False``.
 
     Returns
     -------
     DeLongTestResult
         ``auc_a``, ``auc_b``, ``difference`` (A - B), ``variance`` and ``se``
-        of the difference, ``statistic`` (z), two-sided ``p_value``, ``ci``
-        of the difference, ``paired``, ``alpha``.
+        of the difference, ``statistic`` (z, or t), two-sided ``p_value``,
+        ``ci`` of the difference, ``paired``, ``alpha``, ``df`` (``None`` for
+        the z-test).
 
     See Also
     --------
@@ -325,7 +350,10 @@ def delong_test(y_true, y_score_a, y_score_b=None, *, paired=True, alpha=0.05, y
     -----
     z = (AUC_A - AUC_B) / sqrt(V_A + V_B - 2 C_AB) (DeLong et al. 1988,
     eq. 6); C_AB = 0 when unpaired. Equal to pROC's
-    ``roc.test(roc_a, roc_b, method = "delong", paired = TRUE)``.
+    ``roc.test(roc_a, roc_b, method = "delong", paired = TRUE)``; unpaired,
+    ``distribution="t"`` equals pROC's ``paired = FALSE`` test (statistic
+    ``D``, ``df`` and p-value), where ``df = (V_A + V_B)^2 / (V_A^2 / (N_A - 1)
+    + V_B^2 / (N_B - 1))`` and N counts the patients behind each AUC.
 
     Examples
     --------
@@ -338,6 +366,13 @@ def delong_test(y_true, y_score_a, y_score_b=None, *, paired=True, alpha=0.05, y
     (1.0, 0.5625, 0.074)
     """
     alpha = _check_alpha(alpha)
+    if distribution not in ("normal", "t"):
+        raise MetricInputError(f"distribution must be 'normal' or 't'; got {distribution!r}.")
+    if distribution == "t" and (paired or y_score_b is None):
+        raise MetricInputError(
+            "distribution='t' is pROC's unpaired test (Welch-Satterthwaite df); pass "
+            "paired=False with two scores. Paired DeLong tests are z-tests, in pROC too."
+        )
     if y_true_b is not None and paired:
         raise MetricInputError(
             "y_true_b describes an independent cohort, so the test cannot be paired; "
@@ -363,7 +398,12 @@ def delong_test(y_true, y_score_a, y_score_b=None, *, paired=True, alpha=0.05, y
         auc_a, auc_b = float(auc_va[0]), float(auc_vb[0])
         var = float(cov_a[0, 0] + cov_b[0, 0])
     diff = auc_a - auc_b
-    se, z, p, ci = _z_test(diff, var, alpha)
+    df = None
+    if distribution == "t":
+        se, z, p, ci, df = _welch_t_test(diff, (float(cov_a[0, 0]), float(cov_b[0, 0])),
+                                         (len(ya), len(yb)), alpha)
+    else:
+        se, z, p, ci = _z_test(diff, var, alpha)
     return DeLongTestResult(
         auc_a=auc_a,
         auc_b=auc_b,
@@ -375,4 +415,5 @@ def delong_test(y_true, y_score_a, y_score_b=None, *, paired=True, alpha=0.05, y
         ci=ci,
         paired=bool(paired and y_score_b is not None),
         alpha=alpha,
+        df=df,
     )
