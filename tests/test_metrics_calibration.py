@@ -122,3 +122,26 @@ def test_intercept_conventions_match_r():
     assert large.slope == rms.slope
     with pytest.raises(MetricInputError, match="intercept must be one of"):
         calibration_stats(y, p, intercept="val.prob")
+
+
+def test_separating_predictions_warn_and_give_an_infinite_slope():
+    from mvikit.exceptions import DataWarning
+
+    y = np.array([0, 0, 0, 1, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.9])
+    with pytest.warns(DataWarning, match="separate the outcomes perfectly"):
+        result = calibration_stats(y, p)
+    assert result.slope == np.inf and np.isnan(result.slope_ci).all()
+    assert np.isfinite(result.intercept)  # calibration-in-the-large is identified
+
+
+def test_recalibration_halves_steps_where_newton_from_zero_overshoots():
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(3)
+    lp = rng.normal(0, 6, 40)  # confident predictions: a full first step overshoots
+    y = (rng.random(40) < 1 / (1 + np.exp(-lp / 3))).astype(int)
+    p = 1 / (1 + np.exp(-lp))
+    result = calibration_stats(y, p)
+    reference = sm.Logit(y, sm.add_constant(lp)).fit(disp=0, tol=1e-12)
+    assert result.slope == pytest.approx(reference.params[1], rel=1e-6)

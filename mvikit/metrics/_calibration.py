@@ -5,6 +5,7 @@ slope, Brier score, Hosmer-Lemeshow and Spiegelhalter tests.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from scipy import stats
 from statsmodels.nonparametric.smoothers_lowess import lowess
 from statsmodels.stats.proportion import proportion_confint
 
-from mvikit.exceptions import MetricInputError
+from mvikit.exceptions import DataWarning, MetricInputError
 
 from ._checks import _check_alpha, _check_binary_inputs
 from ._results import CalibrationCurveResult, CalibrationStatsResult, HosmerLemeshowResult
@@ -35,6 +36,11 @@ def _expit(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _loglik(eta, y):
+    """Bernoulli log-likelihood of linear predictors ``eta`` (overflow-safe)."""
+    return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+
+
 def _fit_logistic(X, y, offset, max_iter=100, tol=1e-10):
     """Newton-Raphson maximum likelihood of ``logit P(y=1) = X @ beta + offset``.
 
@@ -43,11 +49,19 @@ def _fit_logistic(X, y, offset, max_iter=100, tol=1e-10):
     :func:`optimism_corrected`; it equals statsmodels' ``Logit`` (tested).
     """
     beta = np.zeros(X.shape[1])
+    loglik = _loglik(X @ beta + offset, y)
     for _ in range(max_iter):
         mu = _expit(X @ beta + offset)
         info = X.T @ (X * (mu * (1 - mu))[:, None])
-        step = np.linalg.solve(info, X.T @ (y - mu))
-        beta = beta + step
+        step = np.linalg.lstsq(info, X.T @ (y - mu), rcond=None)[0]
+        # step halving when the log-likelihood does not improve (as R's glm.fit): a full
+        # Newton step from 0 overshoots when the predictions are nearly separating
+        for _halving in range(30):
+            new = _loglik(X @ (beta + step) + offset, y)
+            if np.isfinite(new) and new >= loglik - 1e-12 * abs(loglik):
+                break
+            step = step / 2
+        beta, loglik = beta + step, new
         if np.max(np.abs(step)) < tol:
             break
     else:
@@ -64,8 +78,24 @@ def _calibration_in_the_large(y, p):
 
 
 def _recalibration(y, p):
-    """Intercept and slope of logit P(y=1) = a + b logit(p) (Cox 1958)."""
+    """Intercept and slope of logit P(y=1) = a + b logit(p) (Cox 1958).
+
+    When the predictions separate the outcomes (every event scored at least as high
+    as every non-event), the maximum-likelihood slope is infinite: a `DataWarning`
+    says so and the slope is ``inf``, the intercept and both standard errors NaN
+    (R's ``glm`` warns "fitted probabilities numerically 0 or 1" and prints huge,
+    meaningless numbers instead).
+    """
     lp = _logit(p)
+    events, others = lp[y == 1], lp[y == 0]
+    if events.size and others.size and others.max() <= events.min():
+        warnings.warn(
+            f"The predictions separate the outcomes perfectly ({events.size} events all "
+            f"scored at least as high as the {others.size} non-events): the calibration "
+            "slope is infinite (not identified); reported as inf with NaN intercept and "
+            "standard errors. Calibration-in-the-large is still estimated.", DataWarning,
+            stacklevel=3)
+        return np.array([np.nan, np.inf]), np.array([np.nan, np.nan])
     beta, cov = _fit_logistic(np.column_stack([np.ones_like(lp), lp]), y, np.zeros_like(lp))
     return beta, np.sqrt(np.diag(cov))
 
