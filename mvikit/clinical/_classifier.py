@@ -7,8 +7,9 @@ import warnings
 import numpy as np
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from ..utils._data import check_features
 from ..utils._validation import fit_context
 from ._fitting import (coefficient_table, fit_model, single_threaded_blas, slope_slice,
                        warn_if_separated)
@@ -193,7 +194,7 @@ default="backward"
         ndarray of shape (n_patients,)
         """
         check_is_fitted(self, "coef_")
-        X = validate_data(self, X, reset=False, dtype=float)
+        X = check_features(self, X, reset=False)
         return X @ self.coef_[0] + self.intercept_[0]
 
     def predict_proba(self, X):

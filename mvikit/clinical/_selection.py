@@ -21,9 +21,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import DataWarning, MvikitError
+from ..utils._data import check_classification_data
 from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context
 from ._fitting import (coefficient_table, fit_model, logistic_llf, lr_pvalue,
                        single_threaded_blas, slope_slice, wald_group_pvalue)
@@ -360,7 +361,7 @@ def input_names(estimator, n_columns: int) -> list:
 
 def run_selection(estimator, X, y, *, owner):
     """Validate ``X``/``y`` for a selector or classifier and run the selection."""
-    X, _ = validate_data(estimator, X, y, dtype=float, y_numeric=False, multi_output=False)
+    X, y = check_classification_data(estimator, X, y)
     classes, codes = encode_target(y, ordinal=estimator.ordinal, owner=owner)
     names = input_names(estimator, X.shape[1])
     params = {key: getattr(estimator, key) for key in SELECTION_PARAMETERS}

@@ -13,6 +13,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from mvikit.exceptions import MetricInputError
 
+from ..utils._align import align_by_patient
 from ._checks import (
     _as_1d,
     _check_alpha,
@@ -105,6 +106,8 @@ def threshold_metrics(y_true, y_score_or_pred, threshold=0.5, alpha=0.05):
     [0.301, 0.954]
     """
     alpha = _check_alpha(alpha)
+    y_true, y_score_or_pred = align_by_patient(y_true, y_score_or_pred,
+                                               names=["y_true", "y_score_or_pred"])
     index = _index_of(y_true, y_score_or_pred)
     y, classes = _check_binary_target(y_true, index=index)
     raw = _as_1d(y_score_or_pred, "y_score_or_pred")
@@ -223,6 +226,7 @@ def kappa(y1, y2, *, weights=None, labels=None, alpha=0.05):
     alpha = _check_alpha(alpha)
     if weights not in (None, "linear", "quadratic"):
         raise MetricInputError(f"weights must be None, 'linear' or 'quadratic'; got {weights!r}.")
+    y1, y2 = align_by_patient(y1, y2, names=["y1", "y2"])
     index = _index_of(y1, y2)
     a, _ = _check_target(y1, "y1", index)
     b = _as_1d(y2, "y2")
@@ -290,6 +294,8 @@ def mcnemar_test(y_true, pred_a, pred_b, *, exact=True, correction=True, subset=
     """
     if subset not in ("all", "positives", "negatives"):
         raise MetricInputError(f"subset must be 'all', 'positives' or 'negatives'; got {subset!r}.")
+    y_true, pred_a, pred_b = align_by_patient(y_true, pred_a, pred_b,
+                                              names=["y_true", "pred_a", "pred_b"])
     index = _index_of(y_true, pred_a, pred_b)
     y, classes = _check_binary_target(y_true, index=index)
     a = _as_binary_prediction(pred_a, classes, len(y), "pred_a", index)

@@ -19,9 +19,10 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ..clinical import EmptySelectionError
+from ..utils._data import check_classification_data, check_features
 from ..utils._validation import Interval, StrOptions, fit_context
 from ._selection import _FrameSelector, _names
 
@@ -247,7 +248,7 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         self : RadScore
         """
-        X, y = validate_data(self, X, y, dtype=float)
+        X, y = check_classification_data(self, X, y)
         self.classes_ = np.unique(y)
         self.scaler_, self.estimator_ = _fit_lasso(self, X, y)
         self.C_ = float(self.estimator_.C_)
@@ -288,7 +289,7 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
         ndarray of shape (n_patients,)
         """
         check_is_fitted(self, "coef_")
-        X = validate_data(self, X, reset=False, dtype=float)
+        X = check_features(self, X, reset=False)
         return X @ self.coef_[0] + self.intercept_[0]
 
     def predict_proba(self, X):
