@@ -63,7 +63,7 @@ def test_unmatched_ids_are_refused_naming_them(cohort):
         roc_auc_ci(y, score)
     # catchable as the metric error and as the builtin it means
     assert isinstance(info.value, MetricInputError) and isinstance(info.value, ValueError)
-    with pytest.raises(PatientIdError, match="duplicate patient ids.*'P-001'"):
+    with pytest.raises(PatientIdError, match="Duplicate patient ids.*'P-001'"):
         roc_auc_ci(y, pd.Series(0.5, index=["P-001"] * 40))
 
 

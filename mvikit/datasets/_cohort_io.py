@@ -30,8 +30,10 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from ..exceptions import CohortError, ColumnRoleError, DataWarning, OutputExistsError
+from ..exceptions import (CohortError, ColumnRoleError, DataWarning, OutputExistsError,
+                          PatientIdError)
 from ..imaging._volume import IMAGE_SUFFIXES, Volume, as_volume
+from ..utils._align import describe_ids
 from ..utils._roles import _is_missing, check_cohort_frame, resolve_columns
 from ._dtypes import decode, dtype_spec, encode, from_text, to_text
 
@@ -402,8 +404,35 @@ def _load_with_sidecar(csv: Path, sidecar: dict, options: dict) -> Bunch:
     return bunch
 
 
+def _read_study_csv(csv: Path, id_column) -> pd.DataFrame:
+    """A study's CSV with the id column read as text, exactly as written ("007" stays "007")."""
+    try:
+        header = pd.read_csv(csv, nrows=0)
+        id_column = "patient_id" if id_column is None else id_column
+        dtype = {id_column: str} if id_column in header.columns else None
+        return pd.read_csv(csv, dtype=dtype)
+    except pd.errors.EmptyDataError as exc:
+        raise CohortError(f"{str(csv)!r} is empty (no header row); a cohort CSV needs a header "
+                          "and one row per patient.") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CohortError(f"{str(csv)!r} is not a readable CSV table ({exc}); save it as "
+                          "comma-separated UTF-8 text with one row per patient.") from exc
+
+
+def _check_id_cells(ids: pd.Series, csv: Path) -> None:
+    """Missing ids are an error naming the CSV line (header = line 1)."""
+    missing = ids.isna() | ids.astype(str).str.strip().eq("")
+    if missing.any():
+        lines = (np.flatnonzero(missing.to_numpy()) + 2).tolist()
+        raise PatientIdError(
+            f"{str(csv)!r}: the patient id ({ids.name!r}) is missing on line(s) "
+            f"{describe_ids(lines).replace(chr(39), '')} ({len(lines)} in all). Every patient "
+            "needs an id; fill it in or delete the line."
+        )
+
+
 def _load_plain(csv: Path, id_column, image_columns, options: dict) -> Bunch:
-    table = pd.read_csv(csv)
+    table = _read_study_csv(csv, id_column)
     if id_column is None:
         if "patient_id" not in table.columns:
             raise ColumnRoleError(
@@ -417,6 +446,7 @@ def _load_plain(csv: Path, id_column, image_columns, options: dict) -> Bunch:
     if missing:
         raise ColumnRoleError(f"Column(s) {missing} not in {str(csv)!r}; it has "
                               f"{list(table.columns)[:20]}.")
+    _check_id_cells(table[id_column], csv)
     X = table.set_index(id_column)
     check_cohort_frame(X, what=f"{str(csv)!r}")
     bunch = Bunch(y=None, survival=None, centers=None)
@@ -454,7 +484,9 @@ def load_cohort(path, *, id_column=None, image_columns="auto", target=None, surv
         CSV file with one row per patient.  Image paths in the CSV are relative
         to the CSV's folder; a folder path is read as a DICOM series.
     id_column : str, default=None
-        The patient-id column of a plain CSV (default ``"patient_id"``).
+        The patient-id column of a plain CSV (default ``"patient_id"``).  Ids
+        are read as text, exactly as written (``"007"`` stays ``"007"``); a
+        line without an id is an error naming the line.
     image_columns : "auto", list of str or None, default="auto"
         Columns of image/mask paths in a plain CSV.  ``"auto"``: text columns
         whose every non-empty value ends in an image suffix (``.nii.gz``,

@@ -1,6 +1,6 @@
 """Validation helpers, column-role resolution and the estimator registry."""
 
-from ._align import align_by_patient, align_to_rows, describe_ids
+from ._align import align_by_patient, align_to_rows, check_patient_ids, describe_ids
 from ._registry import all_estimators
 from ._roles import (ColumnRoles, check_cohort_frame, is_image_cell, mask_column_for,
                      resolve_columns)
@@ -8,6 +8,7 @@ from ._roles import (ColumnRoles, check_cohort_frame, is_image_cell, mask_column
 __all__ = [
     "align_by_patient",
     "align_to_rows",
+    "check_patient_ids",
     "describe_ids",
     "all_estimators",
     "ColumnRoles",

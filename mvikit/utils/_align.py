@@ -11,11 +11,12 @@ position, as in scikit-learn.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..exceptions import PatientIdError
 
-__all__ = ["align_by_patient", "align_to_rows", "describe_ids"]
+__all__ = ["align_by_patient", "align_to_rows", "check_patient_ids", "describe_ids"]
 
 _MAX_NAMED = 5
 
@@ -32,11 +33,62 @@ def _is_pandas(values) -> bool:
     return isinstance(values, (pd.Series, pd.DataFrame))
 
 
+def _is_missing_id(value) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # tuples of a MultiIndex and other containers
+        return False
+
+
+def check_patient_ids(index, *, what: str = "X") -> pd.Index:
+    """Refuse missing (NaN, None, empty) and duplicate patient ids.
+
+    Parameters
+    ----------
+    index : pandas.Index
+        The patient ids (a cohort frame's index).
+    what : str, default="X"
+        How the input is called in the message.
+
+    Returns
+    -------
+    pandas.Index
+        ``index`` unchanged.
+
+    Raises
+    ------
+    PatientIdError
+        Naming the rows (0-based positions) without an id, or the duplicated ids.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from mvikit.utils import check_patient_ids
+    >>> check_patient_ids(pd.Index(["P-001", None]))
+    Traceback (most recent call last):
+    ...
+    mvikit.exceptions.PatientIdError: X has no patient id at row 1 ...
+    """
+    missing = np.array([_is_missing_id(v) for v in index], dtype=bool)
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise PatientIdError(
+            f"{what} has no patient id at row{'s' if len(rows) > 1 else ''} "
+            f"{describe_ids(rows.tolist()).replace(chr(39), '')} (0-based; {len(rows)} in all): "
+            "the id is missing (NaN, None or empty). Every patient needs an id; fill it in "
+            "or drop the row."
+        )
+    _check_unique(index, what)
+    return index
+
+
 def _check_unique(index: pd.Index, name: str) -> None:
     if not index.is_unique:
         duplicated = index[index.duplicated()].unique()
         raise PatientIdError(
-            f"{name} has duplicate patient ids in its index: {describe_ids(duplicated)} "
+            f"Duplicate patient ids in {name}'s index: {describe_ids(duplicated)} "
             f"({len(duplicated)} in all). Each patient must appear once; drop or merge the "
             "duplicated rows."
         )
@@ -52,7 +104,7 @@ def _type_hint(missing, extra) -> str:
 
 
 def _check_same_ids(index: pd.Index, reference: pd.Index, name: str, against: str) -> None:
-    _check_unique(index, name)
+    check_patient_ids(index, what=name)
     missing = reference.difference(index, sort=False)
     extra = index.difference(reference, sort=False)
     if len(missing) == 0 and len(extra) == 0:
@@ -148,7 +200,7 @@ def align_by_patient(*values, names=None):
     if first is None:
         return list(values)
     reference = values[first]
-    _check_unique(reference.index, names[first])
+    check_patient_ids(reference.index, what=names[first])
     return [align_to_rows(v, reference, name=n, against=names[first]) if i != first else v
             for i, (v, n) in enumerate(zip(values, names))]
 

@@ -16,7 +16,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
 from ..exceptions import CohortError
-from ._align import align_to_rows, describe_ids
+from ._align import align_to_rows, check_patient_ids, describe_ids
 
 __all__ = ["check_features", "check_classification_data"]
 
@@ -103,6 +103,8 @@ def check_features(estimator, X, *, reset: bool, allow_nan: bool = False, **kwar
     -------
     ndarray
     """
+    if isinstance(X, pd.DataFrame):
+        check_patient_ids(X.index)
     _check_finite(X, allow_nan=allow_nan)
     kwargs.setdefault("dtype", float)
     if allow_nan:
@@ -155,6 +157,8 @@ def check_classification_data(estimator, X, y, *, allow_nan: bool = False, **kwa
     X, y : ndarray
     """
     owner = type(estimator).__name__
+    if isinstance(X, pd.DataFrame):
+        check_patient_ids(X.index)
     y = align_to_rows(y, X)
     if y is None:
         raise CohortError(f"{owner} needs y (the class labels) in fit; got None.")
