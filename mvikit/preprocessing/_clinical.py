@@ -30,6 +30,8 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 from ..exceptions import CohortError, ColumnRoleError, DataWarning
 from ..utils._roles import check_cohort_frame, resolve_columns
 from ..utils._validation import Interval, Real, StrOptions, fit_context
+from ._types import (apply_spellings, category_spellings, check_not_dates, numeric_reading,
+                     to_numbers, warn_converted, warn_merged)
 
 __all__ = ["ClinicalPreprocessor"]
 
@@ -141,6 +143,13 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         Column names of ``X`` (only when ``X`` is a DataFrame with string names).
     clinical_columns_ : list
         The clinical columns used, in frame order.
+    text_numeric_columns_ : dict
+        Text columns whose every cell is a number (``"12,5"``, ``"61 y"``),
+        read as numbers (with a `DataWarning`), and how.
+    category_spellings_ : dict
+        Per categorical column whose spellings differ only in case or blanks
+        (merged with a `DataWarning`): the canonical spelling of each
+        ``strip().casefold()`` key, applied again at transform.
     numeric_columns_, binary_columns_, categorical_columns_ : list
         The clinical columns by kind.
     log_columns_ : list
@@ -175,6 +184,13 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
 
     Notes
     -----
+    Hospital exports are read as a careful analyst would: a text column of
+    numbers (decimal commas, one unit after a space) becomes numeric, spellings
+    of one category that differ in case or blanks are merged, both with a
+    `DataWarning` naming the column; a date column, numbers in several units,
+    and mostly-numeric text with a few other cells (``"<5"``) are errors naming
+    the column and patients.
+
     A missing value is replaced by the training median (numeric, in original
     units, before the log) or by the most frequent value (booleans,
     categories); with ``add_indicator=True`` the indicator carries the
@@ -245,6 +261,36 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             )
         return columns
 
+    def _read_types(self, frame: pd.DataFrame, columns) -> pd.DataFrame:
+        """Decide (in fit) how text columns are read; see `mvikit.preprocessing._types`."""
+        self.text_numeric_columns_, self.category_spellings_ = {}, {}
+        frame = frame.copy(deep=False)
+        for c in columns:
+            series = frame[c]
+            check_not_dates(series, c)
+            how = numeric_reading(series, c)
+            if how is not None:
+                warn_converted(series, c, how)
+                self.text_numeric_columns_[c] = how
+                frame[c] = to_numbers(series, c)
+            elif _column_kind(series) == "categorical":
+                canonical, merges = category_spellings(series)
+                warn_merged(series, c, merges)
+                if merges:
+                    self.category_spellings_[c] = canonical
+                    frame[c] = apply_spellings(series, canonical)
+        return frame
+
+    def _reapply_types(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if not (self.text_numeric_columns_ or self.category_spellings_):
+            return frame
+        frame = frame.copy(deep=False)
+        for c in self.text_numeric_columns_:
+            frame[c] = to_numbers(frame[c], c)
+        for c, canonical in self.category_spellings_.items():
+            frame[c] = apply_spellings(frame[c], canonical)
+        return frame
+
     # -------------------------------------------------------------------- fit
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -263,6 +309,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         frame = self._frame(X, reset=True)
         self._input_names = np.asarray(frame.columns, dtype=object)
         columns = self._select_clinical(frame)
+        frame = self._read_types(frame, columns)
         empty = [c for c in columns if frame[c].isna().all()]
         if empty:
             raise CohortError(
@@ -429,7 +476,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             Columns in the order of ``get_feature_names_out()``.
         """
         check_is_fitted(self, "feature_map_")
-        frame = self._frame(X, reset=False)
+        frame = self._reapply_types(self._frame(X, reset=False))
         blocks = []
         if self.numeric_columns_:
             values = np.column_stack([_as_float(frame[c], c) for c in self.numeric_columns_])
