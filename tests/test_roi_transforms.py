@@ -333,7 +333,8 @@ def test_bad_input_errors_name_patient_and_column():
     with pytest.raises(GeometryMismatchError, match="patient 'p1'.*spacing"):
         VolumeResampler().fit(bad)
     bad = X.copy()
-    bad.at["p0", "tumor_mask"] = Volume(np.zeros((12, 40, 36), np.uint8), spacing=SPACING)
+    bad.at["p0", "tumor_mask"] = X.at["p0", "tumor_mask"].with_array(
+        np.zeros((12, 40, 36), np.uint8))
     with pytest.raises(EmptyMaskError,
                        match="patient 'p0', column 'tumor_mask': the mask is empty"):
         ROICropper(size=(4, 8, 8)).fit_transform(bad)

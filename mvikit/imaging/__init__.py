@@ -11,7 +11,7 @@ from ._crop import ROICropper
 from ._downsample import VolumeDownsampler
 from ._io import read_image, write_image
 from ._normalize import IntensityNormalizer
-from ._resample import VolumeResampler
+from ._resample import VolumeResampler, resample_mask
 from ._shell import PeritumoralShell
 from ._volume import Volume, as_volume
 
@@ -22,6 +22,7 @@ __all__ = [
     "write_image",
     "validate_cohort",
     "VolumeResampler",
+    "resample_mask",
     "VolumeDownsampler",
     "ROICropper",
     "IntensityNormalizer",

@@ -11,7 +11,7 @@ from scipy import ndimage
 from ..exceptions import ColumnRoleError, DataWarning, EmptyMaskError
 from ..utils._validation import StrOptions
 from ._base import Task, VolumeTransformerBase
-from ._checks import check_mask_nonempty
+from ._checks import check_mask_nonempty, mask_foreground
 from ._volume import Volume
 
 __all__ = ["PeritumoralShell", "distance_from_mask"]
@@ -169,7 +169,8 @@ class PeritumoralShell(VolumeTransformerBase):
         distance = distance_from_mask(tumor_array, tumor.spacing, max(distances))
         outside = distance > 0
         if len(volumes) > 1:
-            outside &= volumes[1].array > 0
+            outside &= mask_foreground(volumes[1].array, patient_id=patient_id,
+                                       column=self.liver_mask_)
         shells = []
         for d, column in zip(distances, self.shell_columns_):
             shell = (outside & (distance <= d)).astype(np.uint8)
