@@ -23,7 +23,7 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import DataWarning, MvikitError
+from ..exceptions import CohortError, DataWarning, MvikitError
 from ..utils._data import check_classification_data
 from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context
 from ._fitting import (coefficient_table, fit_model, logistic_llf, lr_pvalue,
@@ -65,10 +65,10 @@ def encode_target(y, *, ordinal: bool, owner: str):
         check_classification_targets(y)
         classes, codes = np.unique(np.asarray(y), return_inverse=True)
     if len(classes) < 2:
-        raise ValueError(f"{owner} needs at least 2 classes in y; got only one class "
+        raise CohortError(f"{owner} needs at least 2 classes in y; got only one class "
                          f"({classes.tolist()}).")
     if not ordinal and len(classes) != 2:
-        raise ValueError(
+        raise CohortError(
             f"Only binary classification is supported. {owner} is binary but y has "
             f"{len(classes)} classes ({classes.tolist()}). Pass "
             "ordinal=True for a proportional-odds model of ordered grades (e.g. M0/M1/M2), "

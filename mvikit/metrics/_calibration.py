@@ -5,6 +5,7 @@ slope, Brier score, Hosmer-Lemeshow and Spiegelhalter tests.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from scipy import stats
 from statsmodels.nonparametric.smoothers_lowess import lowess
 from statsmodels.stats.proportion import proportion_confint
 
-from mvikit.exceptions import MetricInputError
+from mvikit.exceptions import DataWarning, MetricInputError
 
 from ._checks import _check_alpha, _check_binary_inputs
 from ._results import CalibrationCurveResult, CalibrationStatsResult, HosmerLemeshowResult
@@ -24,6 +25,14 @@ logger = logging.getLogger(__name__)
 # Probabilities of exactly 0 or 1 have an infinite logit; they are clipped to
 # [_EPS, 1 - _EPS] for the recalibration models only (as sklearn's log_loss does).
 _EPS = 1e-12
+
+
+_SEPARATED = (
+    "The logistic recalibration of y_true on logit(y_prob) has no maximum-likelihood "
+    "solution: y_prob separates the outcomes perfectly (or there are too few patients), so "
+    "the calibration intercept and slope are infinite. Report discrimination only, or "
+    "evaluate on more patients."
+)
 
 
 def _logit(p):
@@ -46,14 +55,20 @@ def _fit_logistic(X, y, offset, max_iter=100, tol=1e-10):
     for _ in range(max_iter):
         mu = _expit(X @ beta + offset)
         info = X.T @ (X * (mu * (1 - mu))[:, None])
-        step = np.linalg.solve(info, X.T @ (y - mu))
+        try:
+            step = np.linalg.solve(info, X.T @ (y - mu))
+        except np.linalg.LinAlgError:
+            raise MetricInputError(_SEPARATED) from None
         beta = beta + step
         if np.max(np.abs(step)) < tol:
             break
     else:
         logger.warning("logistic recalibration did not converge in %d iterations", max_iter)
     mu = _expit(X @ beta + offset)
-    cov = np.linalg.inv(X.T @ (X * (mu * (1 - mu))[:, None]))
+    try:
+        cov = np.linalg.inv(X.T @ (X * (mu * (1 - mu))[:, None]))
+    except np.linalg.LinAlgError:
+        raise MetricInputError(_SEPARATED) from None
     return beta, cov
 
 
@@ -150,6 +165,16 @@ def hosmer_lemeshow(y_true, y_prob, n_groups=10, grouping="stata"):
         .agg(n=("y", "size"), observed=("y", "sum"), expected=("p", "sum"), mean_risk=("p", "mean"))
         .reset_index(drop=True)
     )
+    if len(table) < n_groups:
+        warnings.warn(
+            f"hosmer_lemeshow: only {len(table)} risk groups could be formed of the "
+            f"{n_groups} requested ({len(y)} patients, tied y_prob); the chi-square reference "
+            f"has {len(table) - 2} df and is unreliable with few patients per group.",
+            DataWarning, stacklevel=2)
+    if len(table) < 3:
+        raise MetricInputError(
+            f"hosmer_lemeshow needs at least 3 risk groups (df = groups - 2); y_prob forms "
+            f"only {len(table)}. Use more patients, or fewer tied predictions.")
     e, o, n = table["expected"], table["observed"], table["n"]
     statistic = float(np.sum((o - e) ** 2 / (e * (1 - e / n))))
     df = len(table) - 2

@@ -4,6 +4,8 @@ Youden's threshold, Cohen's kappa and McNemar's test of two classifiers.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 from sklearn.metrics import confusion_matrix, roc_curve
@@ -11,7 +13,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.inter_rater import cohens_kappa
 from statsmodels.stats.proportion import proportion_confint
 
-from mvikit.exceptions import MetricInputError
+from mvikit.exceptions import DataWarning, MetricInputError
 
 from ..utils._align import align_by_patient
 from ._checks import (
@@ -174,8 +176,15 @@ def youden_threshold(y_true, y_score):
     """
     y, (score,), _, _ = _check_binary_inputs(y_true, y_score)
     fpr, tpr, thresholds = roc_curve(y, score, drop_intermediate=False)
-    j = tpr - fpr
+    # roc_curve's first threshold (inf: nobody positive) is no cut-off a paper can report
+    j = np.where(np.isfinite(thresholds), tpr - fpr, -np.inf)
     best = int(np.argmax(j))
+    if np.ptp(score) == 0:
+        warnings.warn(
+            f"youden_threshold: y_score is constant ({score[0]:.6g} for all {len(score)} "
+            "patients), so no threshold separates the classes (J = 0); the threshold returned "
+            "is that value (every patient positive). Check the model's predictions.",
+            DataWarning, stacklevel=2)
     return YoudenResult(
         threshold=float(thresholds[best]),
         sensitivity=float(tpr[best]),
@@ -239,7 +248,14 @@ def kappa(y1, y2, *, weights=None, labels=None, alpha=0.05):
     res = cohens_kappa(table, wt=weights, weights=None if weights is None else np.arange(len(labels)))
     se = float(np.sqrt(res.var_kappa))
     z_half = stats.norm.ppf(1 - alpha / 2) * se
-    statistic = float(res.kappa / np.sqrt(res.var_kappa0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = float(res.kappa / np.sqrt(res.var_kappa0))
+    if not np.isfinite(statistic):
+        constant = "y1" if len(np.unique(a)) == 1 else "y2" if len(np.unique(b)) == 1 else None
+        warnings.warn(
+            "kappa: the test of no agreement beyond chance is undefined (null variance 0)"
+            + (f": {constant} uses a single category" if constant else "")
+            + "; statistic and p_value are NaN.", DataWarning, stacklevel=2)
     return KappaResult(
         kappa=float(res.kappa),
         se=se,

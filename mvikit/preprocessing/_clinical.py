@@ -28,6 +28,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from ..exceptions import CohortError, ColumnRoleError, DataWarning
+from ..utils._data import check_features
 from ..utils._roles import check_cohort_frame, resolve_columns
 from ..utils._validation import Interval, Real, StrOptions, fit_context
 from ._types import (apply_spellings, category_spellings, check_not_dates, numeric_reading,
@@ -71,7 +72,32 @@ def _as_float(series: pd.Series, column) -> np.ndarray:
             f"patient(s) {_first_ids(series.index, bad)} (e.g. {series[bad].iloc[0]!r}). "
             "Fix or blank these cells."
         )
-    return converted.to_numpy(dtype=float, na_value=np.nan)
+    values = converted.to_numpy(dtype=float, na_value=np.nan)
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise CohortError(
+            f"Column {column!r} has infinite values for patient(s) "
+            f"{_first_ids(series.index, infinite)} ({int(infinite.sum())} in all); usually a "
+            "division by zero or a log of 0 upstream. Fix them, or blank them to be imputed."
+        )
+    return values
+
+
+def _check_scalable(values: np.ndarray, columns, index) -> None:
+    """A value so large that the column's variance overflows (1e308) would make the
+    whole scaled column NaN for every patient: name it instead."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = np.nanstd(values, axis=0)
+        mean = np.nanmean(values, axis=0)
+    for j in np.flatnonzero(~(np.isfinite(spread) & np.isfinite(mean))):
+        column = values[:, j]
+        huge = np.abs(column) >= np.nanmax(np.abs(column)) / 1e3
+        raise CohortError(
+            f"Column {columns[j]!r} holds values too large to scale (e.g. "
+            f"{column[huge][0]:.6g} for patient(s) {_first_ids(index, huge)}): its variance "
+            "overflows and every patient's value would become NaN. Check the units or a typo "
+            "in these cells, or log-transform the column."
+        )
 
 
 def _as_binary(series: pd.Series, column) -> np.ndarray:
@@ -244,8 +270,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         if isinstance(X, pd.DataFrame):
             validate_data(self, X, skip_check_array=True, reset=reset)
             return check_cohort_frame(X)
-        array = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan",
-                              dtype="numeric")
+        array = check_features(self, X, reset=reset, allow_nan=True, dtype="numeric")
         return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
 
     def _select_clinical(self, frame: pd.DataFrame) -> list:
@@ -347,6 +372,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         values = np.column_stack([_as_float(frame[c], c) for c in cols])
         self.numeric_imputer_ = SimpleImputer(strategy="median").fit(values)
         filled = self._log(self.numeric_imputer_.transform(values))
+        _check_scalable(filled, cols, frame.index)
         self.scaler_ = StandardScaler().fit(filled) if self.scale else None
         return dict(zip(cols, self.numeric_imputer_.statistics_.tolist()))
 

@@ -22,6 +22,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from ..clinical import EmptySelectionError
+from ..exceptions import CohortError
 from ..utils._data import check_classification_data, check_features
 from ..utils._validation import Interval, StrOptions, fit_context
 from ._selection import _FrameSelector, _names
@@ -41,7 +42,7 @@ def _fit_lasso(estimator, X: np.ndarray, y: np.ndarray, *, binary: bool = True):
     """Standardise, then L1 logistic regression with the penalty chosen by CV."""
     target = type_of_target(y, raise_unknown=True)
     if binary and target != "binary":
-        raise ValueError(
+        raise CohortError(
             f"Only binary classification is supported. {type(estimator).__name__} fits a "
             f"binary signature; y has {len(np.unique(y))} classes ({target}). Binarise y "
             "(e.g. MVI present vs absent)."
