@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, check_memory
 
 from ..exceptions import CohortError, VolumeError
 from ..utils._roles import check_cohort_frame, resolve_columns
+from ..utils._warnings import aggregate_patient_warnings
 from ..utils._validation import HasMethods, fit_context
 from ._cache import VOLUME_CACHE
 from ._checks import cell_volume, check_finite, check_mask_matches
@@ -162,10 +163,11 @@ class VolumeTransformerBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         tasks = self._tasks()
         memory = check_memory(self.memory) if self.memory is not None else None
         results: dict = {column: [] for task in tasks for column in task.outputs}
-        for patient_id in X.index:
-            row = self._transform_row(X, patient_id, tasks, memory)
-            for column in results:
-                results[column].append(row.get(column, np.nan))
+        with aggregate_patient_warnings(type(self).__name__):
+            for patient_id in X.index:
+                row = self._transform_row(X, patient_id, tasks, memory)
+                for column in results:
+                    results[column].append(row.get(column, np.nan))
         out = X.copy(deep=False)
         for column, cells in results.items():
             out[column] = pd.Series(cells, index=X.index, dtype=object)
