@@ -221,12 +221,14 @@ def select_variables(X, y, names, params: dict, *, owner: str, fast: bool = True
     else:
         chosen = candidates
     if not chosen:
-        raise EmptySelectionError(
+        # R's step() ends with the intercept-only model; an error here would sink every
+        # cross-validation fold in which no variable happens to be significant.
+        warnings.warn(
             f"{owner}: selection={selection!r} (criterion={criterion!r}, alpha_enter="
             f"{params['alpha_enter']}, alpha_remove={params['alpha_remove']}) kept no variable "
-            "out of " + str(len(groups)) + ". Relax the thresholds, use screen=False, or "
-            "selection=None."
-        )
+            "out of " + str(len(groups)) + "; the model is intercept-only (every patient gets "
+            "the prevalence). Relax the thresholds, use screen=False, or selection=None to "
+            "keep variables.", DataWarning, stacklevel=5)
     chosen = [v for v in groups if v in chosen]  # column order
     support = np.zeros(len(names), dtype=bool)
     support[cache.columns(chosen)] = True

@@ -173,7 +173,8 @@ def _check_target_values(y, X, *, owner: str) -> None:
             f"{owner}: y is missing for patient(s) {describe_ids(ids)} ({int(missing.sum())} in "
             "all). Drop those patients from X and y; mvikit never drops patients silently."
         )
-    kind = type_of_target(values.astype(float) if _all_numbers(values) else values)
+    kind = type_of_target(y_array.ravel() if y_array.dtype != object else
+                          values.astype(float) if _all_numbers(values) else values)
     n_classes = len(pd.unique(pd.Series(values, dtype=object)))
     one_per_patient = n_classes > 2 and n_classes > len(values) / 2
     if kind not in ("binary", "multiclass") or one_per_patient:
@@ -196,8 +197,7 @@ def _n_rows(X):
 
 
 def _all_numbers(values) -> bool:
-    return all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
-               for v in values)
+    return all(isinstance(v, (int, float, np.number)) for v in values)
 
 
 def check_classification_data(estimator, X, y, *, allow_nan: bool = False, **kwargs):
