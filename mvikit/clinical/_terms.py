@@ -86,7 +86,7 @@ class _Term:
             if (x <= 0).any():
                 raise CohortError(
                     f"Nomogram: column {self.column!r} is on a log axis, so it needs values "
-                    f"> 0; got {x[x <= 0][0]!r}. Check the value and its units.")
+                    f"> 0; got {float(x[x <= 0][0])!r}. Check the value and its units.")
             x = np.log(x)
         return self.slope * x + self.offset
 
