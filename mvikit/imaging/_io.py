@@ -249,12 +249,20 @@ def write_image(volume, path, *, compress: bool = True) -> Path:
     os.close(handle)
     try:
         sitk.WriteImage(image, tmp, useCompression=compress)
+        # mkstemp creates the file 0600; the image gets the mode any new file would
+        os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
     return path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _first_line(exc: Exception) -> str:
