@@ -81,6 +81,10 @@ def _calibration_in_the_large(y, p):
 def _recalibration(y, p):
     """Intercept and slope of logit P(y=1) = a + b logit(p) (Cox 1958)."""
     lp = _logit(p)
+    if np.ptp(lp) == 0:
+        raise MetricInputError(
+            f"y_prob is constant ({p[0]:.6g} for every patient): the calibration slope is "
+            "undefined. Check the model's predictions.")
     beta, cov = _fit_logistic(np.column_stack([np.ones_like(lp), lp]), y, np.zeros_like(lp))
     return beta, np.sqrt(np.diag(cov))
 
@@ -233,6 +237,9 @@ def calibration_stats(y_true, y_prob, *, n_groups=10, alpha=0.05):
     alpha = _check_alpha(alpha)
     y, (p,), _, _ = _check_binary_inputs(y_true, y_prob, names=["y_prob"], probabilities=True)
     z = stats.norm.ppf(1 - alpha / 2)
+    if p[y == 0].max() < p[y == 1].min() or p[y == 1].max() < p[y == 0].min():
+        # logit(p) is monotone in p, so the recalibration slope's MLE is infinite
+        raise MetricInputError(_SEPARATED)
     citl, citl_se = _calibration_in_the_large(y, p)
     (_, slope), (_, slope_se) = _recalibration(y, p)
     sz, sp = _spiegelhalter(y, p)

@@ -132,6 +132,13 @@ def threshold_metrics(y_true, y_score_or_pred, threshold=0.5, alpha=0.05):
         ("accuracy", tp + tn, len(y)),
     ]:
         values[name], ci[name] = _wilson(count, nobs, alpha)
+    undefined = [name for name, nobs in (("sensitivity", tp + fn), ("specificity", tn + fp),
+                                         ("ppv", tp + fp), ("npv", tn + fn)) if nobs == 0]
+    if undefined:
+        warnings.warn(
+            f"threshold_metrics: {', '.join(undefined)} undefined (NaN): no patient is "
+            f"{'predicted positive' if 'ppv' in undefined else 'predicted negative'} at "
+            f"threshold {threshold!r}.", DataWarning, stacklevel=2)
     jaccard, (j_lo, j_hi) = _wilson(tp, tp + fp + fn, alpha)
     values["f1"] = 2 * jaccard / (1 + jaccard)
     ci["f1"] = (2 * j_lo / (1 + j_lo), 2 * j_hi / (1 + j_hi))

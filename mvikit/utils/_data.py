@@ -99,7 +99,7 @@ def _check_finite(X, *, allow_nan: bool) -> None:
     if values is None:
         return
     with np.errstate(invalid="ignore"):
-        huge = np.abs(values) > _HUGE
+        huge = np.isfinite(values) & (np.abs(values) > _HUGE)
     bad = np.isinf(values) | huge if allow_nan else ~np.isfinite(values) | huge
     if not bad.any():
         return
