@@ -402,3 +402,33 @@ def test_fuzz_compare_models():
     ]
     check(cases, "compare_models")
 
+
+
+# ------------------------------------------------------------------ risk calculator
+def test_fuzz_risk_calculator():
+    from sklearn.pipeline import make_pipeline
+
+    from mvikit.clinical import Nomogram, NomogramClassifier
+    from mvikit.preprocessing import ClinicalPreprocessor
+
+    X = _frame()
+    y = (np.log(X["afp"]) + X["size"] > np.median(np.log(X["afp"]) + X["size"])).astype(int)
+    model = make_pipeline(ClinicalPreprocessor(log_transform=["afp"]),
+                          NomogramClassifier(selection=None)).fit(X, y)
+    risk = Nomogram.from_estimator(model).risk_calculator()
+    good = {"afp": 20.0, "size": 4.0, "hbv": "yes", "age": 60.0}
+    cases = []
+    for key in good:
+        for wrong in (key.upper(), key + " ", key[:-1], "x" + key):
+            row = {**{k: v for k, v in good.items() if k != key}, wrong: good[key]}
+            cases.append((f"misspelt {wrong!r}", lambda row=row: risk(row), [repr(wrong)]))
+        row = {k: v for k, v in good.items() if k != key}
+        cases.append((f"absent {key!r}", lambda row=row: risk(row), [key]))
+    for value in (0.0, -5.0):
+        cases.append((f"afp {value}", lambda v=value: risk({**good, "afp": v}), ["afp"]))
+    for value in ("12,5", "high", None):
+        cases.append((f"size {value!r}", lambda v=value: risk({**good, "size": v}),
+                      ["size"]))
+    cases.append(("hbv unseen level", lambda: risk({**good, "hbv": "maybe"}), ["hbv"]))
+    tally = check(cases, "risk calculator")
+    assert sum(tally.values()) >= 20

@@ -206,14 +206,15 @@ class Nomogram:
                 row = dict(row)
                 _check_keys(row, expected, getattr(self, "input_columns", []))
                 frame = pd.DataFrame([row])
-            absent = [t.column for t in self.terms
-                      if t.column not in frame.columns and t.source is None]
+            absent = list(dict.fromkeys(t.column for t in self.terms if t.source is None and (
+                t.column not in frame.columns or frame[t.column].isna().any())))
             if absent:
                 warnings.warn(
                     f"risk calculator: no value for {absent}; imputed as in the pipeline "
                     f"(expected variables: {expected}).", DataWarning, stacklevel=2)
             for column in absent:
-                frame[column] = np.nan
+                if column not in frame.columns:
+                    frame[column] = np.nan
             proba = self.probability(self.points(frame)["total_points"])[0]
             return proba if self.ordinal else float(proba[1])
 
