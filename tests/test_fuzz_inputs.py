@@ -21,7 +21,6 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from mvikit import Volume
 from mvikit.exceptions import MvikitError, MvikitWarning
@@ -134,8 +133,13 @@ def test_fuzz_metrics():
                       [*names, "y_score", "y_prob", "y_true"] if label in (
                           "one class", "empty", "three classes") else
                       [*names, "pred_a"] if name == "mcnemar_test" else names))
-    from mvikit.metrics import calibration_stats, hosmer_lemeshow, kappa, roc_auc_ci, \
-        youden_threshold
+    from mvikit.metrics import (
+        calibration_stats,
+        hosmer_lemeshow,
+        kappa,
+        roc_auc_ci,
+        youden_threshold,
+    )
 
     # degenerate but well-formed inputs: a warning or an error naming the cause
     tiny_y, tiny_p = np.array([0, 1, 0, 1]), np.array([0.2, 0.8, 0.3, 0.7])
@@ -210,9 +214,10 @@ def _malformed_frames():
 
 
 def test_fuzz_clinical_frames():
+    from sklearn.pipeline import make_pipeline
+
     from mvikit.clinical import NomogramClassifier
     from mvikit.preprocessing import ClinicalPreprocessor
-    from sklearn.pipeline import make_pipeline
 
     y = pd.Series(Y, index=IDS)
     cases = []
@@ -319,8 +324,12 @@ def _mask_pairs():
 
 
 def test_fuzz_volumes_and_masks():
-    from mvikit.imaging import IntensityNormalizer, PeritumoralShell, ROICropper, \
-        validate_cohort
+    from mvikit.imaging import (
+        IntensityNormalizer,
+        PeritumoralShell,
+        ROICropper,
+        validate_cohort,
+    )
 
     cases = list(_bad_volume_calls())
     for label, image, mask in _mask_pairs():

@@ -66,7 +66,8 @@ def test_nested_blocks_aggregate_at_the_outermost():
             for k in range(3):
                 with aggregate_patient_warnings("Inner"):  # e.g. a one-patient shell
                     warnings.warn(PatientWarning("cut", column="m", patient_id=k))
-    assert [str(w.message) for w in caught] == ["Outer: cut (column 'm') for 3 patient(s): 0, 1, 2."]
+    assert [str(w.message) for w in caught] == [
+        "Outer: cut (column 'm') for 3 patient(s): 0, 1, 2."]
 
 
 def test_warnings_as_errors_still_raise_once():

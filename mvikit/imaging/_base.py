@@ -24,10 +24,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_memory
 
-from ..exceptions import CohortError, VolumeError
+from ..exceptions import CohortError, ImageReadError, VolumeError
 from ..utils._roles import check_cohort_frame, resolve_columns
-from ..utils._warnings import aggregate_patient_warnings
 from ..utils._validation import HasMethods, fit_context
+from ..utils._warnings import aggregate_patient_warnings
 from ._cache import VOLUME_CACHE
 from ._checks import cell_volume, check_finite, check_mask_matches
 
@@ -185,7 +185,11 @@ class VolumeTransformerBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         def load(column):
             # Each input file is read at most once per patient, whatever the tasks.
             if column not in loaded:
-                volume = cell(column).load()
+                try:
+                    volume = cell(column).load()
+                except ImageReadError as exc:
+                    raise ImageReadError(f"patient {patient_id!r}, column {column!r}: {exc}"
+                                         ) from None
                 check_finite(volume.array, patient_id=patient_id, column=column)
                 loaded[column] = volume
             return loaded[column]

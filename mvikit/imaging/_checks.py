@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..exceptions import EmptyMaskError, GeometryMismatchError, VolumeError
+from ..exceptions import EmptyMaskError, GeometryMismatchError, ImageReadError, VolumeError
 from ..utils._roles import _is_missing, check_cohort_frame, mask_column_for, resolve_columns
 from ._volume import Volume, _where, as_volume
 
@@ -211,7 +211,10 @@ def validate_cohort(X, *, volumes="auto", masks="auto", read_voxels: bool = Fals
             for column, volume in cells.items():
                 if volume is None:
                     continue
-                array = volume.array
+                try:
+                    array = volume.array
+                except ImageReadError as exc:
+                    raise ImageReadError(f"{_where(patient_id, column)}: {exc}") from None
                 check_finite(array, patient_id=patient_id, column=column)
                 if column in roles.masks and column != "liver_mask":
                     check_mask_nonempty(array, patient_id=patient_id, column=column)

@@ -14,8 +14,8 @@ from sklearn.utils.validation import check_is_fitted
 from ..exceptions import CohortError, ColumnRoleError, FeatureExtractionError
 from ..imaging import PeritumoralShell
 from ..utils._roles import check_cohort_frame, resolve_columns
-from ..utils._warnings import PatientWarning, aggregate_patient_warnings
 from ..utils._validation import HasMethods, Integral, Interval, Real, StrOptions, fit_context
+from ..utils._warnings import PatientWarning, aggregate_patient_warnings
 from ._cache import FeatureCache, cache_location
 from ._plan import (_extract_patient, _extractor, _fill, _Job, _look_up, _Pending, _prepare,
                     _settings_key)
