@@ -50,6 +50,11 @@ def test_every_metric_family_aligns_on_the_index(cohort):
     assert mcnemar_test(y, pred[::-1], (q > 0.5).astype(int)).table.tolist() == \
         mcnemar_test(y, pred, (q > 0.5).astype(int)).table.tolist()
     from sklearn.metrics import roc_auc_score
+
+    from mvikit.metrics import delong_covariance
+    both = pd.DataFrame({"p": p, "q": q})
+    np.testing.assert_allclose(delong_covariance(y, both.iloc[::-1]).covariance,
+                               delong_covariance(y, both).covariance)
     a = bootstrap_ci(roc_auc_score, y, shuffled, n_resamples=50, random_state=0)
     b = bootstrap_ci(roc_auc_score, y, p, n_resamples=50, random_state=0)
     assert a.estimate == b.estimate and a.ci == b.ci
