@@ -14,6 +14,7 @@ __all__ = [
     "MvikitError",
     "CohortError",
     "ColumnRoleError",
+    "PatientIdError",
     "VolumeError",
     "ImageFileNotFoundError",
     "ImageReadError",
@@ -36,12 +37,22 @@ class MvikitError(Exception):
     """Base class of every error raised by mvikit."""
 
 
+class MetricInputError(MvikitError, ValueError):
+    """Inputs of a metric are invalid (one class only, NaN or infinite scores,
+    lengths that differ, probabilities outside [0, 1])."""
+
+
 class CohortError(MvikitError, ValueError):
     """The cohort frame is malformed (duplicate ids, wrong types, bad cells)."""
 
 
 class ColumnRoleError(CohortError):
     """A column named for a role does not exist, or its role is ambiguous."""
+
+
+class PatientIdError(CohortError, MetricInputError):
+    """Patient ids are missing, duplicated, or differ between inputs that must be
+    paired by id (``X`` and ``y``, an outcome and its scores)."""
 
 
 class VolumeError(MvikitError, ValueError):
@@ -75,11 +86,6 @@ class OutputExistsError(MvikitError, FileExistsError):
 
 class NotFittedError(MvikitError, _SklearnNotFittedError):
     """An estimator was used before ``fit``."""
-
-
-class MetricInputError(MvikitError, ValueError):
-    """Inputs of a metric are invalid (one class only, NaN or infinite scores,
-    lengths that differ, probabilities outside [0, 1])."""
 
 
 class TrainingError(MvikitError, RuntimeError):

@@ -17,9 +17,6 @@ from mvikit.utils import all_estimators
 INSTANCES: dict[str, dict] = {
     # the checks pass several feature columns: score them with a regressor
     "RiskStratifier": {"estimator": LinearRegression()},
-    # the checks' random data often has no significant column, and a selection
-    # that keeps nothing is an error by design: check the model contract without it
-    "NomogramClassifier": {"selection": None},
     # the checks give transformers 3-class targets: select for ordered grades
     "StepwiseSelector": {"selection": None, "ordinal": True},
     # a frozen model is fitted before the checks see it; "refit" checks the wrapper contract

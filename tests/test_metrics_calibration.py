@@ -124,15 +124,19 @@ def test_intercept_conventions_match_r():
         calibration_stats(y, p, intercept="val.prob")
 
 
-def test_separating_predictions_warn_and_give_an_infinite_slope():
-    from mvikit.exceptions import DataWarning
+def test_separating_predictions_are_refused_or_give_an_infinite_slope():
+    from mvikit.exceptions import DataWarning, MetricInputError
+    from mvikit.metrics._calibration import _recalibration
 
     y = np.array([0, 0, 0, 1, 1, 1])
     p = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.9])
+    with pytest.raises(MetricInputError, match="separate"):
+        calibration_stats(y, p)
     with pytest.warns(DataWarning, match="separate the outcomes perfectly"):
-        result = calibration_stats(y, p)
-    assert result.slope == np.inf and np.isnan(result.slope_ci).all()
-    assert np.isfinite(result.intercept)  # calibration-in-the-large is identified
+        (intercept, slope), se = _recalibration(y, p)
+    assert slope == np.inf and np.isnan(intercept) and np.isnan(se).all()
+    with pytest.warns(DataWarning, match="-inf"):
+        assert _recalibration(1 - y, p)[0][1] == -np.inf
 
 
 def test_recalibration_halves_steps_where_newton_from_zero_overshoots():

@@ -189,3 +189,29 @@ def test_plot_places_ticks_at_their_points(cohort):
         x_expected = -nomogram.intercept * nomogram.points_per_unit * 100 / total_max
         assert half[-1].get_position()[0] == pytest.approx(x_expected)
     plt.close(fig)
+
+
+def test_risk_calculator_refuses_misspelt_names_and_log_of_non_positive_values():
+    # issue 12, class 8: 'afp' misspelt was imputed: the risk was the same for AFP 5000 and 1
+    import warnings as _warnings
+
+    from mvikit.exceptions import CohortError, DataWarning
+    from mvikit.preprocessing import ClinicalPreprocessor
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"AFP": np.exp(rng.normal(3, 2, 300)), "size": rng.normal(4, 1.5, 300)})
+    y = (0.5 * np.log(X["AFP"]) + 0.4 * X["size"] + rng.logistic(size=300) > 3.2).astype(int)
+    model = make_pipeline(ClinicalPreprocessor(log_transform=["AFP"]),
+                          NomogramClassifier(selection=None)).fit(X, y)
+    risk = Nomogram.from_estimator(model).risk_calculator()
+    assert risk({"AFP": 5000, "size": 4}) > risk({"AFP": 1, "size": 4})
+    with pytest.raises(CohortError, match=r"unknown variable\(s\) 'afp' \(did you mean 'AFP'\?\)"
+                                          r".*\['AFP', 'size'\]"):
+        risk({"afp": 5000, "size": 4})
+    with pytest.raises(CohortError, match="'AFP' is on a log axis.*> 0; got 0.0"):
+        risk({"AFP": 0, "size": 4})
+    with pytest.warns(DataWarning, match=r"no value for \['AFP'\]; imputed"):
+        imputed = risk({"size": 4})
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        assert imputed == pytest.approx(risk({"AFP": np.nan, "size": 4}))

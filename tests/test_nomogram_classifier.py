@@ -9,7 +9,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.pipeline import make_pipeline
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
-from mvikit.clinical import EmptySelectionError, NomogramClassifier
+from mvikit.clinical import NomogramClassifier
 from mvikit.exceptions import DataWarning
 from mvikit.preprocessing import ClinicalPreprocessor
 
@@ -77,8 +77,11 @@ def test_bad_input():
     X, y = simulated()
     with pytest.raises(ValueError, match="binary but y has 3 classes.*ordinal=True"):
         NomogramClassifier().fit(X, np.arange(len(y)) % 3)
-    with pytest.raises(EmptySelectionError, match="kept no variable out of 2"):
-        NomogramClassifier().fit(X[["d", "e"]], y)  # two noise columns
+    with pytest.warns(DataWarning, match="kept no variable out of 2; the model is intercept"):
+        empty = NomogramClassifier().fit(X[["d", "e"]], y)  # two noise columns
+    # R's step(): the intercept-only model, whose probability is the prevalence
+    assert empty.selected_features_ == [] and not empty.coef_.any()
+    np.testing.assert_allclose(empty.predict_proba(X[["d", "e"]])[:, 1], np.mean(y))
     separated = X.assign(e=y + 0.1 * X["e"].abs())  # e > 1 exactly when y == 1
     with pytest.warns(DataWarning, match="Variable 'e' separates the outcome"):
         NomogramClassifier(selection=None).fit(separated, y)
@@ -142,3 +145,16 @@ def test_constant_column_of_a_small_fold_is_fitted_not_a_crash():
     selected = NomogramClassifier().fit(X, y)
     assert selected.selected_variables_ == ["a"]
     assert np.isnan(selected.univariable_summary_.loc["hcv", "p_value"])
+
+
+def test_nomogram_of_a_model_fitted_on_a_plain_frame_needs_no_x():
+    from mvikit.clinical import Nomogram
+
+    X, y = simulated()
+    model = NomogramClassifier(selection=None).fit(X, y)
+    stored = Nomogram.from_estimator(model)
+    given = Nomogram.from_estimator(model, X)
+    # the ranges and fills stored at fit (rms's datadist) are those of the training frame
+    pd.testing.assert_frame_equal(stored.points(X), given.points(X))
+    np.testing.assert_allclose(model.datadist_["max"], X.max().to_numpy())
+    np.testing.assert_allclose(model.datadist_["median"], X.median().to_numpy())

@@ -256,7 +256,8 @@ def test_peritumoral_shell_without_liver_and_errors():
     # a tumour touching the border warns
     edge = X.copy()
     edge["tumor_mask"] = [m.with_array(np.roll(m.array, -5, axis=0)) for m in X["tumor_mask"]]
-    with pytest.warns(DataWarning, match=r"patient 'p\d'.*cut there"):
+    with pytest.warns(DataWarning, match=r"cut there \(column 'tumor_mask'\) for 2 "
+                                         r"patient\(s\): 'p0', 'p1'"):
         PeritumoralShell(distance_mm=3.0).fit_transform(edge)
     with pytest.raises(ColumnRoleError, match="'liver' is not among the mask columns"):
         PeritumoralShell(liver_mask="liver").fit(X)
@@ -333,7 +334,8 @@ def test_bad_input_errors_name_patient_and_column():
     with pytest.raises(GeometryMismatchError, match="patient 'p1'.*spacing"):
         VolumeResampler().fit(bad)
     bad = X.copy()
-    bad.at["p0", "tumor_mask"] = Volume(np.zeros((12, 40, 36), np.uint8), spacing=SPACING)
+    bad.at["p0", "tumor_mask"] = X.at["p0", "tumor_mask"].with_array(
+        np.zeros((12, 40, 36), np.uint8))
     with pytest.raises(EmptyMaskError,
                        match="patient 'p0', column 'tumor_mask': the mask is empty"):
         ROICropper(size=(4, 8, 8)).fit_transform(bad)

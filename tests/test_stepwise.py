@@ -13,7 +13,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 
-from mvikit.clinical import EmptySelectionError, NomogramClassifier, StepwiseSelector
+from mvikit.clinical import NomogramClassifier, StepwiseSelector
+from mvikit.exceptions import DataWarning
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +116,9 @@ def test_l1_matches_sklearn_lasso_support():
                                random_state=0).fit(X, y)
     np.testing.assert_array_equal(selector.support_, lasso.coef_[0] != 0)
     assert selector.support_[:2].all()
-    with pytest.raises(EmptySelectionError, match="selection='l1'.*kept no variable"):
-        StepwiseSelector(selection="l1", screen=False, C=1e-4).fit(X, y)
+    with pytest.warns(DataWarning, match="selection='l1'.*kept no variable.*intercept-only"):
+        empty = StepwiseSelector(selection="l1", screen=False, C=1e-4).fit(X, y)
+    assert not empty.support_.any()
 
 
 def test_selector_in_pipeline_is_fold_safe(data):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from ..utils._data import check_features
 from ..utils._validation import fit_context
 from ._fitting import (coefficient_table, fit_model, single_threaded_blas, slope_slice,
                        warn_if_separated)
@@ -79,6 +81,10 @@ default="backward"
         ``ci_upper``, ``odds_ratio``, ``or_ci_lower``, ``or_ci_upper``.
     univariable_summary_ : pandas.DataFrame
         The same for one univariable model per variable, with ``p_variable``.
+    datadist_ : pandas.DataFrame
+        ``min``, ``median`` and ``max`` of each input column in fit (index:
+        the feature names), so `Nomogram.from_estimator` needs no ``X`` (as
+        R's rms ``datadist``).
     selection_path_ : pandas.DataFrame
         The selection steps.
     n_iter_ : int
@@ -153,6 +159,9 @@ default="backward"
         (X, self.classes_, codes, names, self.support_, self.selected_variables_,
          self.selection_path_, self.univariable_summary_) = run_selection(self, X, y, owner=owner)
         self.selected_features_ = [n for n, keep in zip(names, self.support_) if keep]
+        # the axis ranges of a nomogram drawn later without X (rms's datadist)
+        self.datadist_ = pd.DataFrame({"min": X.min(axis=0), "median": np.median(X, axis=0),
+                                       "max": X.max(axis=0)}, index=pd.Index(names))
         design = X[:, self.support_]
         with warnings.catch_warnings(), single_threaded_blas():
             warnings.simplefilter("ignore")  # reported below as DataWarnings
@@ -193,7 +202,7 @@ default="backward"
         ndarray of shape (n_patients,)
         """
         check_is_fitted(self, "coef_")
-        X = validate_data(self, X, reset=False, dtype=float)
+        X = check_features(self, X, reset=False)
         return X @ self.coef_[0] + self.intercept_[0]
 
     def predict_proba(self, X):

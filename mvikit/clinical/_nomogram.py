@@ -17,12 +17,15 @@ axes are in the original units of the cohort frame and the points reproduce
 
 from __future__ import annotations
 
+import difflib
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import CohortError
+from ..exceptions import CohortError, DataWarning
 from ._classifier import probabilities_from_lp
 from ._terms import _as_frame, read_terms
 
@@ -112,8 +115,10 @@ class Nomogram:
         X : pandas.DataFrame, default=None
             Sets the range of each numeric axis (observed min/max; a score's
             range from its values in ``X``, given or computed). Default: the
-            ranges the `ClinicalPreprocessor` (and `RadScore`) saw in fit;
-            required for columns used without a `ClinicalPreprocessor`.
+            ranges the `ClinicalPreprocessor` (and `RadScore`) saw in fit, or
+            those a `NomogramClassifier` fitted on a plain frame stored
+            (``datadist_``); required otherwise for columns used without a
+            `ClinicalPreprocessor`.
 
         Returns
         -------
@@ -128,10 +133,14 @@ class Nomogram:
                              f"{type(final).__name__} has {coef.shape[0]}.")
         beta, b0 = coef.ravel(), float(np.ravel(final.intercept_)[0])
         names = None if len(steps) > 1 else getattr(final, "feature_names_in_", None)
-        terms, b0 = read_terms(steps[:-1], beta, b0, X, final_names=names)
+        datadist = getattr(final, "datadist_", None) if len(steps) == 1 else None
+        terms, b0 = read_terms(steps[:-1], beta, b0, X, final_names=names, datadist=datadist)
         ordinal = bool(getattr(final, "ordinal", False))
         thresholds = getattr(final, "thresholds_", None) if ordinal else None
-        return cls(terms, b0, final.classes_, ordinal=ordinal, thresholds=thresholds)
+        nomogram = cls(terms, b0, final.classes_, ordinal=ordinal, thresholds=thresholds)
+        # columns the pipeline read but selection left out: accepted, worth no points
+        nomogram.input_columns = [str(c) for c in getattr(steps[0], "feature_names_in_", [])]
+        return nomogram
 
     # ------------------------------------------------------------ reading
     def points(self, X) -> pd.DataFrame:
@@ -177,27 +186,39 @@ class Nomogram:
         """A function ``row -> probability``: seed 004's bedside "applet".
 
         The row is a dict or a one-row Series/DataFrame in original units
-        (missing or absent entries are imputed as in the pipeline). A derived
+        (missing or absent entries are imputed as in the pipeline, with a
+        `DataWarning` naming the absent ones). A dict key that is not a
+        variable of the nomogram (a misspelt name) is an error listing the
+        expected ones; a value <= 0 on a log axis is an error. A derived
         variable (``rad_score``) is taken as given when the row holds it, and
         otherwise computed from the row's volumes by the fitted branch. It
         returns the probability of ``classes[1]`` (binary) or the array of
         class probabilities (ordinal).
         """
+        expected = sorted({str(t.column) for t in self.terms})
+
         def risk(row):
             if isinstance(row, pd.DataFrame):
                 frame = row.copy()
             elif isinstance(row, pd.Series):  # a cohort frame row: keep the patient id
                 frame = pd.DataFrame([row.to_dict()], index=[row.name])
             else:
-                frame = pd.DataFrame([dict(row)])
-            for term in self.terms:
-                if term.column not in frame.columns and term.source is None:
-                    frame[term.column] = np.nan
+                row = dict(row)
+                _check_keys(row, expected, getattr(self, "input_columns", []))
+                frame = pd.DataFrame([row])
+            absent = list(dict.fromkeys(t.column for t in self.terms if t.source is None and (
+                t.column not in frame.columns or frame[t.column].isna().any())))
+            if absent:
+                warnings.warn(
+                    f"risk calculator: no value for {absent}; imputed as in the pipeline "
+                    f"(expected variables: {expected}).", DataWarning, stacklevel=2)
+            for column in absent:
+                if column not in frame.columns:
+                    frame[column] = np.nan
             proba = self.probability(self.points(frame)["total_points"])[0]
             return proba if self.ordinal else float(proba[1])
 
-        risk.__doc__ = ("Risk from a patient's values: " + ", ".join(
-            sorted({str(t.column) for t in self.terms})) + ".")
+        risk.__doc__ = "Risk from a patient's values: " + ", ".join(expected) + "."
         return risk
 
     def plot(self, ax=None, **kwargs):
@@ -209,3 +230,21 @@ class Nomogram:
     def __repr__(self):
         rows = ", ".join(t.name for t in self.terms)
         return f"Nomogram({len(self.terms)} rows: {rows})"
+
+
+def _check_keys(row: dict, expected: list, inputs: list) -> None:
+    """A misspelt variable must not be ignored (and its value silently imputed)."""
+    unknown = [key for key in row if str(key) not in expected and str(key) not in inputs]
+    if unknown:
+        hints = []
+        for key in unknown:
+            lower = {name.lower(): name for name in expected}
+            close = ([lower[str(key).strip().lower()]] if str(key).strip().lower() in lower
+                     else difflib.get_close_matches(str(key), expected, n=1))
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        unused = sorted(set(inputs) - set(expected))
+        also = f" (the model also read {unused}, which carry no points)" if unused else ""
+        raise CohortError(
+            f"risk calculator: unknown variable(s) {', '.join(hints)}; the nomogram's "
+            f"variables are {expected}{also}."
+        )

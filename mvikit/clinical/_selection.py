@@ -21,9 +21,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import DataWarning, MvikitError
+from ..exceptions import CohortError, DataWarning, MvikitError
+from ..utils._data import check_classification_data
 from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context
 from ._fitting import (coefficient_table, fit_model, logistic_llf, lr_pvalue,
                        single_threaded_blas, slope_slice, wald_group_pvalue)
@@ -64,10 +65,10 @@ def encode_target(y, *, ordinal: bool, owner: str):
         check_classification_targets(y)
         classes, codes = np.unique(np.asarray(y), return_inverse=True)
     if len(classes) < 2:
-        raise ValueError(f"{owner} needs at least 2 classes in y; got only one class "
+        raise CohortError(f"{owner} needs at least 2 classes in y; got only one class "
                          f"({classes.tolist()}).")
     if not ordinal and len(classes) != 2:
-        raise ValueError(
+        raise CohortError(
             f"Only binary classification is supported. {owner} is binary but y has "
             f"{len(classes)} classes ({classes.tolist()}). Pass "
             "ordinal=True for a proportional-odds model of ordered grades (e.g. M0/M1/M2), "
@@ -220,12 +221,14 @@ def select_variables(X, y, names, params: dict, *, owner: str, fast: bool = True
     else:
         chosen = candidates
     if not chosen:
-        raise EmptySelectionError(
+        # R's step() ends with the intercept-only model; an error here would sink every
+        # cross-validation fold in which no variable happens to be significant.
+        warnings.warn(
             f"{owner}: selection={selection!r} (criterion={criterion!r}, alpha_enter="
             f"{params['alpha_enter']}, alpha_remove={params['alpha_remove']}) kept no variable "
-            "out of " + str(len(groups)) + ". Relax the thresholds, use screen=False, or "
-            "selection=None."
-        )
+            "out of " + str(len(groups)) + "; the model is intercept-only (every patient gets "
+            "the prevalence). Relax the thresholds, use screen=False, or selection=None to "
+            "keep variables.", DataWarning, stacklevel=5)
     chosen = [v for v in groups if v in chosen]  # column order
     support = np.zeros(len(names), dtype=bool)
     support[cache.columns(chosen)] = True
@@ -360,7 +363,7 @@ def input_names(estimator, n_columns: int) -> list:
 
 def run_selection(estimator, X, y, *, owner):
     """Validate ``X``/``y`` for a selector or classifier and run the selection."""
-    X, _ = validate_data(estimator, X, y, dtype=float, y_numeric=False, multi_output=False)
+    X, y = check_classification_data(estimator, X, y)
     classes, codes = encode_target(y, ordinal=estimator.ordinal, owner=owner)
     names = input_names(estimator, X.shape[1])
     params = {key: getattr(estimator, key) for key in SELECTION_PARAMETERS}

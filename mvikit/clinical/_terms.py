@@ -29,6 +29,7 @@ Every rule is exact, so total points reproduce ``decision_function``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,7 +39,7 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..exceptions import CohortError, MvikitError
+from ..exceptions import CohortError, DataWarning, MvikitError
 
 __all__ = ["read_terms"]
 
@@ -70,12 +71,22 @@ class _Term:
         if self.kind == "categorical":
             # an unseen level: all-zero dummies (one-hot) or the imputed code (ordinal)
             default = self.effects.get(self.fill, 0.0) if self.ordinal_codes else 0.0
+            unseen = sorted({str(v) for v in values if v not in self.effects})
+            if unseen:
+                warnings.warn(
+                    f"Nomogram: column {self.column!r} has levels unseen in fit {unseen[:5]}; "
+                    f"scored as {'the imputed level' if self.ordinal_codes else 'the reference'}"
+                    f". Known levels: {list(self.effects)}.", DataWarning, stacklevel=4)
             return np.asarray([self.effects.get(v, default) for v in values], dtype=float)
         x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
         if np.isnan(x).any():
             bad = values[np.isnan(x)].iloc[0]
             raise CohortError(f"Nomogram: column {self.column!r} needs numbers, got {bad!r}.")
         if self.log:
+            if (x <= 0).any():
+                raise CohortError(
+                    f"Nomogram: column {self.column!r} is on a log axis, so it needs values "
+                    f"> 0; got {float(x[x <= 0][0])!r}. Check the value and its units.")
             x = np.log(x)
         return self.slope * x + self.offset
 
@@ -153,16 +164,21 @@ def _as_frame(X) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------- reading
-def read_terms(steps, beta, b0, X, *, final_names=None):
-    """Terms and intercept of ``b0 + beta' z``, ``z`` made from the frame by ``steps``."""
+def read_terms(steps, beta, b0, X, *, final_names=None, datadist=None):
+    """Terms and intercept of ``b0 + beta' z``, ``z`` made from the frame by ``steps``.
+
+    ``datadist`` (min, median, max of each column at fit, as rms's ``datadist``)
+    stands in for ``X`` for columns used without a preprocessor.
+    """
     frame = None if X is None else _as_frame(X)
-    return _Reader(frame).chain(list(steps), np.asarray(beta, dtype=float), float(b0),
-                                inputs=None, names=final_names)
+    return _Reader(frame, datadist).chain(list(steps), np.asarray(beta, dtype=float),
+                                          float(b0), inputs=None, names=final_names)
 
 
 class _Reader:
-    def __init__(self, X):
+    def __init__(self, X, datadist=None):
         self.X = X
+        self.datadist = datadist
 
     def chain(self, steps, beta, b0, *, inputs, names=None):
         """Read ``steps`` (applied in order to ``inputs`` of the frame) from the last one."""
@@ -253,17 +269,20 @@ class _Reader:
     # ---------------------------------------------------------------- plain
     def plain_terms(self, beta, names):
         """Terms of a model on numeric columns of the frame (no preprocessing)."""
-        if self.X is None:
+        if self.X is None and self.datadist is None:
             raise ValueError("Nomogram.from_estimator needs X (the training frame) to set the "
                              "axis ranges of columns used without a ClinicalPreprocessor.")
-        names = list(self.X.columns) if names is None else list(names)
+        if self.X is not None:
+            summary = self.X.astype(float).agg(["min", "median", "max"]).T
+        else:
+            summary = self.datadist
+        names = list(summary.index) if names is None else list(names)
         terms = []
         for j, name in enumerate(names):
             if beta[j] != 0:
-                values = self.X[name].astype(float)
-                terms.append(_Term(str(name), name, "numeric", slope=beta[j],
-                                   fill=float(values.median()),
-                                   value_range=(float(values.min()), float(values.max()))))
+                low, middle, high = (float(v) for v in summary.loc[name, ["min", "median", "max"]])
+                terms.append(_Term(str(name), name, "numeric", slope=beta[j], fill=middle,
+                                   value_range=(low, high)))
         return terms
 
 

@@ -30,8 +30,10 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from ..exceptions import CohortError, ColumnRoleError, DataWarning, OutputExistsError
+from ..exceptions import (CohortError, ColumnRoleError, DataWarning, ImageFileNotFoundError,
+                          ImageReadError, OutputExistsError, PatientIdError, VolumeError)
 from ..imaging._volume import IMAGE_SUFFIXES, Volume, as_volume
+from ..utils._align import describe_ids
 from ..utils._roles import _is_missing, check_cohort_frame, resolve_columns
 from ._dtypes import decode, dtype_spec, encode, from_text, to_text
 
@@ -157,7 +159,7 @@ def _check_names(X: pd.DataFrame) -> None:
 
 def _extras(meta: dict, X: pd.DataFrame, folder: Path, sidecar: dict) -> None:
     for key, value in meta.items():
-        if key in _OUTCOMES:
+        if key in _OUTCOMES or key == "missing_images":  # load_cohort's report, not data
             continue
         if isinstance(value, pd.DataFrame) and value.index.equals(X.index):
             # per-patient tables (the simulator's truth, outcomes) stay readable CSVs
@@ -216,6 +218,9 @@ def write_cohort(cohort, directory, *, overwrite=False, compression_level=1) -> 
     Everything is written into a temporary folder next to ``directory`` and
     renamed into place at the end, so an error (or a crash) never leaves a
     partial cohort behind, and an existing cohort is replaced only as a whole.
+    A hidden temporary folder left by a write that was killed (SIGTERM) is
+    removed by the next write of the same ``directory``.  Files and folders
+    get the modes the process umask gives new files.
 
     Parameters
     ----------
@@ -273,6 +278,7 @@ def write_cohort(cohort, directory, *, overwrite=False, compression_level=1) -> 
             "to replace it."
         )
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(target)
     tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
@@ -282,6 +288,17 @@ def write_cohort(cohort, directory, *, overwrite=False, compression_level=1) -> 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def _remove_stale(target: Path) -> None:
+    """Hidden folders of an earlier write of ``target`` that was killed (SIGTERM, power
+    loss) before it could clean up: ``.<name>.tmp-*`` and ``.<name>.old-*``."""
+    for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):
+        for stale in target.parent.glob(pattern):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
 
 
 def _replace(tmp: Path, target: Path) -> None:
@@ -330,24 +347,58 @@ def _looks_like_image_column(values: pd.Series, base: Path) -> bool:
         v.lower().endswith(IMAGE_SUFFIXES) or (base / v).is_dir() for v in present)
 
 
-def _volume_column(X: pd.DataFrame, column, base: Path, geometry=None) -> pd.Series:
+def _volume_cell(patient_id, cell, column, base: Path, geom):
+    if geom is None:
+        return as_volume(str(cell), patient_id=patient_id, column=column, base_dir=base)
+    path = Path(str(cell))
+    path = path if path.is_absolute() else base / path
+    if not path.exists():  # as_volume's message names the patient and column
+        as_volume(str(path), patient_id=patient_id, column=column)
+    spacing, origin, direction = geom
+    try:
+        return Volume(path=path, spacing=spacing, origin=origin, direction=direction)
+    except (ImageReadError, VolumeError) as exc:
+        raise type(exc)(f"patient {patient_id!r}, column {column!r}: {exc}") from None
+
+
+def _volume_column(X: pd.DataFrame, column, base: Path, problems: list,
+                   geometry=None) -> pd.Series:
+    """The column's cells as lazy volumes; unreadable cells become NaN and are
+    recorded in ``problems`` (patient, column, path, error) for one report."""
     cells = []
     for i, (patient_id, cell) in enumerate(X[column].items()):
         if _is_missing(cell) or cell == "":
             cells.append(np.nan)
             continue
         geom = geometry[i] if geometry is not None else None
-        if geom is None:
-            cells.append(as_volume(str(cell), patient_id=patient_id, column=column,
-                                   base_dir=base))
-            continue
-        path = Path(str(cell))
-        path = path if path.is_absolute() else base / path
-        if not path.exists():  # as_volume's message names the patient and column
-            as_volume(str(path), patient_id=patient_id, column=column)
-        spacing, origin, direction = geom
-        cells.append(Volume(path=path, spacing=spacing, origin=origin, direction=direction))
+        try:
+            cells.append(_volume_cell(patient_id, cell, column, base, geom))
+        except (ImageFileNotFoundError, ImageReadError, VolumeError) as exc:
+            problems.append((patient_id, column, str(cell), exc))
+            cells.append(np.nan)
     return pd.Series(cells, index=X.index, dtype=object, name=column)
+
+
+def _report_images(problems: list, on_missing: str, csv: Path) -> pd.DataFrame:
+    """Every missing or unreadable image in one error (or one warning with "keep")."""
+    table = pd.DataFrame(
+        [(pid, column, path, type(exc).__name__, str(exc)) for pid, column, path, exc in problems],
+        columns=["patient_id", "column", "path", "error", "message"])
+    if not problems:
+        return table
+    lines = "\n  ".join(str(exc) for *_, exc in problems[:10])
+    more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+    patients = table["patient_id"].unique()
+    summary = (f"{len(problems)} image(s) of {len(patients)} patient(s) in {str(csv)!r} are "
+               f"missing or unreadable:\n  {lines}{more}")
+    if on_missing == "keep":
+        warnings.warn(f"load_cohort: {summary}\nThey are kept as missing volumes (NaN); the "
+                      "list is the Bunch's `missing_images`.", DataWarning, stacklevel=4)
+        return table
+    kinds = {type(exc) for *_, exc in problems}
+    error = ImageFileNotFoundError if kinds == {ImageFileNotFoundError} else ImageReadError
+    raise error(f"{summary}\nRestore or fix the files, or pass on_missing='keep' to keep these "
+                "patients with missing volumes.")
 
 
 def _read_text(csv: Path) -> pd.DataFrame:
@@ -370,7 +421,7 @@ def _vector_back(entry: dict, text: pd.DataFrame, index: pd.Index):
 
 
 def _load_with_sidecar(csv: Path, sidecar: dict, options: dict) -> Bunch:
-    given = [k for k, v in options.items() if v is not None]
+    given = [k for k, v in options.items() if v is not None and k != "on_missing"]
     if given:
         raise ValueError(
             f"{str(csv)!r} was written by write_cohort; its outcome columns are recorded in "
@@ -380,11 +431,13 @@ def _load_with_sidecar(csv: Path, sidecar: dict, options: dict) -> Bunch:
     text = _read_text(csv)
     X = _frame_from_text(text, sidecar, sidecar["id_column"])
     check_cohort_frame(X, what=f"{str(csv)!r}")
+    problems: list = []
     for column in sidecar["image_columns"]:
-        X[column] = _volume_column(text.set_index(X.index), column, csv.parent,
+        X[column] = _volume_column(text.set_index(X.index), column, csv.parent, problems,
                                    sidecar["geometry"][column])
     X = X[sidecar["x_columns"]]
-    bunch = Bunch(X=X, y=None, survival=None, centers=None)
+    bunch = Bunch(X=X, y=None, survival=None, centers=None,
+                  missing_images=_report_images(problems, options["on_missing"], csv))
     for key in ("y", "centers"):
         if sidecar[key] is not None:
             bunch[key] = _vector_back(sidecar[key], text, X.index)
@@ -402,8 +455,35 @@ def _load_with_sidecar(csv: Path, sidecar: dict, options: dict) -> Bunch:
     return bunch
 
 
+def _read_study_csv(csv: Path, id_column) -> pd.DataFrame:
+    """A study's CSV with the id column read as text, exactly as written ("007" stays "007")."""
+    try:
+        header = pd.read_csv(csv, nrows=0)
+        id_column = "patient_id" if id_column is None else id_column
+        dtype = {id_column: str} if id_column in header.columns else None
+        return pd.read_csv(csv, dtype=dtype)
+    except pd.errors.EmptyDataError as exc:
+        raise CohortError(f"{str(csv)!r} is empty (no header row); a cohort CSV needs a header "
+                          "and one row per patient.") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CohortError(f"{str(csv)!r} is not a readable CSV table ({exc}); save it as "
+                          "comma-separated UTF-8 text with one row per patient.") from exc
+
+
+def _check_id_cells(ids: pd.Series, csv: Path) -> None:
+    """Missing ids are an error naming the CSV line (header = line 1)."""
+    missing = ids.isna() | ids.astype(str).str.strip().eq("")
+    if missing.any():
+        lines = (np.flatnonzero(missing.to_numpy()) + 2).tolist()
+        raise PatientIdError(
+            f"{str(csv)!r}: the patient id ({ids.name!r}) is missing on line(s) "
+            f"{describe_ids(lines).replace(chr(39), '')} ({len(lines)} in all). Every patient "
+            "needs an id; fill it in or delete the line."
+        )
+
+
 def _load_plain(csv: Path, id_column, image_columns, options: dict) -> Bunch:
-    table = pd.read_csv(csv)
+    table = _read_study_csv(csv, id_column)
     if id_column is None:
         if "patient_id" not in table.columns:
             raise ColumnRoleError(
@@ -417,6 +497,7 @@ def _load_plain(csv: Path, id_column, image_columns, options: dict) -> Bunch:
     if missing:
         raise ColumnRoleError(f"Column(s) {missing} not in {str(csv)!r}; it has "
                               f"{list(table.columns)[:20]}.")
+    _check_id_cells(table[id_column], csv)
     X = table.set_index(id_column)
     check_cohort_frame(X, what=f"{str(csv)!r}")
     bunch = Bunch(y=None, survival=None, centers=None)
@@ -435,16 +516,18 @@ def _load_plain(csv: Path, id_column, image_columns, options: dict) -> Bunch:
                          and _looks_like_image_column(X[c], csv.parent)]
     elif image_columns is None:
         image_columns = []
+    problems: list = []
     for column in ([image_columns] if isinstance(image_columns, str) else image_columns):
         if column not in X.columns:
             raise ColumnRoleError(f"Image column {column!r} not in {str(csv)!r}.")
-        X[column] = _volume_column(X, column, csv.parent)
+        X[column] = _volume_column(X, column, csv.parent, problems)
+    bunch.missing_images = _report_images(problems, options["on_missing"], csv)
     bunch.X = X
     return bunch
 
 
 def load_cohort(path, *, id_column=None, image_columns="auto", target=None, survival=None,
-                centers=None, return_X_y=False):
+                centers=None, on_missing="raise", return_X_y=False):
     """Read a cohort folder (or a study's CSV) into a cohort frame with lazy volumes.
 
     Parameters
@@ -454,7 +537,9 @@ def load_cohort(path, *, id_column=None, image_columns="auto", target=None, surv
         CSV file with one row per patient.  Image paths in the CSV are relative
         to the CSV's folder; a folder path is read as a DICOM series.
     id_column : str, default=None
-        The patient-id column of a plain CSV (default ``"patient_id"``).
+        The patient-id column of a plain CSV (default ``"patient_id"``).  Ids
+        are read as text, exactly as written (``"007"`` stays ``"007"``); a
+        line without an id is an error naming the line.
     image_columns : "auto", list of str or None, default="auto"
         Columns of image/mask paths in a plain CSV.  ``"auto"``: text columns
         whose every non-empty value ends in an image suffix (``.nii.gz``,
@@ -464,6 +549,11 @@ def load_cohort(path, *, id_column=None, image_columns="auto", target=None, surv
     survival : tuple of (str, str), default=None
         For a plain CSV: the ``(event, time)`` columns, turned into the
         scikit-survival structured array.
+    on_missing : {"raise", "keep"}, default="raise"
+        What to do with image cells whose file is missing or unreadable.
+        Every such cell is found in one pass; ``"raise"`` reports them all in
+        one error, ``"keep"`` keeps their patients with the volume missing
+        (NaN), with one `DataWarning`, and lists them in ``missing_images``.
     return_X_y : bool, default=False
         Return ``(X, y)`` instead of the Bunch.
 
@@ -472,13 +562,16 @@ def load_cohort(path, *, id_column=None, image_columns="auto", target=None, surv
     Bunch
         ``X`` (index = patient ids; image/mask cells are lazy `Volume`
         objects: a header is read now, voxels when used), ``y``, ``survival``,
-        ``centers`` (None when not written/named), and for a `write_cohort`
+        ``centers`` (None when not written/named), ``missing_images`` (one
+        row per missing or unreadable image kept with ``on_missing="keep"``:
+        patient, column, path, error, message), and for a `write_cohort`
         folder every other field it wrote (``truth``, ``description``, ...).
 
     Raises
     ------
     ImageFileNotFoundError, ImageReadError
-        An image is missing or unreadable (the patient and column are named).
+        Images are missing or unreadable (every one is listed, with its
+        patient and column), unless ``on_missing="keep"``.
     CohortError
         Duplicate patient ids, or a malformed folder.
 
@@ -502,8 +595,11 @@ def load_cohort(path, *, id_column=None, image_columns="auto", target=None, surv
     >>> X.loc["a", "T2"].spacing, int(y["a"])
     ((5.0, 1.0, 1.0), 1)
     """
+    if on_missing not in ("raise", "keep"):
+        raise ValueError(f"on_missing must be 'raise' or 'keep'; got {on_missing!r}.")
     csv, sidecar = _locate(path)
-    options = {"target": target, "survival": survival, "centers": centers}
+    options = {"target": target, "survival": survival, "centers": centers,
+               "on_missing": on_missing}
     if sidecar is not None:
         bunch = _load_with_sidecar(csv, sidecar, options)
     else:

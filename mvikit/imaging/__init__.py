@@ -12,7 +12,7 @@ from ._downsample import VolumeDownsampler
 from ._heterogeneity import HeterogeneityScore
 from ._io import read_image, write_image
 from ._normalize import IntensityNormalizer
-from ._resample import VolumeResampler
+from ._resample import VolumeResampler, resample_mask
 from ._shell import PeritumoralShell
 from ._volume import Volume, as_volume
 
@@ -23,6 +23,7 @@ __all__ = [
     "write_image",
     "validate_cohort",
     "VolumeResampler",
+    "resample_mask",
     "VolumeDownsampler",
     "ROICropper",
     "IntensityNormalizer",

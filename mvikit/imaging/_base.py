@@ -24,9 +24,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_memory
 
-from ..exceptions import CohortError, VolumeError
+from ..exceptions import CohortError, ImageReadError, VolumeError
 from ..utils._roles import check_cohort_frame, resolve_columns
 from ..utils._validation import HasMethods, fit_context
+from ..utils._warnings import aggregate_patient_warnings
 from ._cache import VOLUME_CACHE
 from ._checks import cell_volume, check_finite, check_mask_matches
 
@@ -162,10 +163,11 @@ class VolumeTransformerBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         tasks = self._tasks()
         memory = check_memory(self.memory) if self.memory is not None else None
         results: dict = {column: [] for task in tasks for column in task.outputs}
-        for patient_id in X.index:
-            row = self._transform_row(X, patient_id, tasks, memory)
-            for column in results:
-                results[column].append(row.get(column, np.nan))
+        with aggregate_patient_warnings(type(self).__name__):
+            for patient_id in X.index:
+                row = self._transform_row(X, patient_id, tasks, memory)
+                for column in results:
+                    results[column].append(row.get(column, np.nan))
         out = X.copy(deep=False)
         for column, cells in results.items():
             out[column] = pd.Series(cells, index=X.index, dtype=object)
@@ -183,7 +185,11 @@ class VolumeTransformerBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         def load(column):
             # Each input file is read at most once per patient, whatever the tasks.
             if column not in loaded:
-                volume = cell(column).load()
+                try:
+                    volume = cell(column).load()
+                except ImageReadError as exc:
+                    raise ImageReadError(f"patient {patient_id!r}, column {column!r}: {exc}"
+                                         ) from None
                 check_finite(volume.array, patient_id=patient_id, column=column)
                 loaded[column] = volume
             return loaded[column]

@@ -12,15 +12,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..exceptions import EmptyMaskError, GeometryMismatchError, VolumeError
+from ..exceptions import EmptyMaskError, GeometryMismatchError, ImageReadError, VolumeError
 from ..utils._roles import _is_missing, check_cohort_frame, mask_column_for, resolve_columns
 from ._volume import Volume, _where, as_volume
 
-__all__ = ["check_finite", "check_mask_matches", "check_mask_nonempty", "validate_cohort",
-           "cell_volume", "mask_pairs"]
+__all__ = ["check_finite", "check_mask_matches", "check_mask_nonempty", "mask_foreground",
+           "validate_cohort", "cell_volume", "mask_pairs"]
 
 # Relative tolerance on spacing: float32 headers (NIfTI) round at ~1e-7.
 _SPACING_RTOL = 1e-4
+# Origin to 1 % of a voxel and direction cosines to 1e-4: far below any real
+# misregistration, far above the float32 rounding of NIfTI headers.
+_ORIGIN_TOL_VOXELS = 1e-2
+_DIRECTION_TOL = 1e-4
+_RESAMPLE_FIX = ("Fix the header, or resample the mask onto the image grid "
+                 "(mvikit.imaging.resample_mask, or validate_cohort(X, resample_masks=True)).")
 
 
 def cell_volume(X: pd.DataFrame, patient_id, column, *, base_dir=None) -> Volume | None:
@@ -44,26 +50,53 @@ def check_finite(array: np.ndarray, *, patient_id=None, column=None) -> np.ndarr
     return array
 
 
+def mask_foreground(mask: np.ndarray, *, patient_id=None, column=None) -> np.ndarray:
+    """The foreground of a mask, read the same way everywhere in mvikit: voxel > 0.
+
+    Every positive label is foreground (a multi-label segmentation is read as
+    the union of its labels).  A label that is negative, NaN or infinite, or a
+    non-numeric mask, is a `VolumeError` naming the patient and column: such a
+    file is not a segmentation mvikit can read unambiguously.
+    """
+    mask = np.asarray(mask)
+    where = _where(patient_id, column)
+    if mask.dtype.kind not in "biuf":
+        raise VolumeError(f"{where}: a mask must hold numeric labels; got dtype {mask.dtype}.")
+    if mask.dtype.kind == "f" and not np.isfinite(mask).all():
+        raise VolumeError(f"{where}: the mask has NaN or infinite voxels; a mask holds labels "
+                          "0 (background) and 1 (foreground). Fix the segmentation file.")
+    if mask.dtype.kind in "if" and mask.size and mask.min() < 0:
+        raise VolumeError(
+            f"{where}: the mask has negative labels (min {mask.min()!r}); a mask holds 0 for "
+            "background and positive labels for the region. Fix the segmentation, or pass "
+            "(mask > 0) / (mask == label) explicitly."
+        )
+    return mask > 0
+
+
 def check_mask_nonempty(mask: np.ndarray, *, patient_id=None, column=None) -> np.ndarray:
-    """Raise `EmptyMaskError` if ``mask`` has no foreground voxel."""
-    if not np.any(mask):
+    """The boolean foreground of ``mask`` (see `mask_foreground`); `EmptyMaskError`
+    if it has no foreground voxel."""
+    foreground = mask_foreground(mask, patient_id=patient_id, column=column)
+    if not foreground.any():
         raise EmptyMaskError(
             f"{_where(patient_id, column)}: the mask is empty (no voxel > 0). Check the "
             "segmentation, or drop the patient from the cohort."
         )
-    return mask
+    return foreground
 
 
 def check_mask_matches(image: Volume, mask: Volume, *, patient_id=None, image_column=None,
                        mask_column=None) -> None:
     """Raise `GeometryMismatchError` if ``mask`` is not on ``image``'s voxel grid
-    (shape, or spacing to a relative tolerance of 1e-4)."""
+    (shape; spacing to a relative tolerance of 1e-4; origin to 1 % of the smallest
+    voxel; direction cosines to 1e-4)."""
     where = _where(patient_id, None)
     if image.shape != mask.shape:
         raise GeometryMismatchError(
             f"{where}: mask column {mask_column!r} has shape {mask.shape} but image column "
             f"{image_column!r} has shape {image.shape}. Resample the mask onto the image grid "
-            "(e.g. SimpleITK.Resample with nearest-neighbour interpolation)."
+            "(mvikit.imaging.resample_mask, or validate_cohort(X, resample_masks=True))."
         )
     if not np.allclose(image.spacing, mask.spacing, rtol=_SPACING_RTOL, atol=0):
         raise GeometryMismatchError(
@@ -71,6 +104,23 @@ def check_mask_matches(image: Volume, mask: Volume, *, patient_id=None, image_co
             f"column {image_column!r} has spacing {image.spacing} mm. Resample the mask onto "
             "the image grid, or fix the header spacing."
         )
+    if not np.allclose(image.direction, mask.direction, rtol=0, atol=_DIRECTION_TOL):
+        raise GeometryMismatchError(
+            f"{where}: mask column {mask_column!r} has direction {_mm(mask.direction)} but "
+            f"image column {image_column!r} has direction {_mm(image.direction)}: the mask is "
+            f"mirrored or rotated relative to the image. {_RESAMPLE_FIX}"
+        )
+    origin_tol = _ORIGIN_TOL_VOXELS * min(image.spacing)
+    if not np.allclose(image.origin, mask.origin, rtol=0, atol=origin_tol):
+        raise GeometryMismatchError(
+            f"{where}: mask column {mask_column!r} has origin {_mm(mask.origin)} mm but image "
+            f"column {image_column!r} has origin {_mm(image.origin)} mm: the mask is shifted "
+            f"{_mm(np.subtract(mask.origin, image.origin))} mm from the image. {_RESAMPLE_FIX}"
+        )
+
+
+def _mm(values) -> tuple:
+    return tuple(round(float(v), 4) for v in values)
 
 
 def mask_pairs(volumes, masks, *, mask_kind: str = "tumor") -> dict:
@@ -86,7 +136,7 @@ def mask_pairs(volumes, masks, *, mask_kind: str = "tumor") -> dict:
 
 
 def validate_cohort(X, *, volumes="auto", masks="auto", read_voxels: bool = False,
-                    base_dir=None) -> pd.DataFrame:
+                    base_dir=None, resample_masks: bool = False) -> pd.DataFrame:
     """Check every image and mask cell of a cohort frame; raise on the first problem.
 
     Checks: unique patient ids, column roles, that every image/mask file exists
@@ -104,11 +154,17 @@ def validate_cohort(X, *, volumes="auto", masks="auto", read_voxels: bool = Fals
         Also read the voxels (slower: every file is read once).
     base_dir : path-like, default=None
         Folder that relative path cells are relative to.
+    resample_masks : bool, default=False
+        A mask of the right size but another grid (shape, spacing, origin or
+        direction) is resampled onto its image with `resample_mask` instead of
+        refused.  A mask shared by sequences on different grids is still an
+        error (it cannot lie on both).
 
     Returns
     -------
     pandas.DataFrame
-        ``X`` itself, unchanged.
+        ``X`` itself, unchanged; with ``resample_masks=True`` a copy where
+        mismatched masks are resampled.
 
     Raises
     ------
@@ -130,21 +186,36 @@ def validate_cohort(X, *, volumes="auto", masks="auto", read_voxels: bool = Fals
     check_cohort_frame(X)
     roles = resolve_columns(X, clinical="auto", volumes=volumes, masks=masks)
     pairs = mask_pairs(roles.volumes, roles.masks)
+    out = X.copy() if resample_masks else X
     for patient_id in X.index:
         cells = {column: cell_volume(X, patient_id, column, base_dir=base_dir)
                  for column in [*roles.volumes, *roles.masks]}
+        resampled = set()
         for image_column, mask_column in pairs.items():
             image = cells[image_column]
             mask = cells.get(mask_column) if mask_column else None
-            if image is not None and mask is not None:
+            if image is None or mask is None:
+                continue
+            try:
                 check_mask_matches(image, mask, patient_id=patient_id,
                                    image_column=image_column, mask_column=mask_column)
+            except GeometryMismatchError:
+                if not resample_masks or mask_column in resampled:
+                    raise
+                from ._resample import resample_mask
+
+                cells[mask_column] = resample_mask(mask, image)
+                resampled.add(mask_column)
+                out.at[patient_id, mask_column] = cells[mask_column]
         if read_voxels:
             for column, volume in cells.items():
                 if volume is None:
                     continue
-                array = volume.array
+                try:
+                    array = volume.array
+                except ImageReadError as exc:
+                    raise ImageReadError(f"{_where(patient_id, column)}: {exc}") from None
                 check_finite(array, patient_id=patient_id, column=column)
                 if column in roles.masks and column != "liver_mask":
                     check_mask_nonempty(array, patient_id=patient_id, column=column)
-    return X
+    return out

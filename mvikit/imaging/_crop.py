@@ -185,9 +185,10 @@ class ROICropper(VolumeTransformerBase):
                 f"patient {patient_id!r}: column {task.inputs[0]!r} has shape {volume.shape} "
                 f"but its centring mask {task.inputs[1]!r} has shape {center_mask.shape}."
             )
-        check_mask_nonempty(center_mask.array, patient_id=patient_id, column=task.inputs[1])
+        foreground = check_mask_nonempty(center_mask.array, patient_id=patient_id,
+                                         column=task.inputs[1])
         size = self._box_size(volume)
-        center = mask_bbox_center(center_mask.array)
+        center = mask_bbox_center(foreground)
         start = np.floor(center - (size - 1) / 2.0 + 0.5).astype(int)
         is_mask = task.kind == "mask"
         array = crop_box(volume.array, start, size,

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import ImageFileNotFoundError, ImageReadError
+from ._nifti import check_nifti_voxels, is_nifti
 
 __all__ = ["read_image", "read_image_header", "read_image_array", "write_image",
            "dicom_series_files"]
@@ -191,10 +192,19 @@ def _geometry(image) -> dict:
 
 @_keeps_locale
 def read_image_array(path, series_uid: str | None = None) -> np.ndarray:
-    """The voxels of a file or DICOM folder as a ``(D, H, W)`` array."""
+    """The voxels of a file or DICOM folder as a ``(D, H, W)`` array.
+
+    A NIfTI file is also checked for a short read (a truncated copy is an
+    `ImageReadError`, not zeros) and its NaN voxels, which SimpleITK reads as
+    0, are restored so `check_finite` sees them (`mvikit.imaging._nifti`).
+    """
     import SimpleITK as sitk
 
-    return sitk.GetArrayFromImage(read_image(path, series_uid))
+    array = sitk.GetArrayFromImage(read_image(path, series_uid))
+    path = Path(os.fspath(path))
+    if path.is_file() and is_nifti(path):
+        array = check_nifti_voxels(path, array)
+    return array
 
 
 @_keeps_locale
@@ -239,12 +249,20 @@ def write_image(volume, path, *, compress: bool = True) -> Path:
     os.close(handle)
     try:
         sitk.WriteImage(image, tmp, useCompression=compress)
+        # mkstemp creates the file 0600; the image gets the mode any new file would
+        os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
     return path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _first_line(exc: Exception) -> str:

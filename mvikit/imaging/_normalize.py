@@ -122,7 +122,7 @@ class IntensityNormalizer(VolumeTransformerBase):
                 f"patient {patient_id!r}: mask {task.inputs[1]!r} has shape {mask.shape}, "
                 f"image {task.inputs[0]!r} has shape {image.shape}."
             )
-        check_mask_nonempty(mask, patient_id=patient_id, column=task.inputs[1])
+        mask = check_mask_nonempty(mask, patient_id=patient_id, column=task.inputs[1])
         if self.region == "roi":
             region = distance_from_mask(mask, image.spacing, self.roi_margin_mm) <= \
                 self.roi_margin_mm

@@ -9,7 +9,7 @@ from ..utils._validation import StrOptions
 from ._base import Task, VolumeTransformerBase
 from ._volume import Volume
 
-__all__ = ["VolumeResampler", "resample_volume"]
+__all__ = ["VolumeResampler", "resample_volume", "resample_mask"]
 
 
 def _target_spacing(spacing, volume: Volume) -> tuple:
@@ -43,6 +43,49 @@ def resample_volume(volume: Volume, spacing, *, interpolation: str = "linear") -
     )
     return Volume(sitk.GetArrayFromImage(resampled), spacing=new_spacing,
                   origin=volume.origin, direction=volume.direction)
+
+
+def resample_mask(mask: Volume, image: Volume) -> Volume:
+    """Resample ``mask`` onto ``image``'s voxel grid (nearest neighbour, in physical space).
+
+    Each image voxel takes the label of the mask voxel nearest to the same
+    physical point (origin, spacing and direction of both are honoured, so a
+    mirrored or shifted mask lands on the right anatomy); points outside the
+    mask are background.
+
+    Parameters
+    ----------
+    mask : Volume
+        The segmentation, on its own grid.
+    image : Volume
+        The image whose grid (shape, spacing, origin, direction) the result takes.
+
+    Returns
+    -------
+    Volume
+        The labels on the image grid, same dtype as ``mask``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mvikit import Volume
+    >>> from mvikit.imaging import resample_mask
+    >>> image = Volume(np.zeros((1, 1, 4)))
+    >>> flipped = Volume(np.array([[[1, 0, 0, 0]]]), origin=(3, 0, 0),
+    ...                  direction=(-1, 0, 0, 0, 1, 0, 0, 0, 1))
+    >>> resample_mask(flipped, image).array.ravel().tolist()
+    [0, 0, 0, 1]
+    """
+    import SimpleITK as sitk
+
+    reference = sitk.Image([int(s) for s in image.shape[::-1]], sitk.sitkUInt8)
+    reference.SetSpacing(tuple(reversed(image.spacing)))
+    reference.SetOrigin(image.origin)
+    reference.SetDirection(image.direction)
+    source = mask.to_sitk()
+    resampled = sitk.Resample(source, reference, sitk.Transform(), sitk.sitkNearestNeighbor,
+                              0, source.GetPixelID())
+    return image.with_array(sitk.GetArrayFromImage(resampled))
 
 
 class VolumeResampler(VolumeTransformerBase):

@@ -8,10 +8,11 @@ from numbers import Real
 import numpy as np
 from scipy import ndimage
 
-from ..exceptions import ColumnRoleError, DataWarning, EmptyMaskError
+from ..exceptions import ColumnRoleError, EmptyMaskError
 from ..utils._validation import StrOptions
+from ..utils._warnings import PatientWarning
 from ._base import Task, VolumeTransformerBase
-from ._checks import check_mask_nonempty
+from ._checks import check_mask_nonempty, mask_foreground
 from ._volume import Volume
 
 __all__ = ["PeritumoralShell", "distance_from_mask"]
@@ -169,7 +170,8 @@ class PeritumoralShell(VolumeTransformerBase):
         distance = distance_from_mask(tumor_array, tumor.spacing, max(distances))
         outside = distance > 0
         if len(volumes) > 1:
-            outside &= volumes[1].array > 0
+            outside &= mask_foreground(volumes[1].array, patient_id=patient_id,
+                                       column=self.liver_mask_)
         shells = []
         for d, column in zip(distances, self.shell_columns_):
             shell = (outside & (distance <= d)).astype(np.uint8)
@@ -190,8 +192,6 @@ class PeritumoralShell(VolumeTransformerBase):
         low = np.array([p.min() for p in present]) * spacing
         high = (np.asarray(tumor_array.shape) - 1 - np.array([p.max() for p in present])) * spacing
         if min(low.min(), high.min()) < distance:
-            warnings.warn(
-                f"patient {patient_id!r}: the tumour in {self.mask!r} lies within "
-                f"{distance:g} mm of the image border, so its peritumoral shell is cut there.",
-                DataWarning, stacklevel=4,
-            )
+            warnings.warn(PatientWarning(
+                f"the tumour lies within {distance:g} mm of the image border, so its "
+                "peritumoral shell is cut there", column=self.mask, patient_id=patient_id))

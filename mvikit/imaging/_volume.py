@@ -34,24 +34,70 @@ IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
+def _floats(value, name: str) -> tuple:
+    try:
+        values = tuple(float(v) for v in np.ravel(value))
+    except (TypeError, ValueError) as exc:
+        raise VolumeError(f"`{name}` must be numbers; got {value!r}.") from exc
+    if not all(np.isfinite(values)):
+        raise VolumeError(f"`{name}` must be finite; got {values}.")
+    return values
+
+
 def _as_triple(value, name: str, default):
     if value is None:
         return default
-    triple = tuple(float(v) for v in np.ravel(value))
+    triple = _floats(value, name)
     if len(triple) != 3:
         raise VolumeError(f"`{name}` must have 3 values, got {len(triple)}: {value!r}.")
     return triple
 
 
+# ITK itself accepts any invertible matrix; a direction that is not a rotation or
+# reflection to this tolerance is a corrupt header (float32 NIfTI headers are ~1e-7 off).
+_ORTHONORMAL_TOL = 1e-3
+
+
 def _as_direction(value) -> tuple:
     if value is None:
         return _IDENTITY
-    direction = tuple(float(v) for v in np.ravel(value))
+    direction = _floats(value, "direction")
     if len(direction) != 9:
         raise VolumeError(
             f"`direction` must have 9 values (a 3x3 matrix, row-major), got {len(direction)}."
         )
+    matrix = np.reshape(direction, (3, 3))
+    if not np.allclose(matrix @ matrix.T, np.eye(3), atol=_ORTHONORMAL_TOL):
+        raise VolumeError(
+            f"`direction` {direction} is not orthonormal (its rows must be unit vectors at "
+            "right angles: direction cosines). A singular or scaled matrix is a corrupt "
+            "header; fix it, or pass the scanner's direction cosines."
+        )
     return direction
+
+
+def _as_voxels(data) -> np.ndarray:
+    """A numeric, non-empty 3D copy of ``data``; booleans become uint8."""
+    try:
+        array = np.array(data, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise VolumeError(f"Volume data cannot be read as an array ({exc}).") from exc
+    if array.ndim != 3:
+        raise VolumeError(
+            f"A volume must be 3D (D, H, W); got an array of shape {array.shape}. "
+            "Add a leading axis for a single slice: array[np.newaxis]."
+        )
+    if array.size == 0:
+        raise VolumeError(f"A volume must hold voxels; got an empty array of shape {array.shape}.")
+    if array.dtype == bool:
+        array = array.astype(np.uint8)
+    if array.dtype.kind not in "iuf":
+        raise VolumeError(
+            f"Volume voxels must be real numbers; got dtype {array.dtype}"
+            + (" (complex: take np.abs or the real part first)" if array.dtype.kind == "c"
+               else "") + "."
+        )
+    return array
 
 
 def _looks_like_image_path(value: Any) -> bool:
@@ -121,14 +167,7 @@ class Volume:
         self._series_uid = series_uid
         self._token = uuid.uuid4().hex
         if data is not None:
-            array = np.array(data, copy=True)
-            if array.ndim != 3:
-                raise VolumeError(
-                    f"A volume must be 3D (D, H, W); got an array of shape {array.shape}. "
-                    "Add a leading axis for a single slice: array[np.newaxis]."
-                )
-            if array.dtype == bool:
-                array = array.astype(np.uint8)
+            array = _as_voxels(data)
             array.flags.writeable = False
             self._array = array
             self._path = None
@@ -141,8 +180,9 @@ class Volume:
             self._path = Path(os.fspath(path))
             self._read_header()
             self._override_geometry(spacing, origin, direction)
-        if min(self._spacing) <= 0 or not np.all(np.isfinite(self._spacing)):
-            raise VolumeError(f"`spacing` must be positive and finite, got {self._spacing}.")
+        if min(self._spacing) <= 0:
+            where = f"{str(self._path)!r}: " if self._path is not None else ""
+            raise VolumeError(f"{where}`spacing` must be positive, got {self._spacing}.")
 
     # ------------------------------------------------------------------ I/O
     def _read_header(self) -> None:
@@ -150,9 +190,12 @@ class Volume:
 
         header = read_image_header(self._path, series_uid=self._series_uid)
         self._shape = header["shape"]
-        self._spacing = header["spacing"]
-        self._origin = header["origin"]
-        self._direction = header["direction"]
+        try:
+            self._spacing = _as_triple(header["spacing"], "spacing", None)
+            self._origin = _as_triple(header["origin"], "origin", None)
+            self._direction = _as_direction(header["direction"])
+        except VolumeError as exc:
+            raise ImageReadError(f"{str(self._path)!r}: the header is invalid: {exc}") from None
 
     def _override_geometry(self, spacing, origin, direction) -> None:
         given = {"spacing": _as_triple(spacing, "spacing", None),

@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 
 from mvikit.exceptions import MetricInputError
 
+from ..utils._align import align_by_patient
 from ._checks import _check_alpha, _check_target, _index_of, _where
 from ._results import BootstrapResult, BootstrapTestResult
 
@@ -96,9 +97,10 @@ def _check_common(y_true, scores, n_resamples, method, alpha):
     if method not in _METHODS:
         raise MetricInputError(f"method must be one of {_METHODS}; got {method!r}.")
     alpha = _check_alpha(alpha)
+    names = [f"scores[{i}]" for i in range(len(scores))]
+    y_true, *scores = align_by_patient(y_true, *scores, names=["y_true", *names])
     index = _index_of(y_true, *scores)
     y, _ = _check_target(y_true, index=index)
-    names = [f"scores[{i}]" for i in range(len(scores))]
     arrays = [_check_aligned(s, len(y), nm, index) for s, nm in zip(scores, names)]
     return y, arrays, alpha
 

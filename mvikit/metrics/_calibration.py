@@ -27,6 +27,14 @@ logger = logging.getLogger(__name__)
 _EPS = 1e-12
 
 
+_SEPARATED = (
+    "The logistic recalibration of y_true on logit(y_prob) has no maximum-likelihood "
+    "solution: y_prob separates the outcomes perfectly (or there are too few patients), so "
+    "the calibration intercept and slope are infinite. Report discrimination only, or "
+    "evaluate on more patients."
+)
+
+
 def _logit(p):
     p = np.clip(p, _EPS, 1 - _EPS)
     return np.log(p / (1 - p))
@@ -67,7 +75,10 @@ def _fit_logistic(X, y, offset, max_iter=100, tol=1e-10):
     else:
         logger.warning("logistic recalibration did not converge in %d iterations", max_iter)
     mu = _expit(X @ beta + offset)
-    cov = np.linalg.inv(X.T @ (X * (mu * (1 - mu))[:, None]))
+    try:
+        cov = np.linalg.inv(X.T @ (X * (mu * (1 - mu))[:, None]))
+    except np.linalg.LinAlgError:
+        raise MetricInputError(_SEPARATED) from None
     return beta, cov
 
 
@@ -80,22 +91,28 @@ def _calibration_in_the_large(y, p):
 def _recalibration(y, p):
     """Intercept and slope of logit P(y=1) = a + b logit(p) (Cox 1958).
 
-    When the predictions separate the outcomes (every event scored at least as high
-    as every non-event), the maximum-likelihood slope is infinite: a `DataWarning`
-    says so and the slope is ``inf``, the intercept and both standard errors NaN
-    (R's ``glm`` warns "fitted probabilities numerically 0 or 1" and prints huge,
-    meaningless numbers instead).
+    When the predictions separate the outcomes, the maximum-likelihood slope is
+    infinite: a `DataWarning` says so and the slope is ``+-inf``, the intercept and
+    both standard errors NaN (R's ``glm`` warns "fitted probabilities numerically 0
+    or 1" and prints huge, meaningless numbers instead); this reaches bootstrap
+    replicates (`optimism_corrected`), while `calibration_stats` refuses such
+    predictions up front.
     """
     lp = _logit(p)
+    if np.ptp(lp) == 0:
+        raise MetricInputError(
+            f"y_prob is constant ({p[0]:.6g} for every patient): the calibration slope is "
+            "undefined. Check the model's predictions.")
     events, others = lp[y == 1], lp[y == 0]
-    if events.size and others.size and others.max() <= events.min():
+    if events.size and others.size and (others.max() <= events.min()
+                                        or events.max() <= others.min()):
+        sign = 1.0 if others.max() <= events.min() else -1.0
         warnings.warn(
-            f"The predictions separate the outcomes perfectly ({events.size} events all "
-            f"scored at least as high as the {others.size} non-events): the calibration "
-            "slope is infinite (not identified); reported as inf with NaN intercept and "
-            "standard errors. Calibration-in-the-large is still estimated.", DataWarning,
+            f"The predictions separate the outcomes perfectly ({events.size} events, "
+            f"{others.size} non-events): the calibration slope is {sign * np.inf} (not "
+            "identified); reported with NaN intercept and standard errors.", DataWarning,
             stacklevel=3)
-        return np.array([np.nan, np.inf]), np.array([np.nan, np.nan])
+        return np.array([np.nan, sign * np.inf]), np.array([np.nan, np.nan])
     beta, cov = _fit_logistic(np.column_stack([np.ones_like(lp), lp]), y, np.zeros_like(lp))
     return beta, np.sqrt(np.diag(cov))
 
@@ -180,6 +197,16 @@ def hosmer_lemeshow(y_true, y_prob, n_groups=10, grouping="stata"):
         .agg(n=("y", "size"), observed=("y", "sum"), expected=("p", "sum"), mean_risk=("p", "mean"))
         .reset_index(drop=True)
     )
+    if len(table) < n_groups:
+        warnings.warn(
+            f"hosmer_lemeshow: only {len(table)} risk groups could be formed of the "
+            f"{n_groups} requested ({len(y)} patients, tied y_prob); the chi-square reference "
+            f"has {len(table) - 2} df and is unreliable with few patients per group.",
+            DataWarning, stacklevel=2)
+    if len(table) < 3:
+        raise MetricInputError(
+            f"hosmer_lemeshow needs at least 3 risk groups (df = groups - 2); y_prob forms "
+            f"only {len(table)}. Use more patients, or fewer tied predictions.")
     e, o, n = table["expected"], table["observed"], table["n"]
     statistic = float(np.sum((o - e) ** 2 / (e * (1 - e / n))))
     df = len(table) - 2
@@ -253,6 +280,9 @@ def calibration_stats(y_true, y_prob, *, n_groups=10, alpha=0.05, intercept="in-
         raise MetricInputError(f"intercept must be one of {_INTERCEPTS}; got {intercept!r}.")
     y, (p,), _, _ = _check_binary_inputs(y_true, y_prob, names=["y_prob"], probabilities=True)
     z = stats.norm.ppf(1 - alpha / 2)
+    if p[y == 0].max() < p[y == 1].min() or p[y == 1].max() < p[y == 0].min():
+        # logit(p) is monotone in p, so the recalibration slope's MLE is infinite
+        raise MetricInputError(_SEPARATED)
     (joint, slope), (joint_se, slope_se) = _recalibration(y, p)
     if intercept == "recalibration":
         citl, citl_se = float(joint), float(joint_se)

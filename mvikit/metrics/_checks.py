@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mvikit.exceptions import MetricInputError
+from mvikit.utils._align import align_by_patient
 
 __all__: list[str] = []
 
@@ -159,6 +160,7 @@ def _check_score_matrix(y_score, n, name="y_score", index=None):
 def _check_class_scores(y_true, y_score, labels=None):
     """Multiclass outcomes and an (n, n_classes) score matrix whose columns are ``labels``
     (default: the sorted classes of ``y_true``): ``(y, score, labels)``."""
+    y_true, y_score = align_by_patient(y_true, y_score, names=["y_true", "y_score"])
     index = _index_of(y_true, y_score)
     y, classes = _check_target(y_true, index=index)
     score = _check_score_matrix(y_score, len(y), index=index)
@@ -191,11 +193,15 @@ def _check_thresholds(thresholds, name="thresholds"):
 
 
 def _check_binary_inputs(y_true, *scores, names=None, probabilities=False):
-    """Validate a binary outcome and any number of matching score vectors."""
-    index = _index_of(y_true, *scores)
-    y, classes = _check_binary_target(y_true, index=index)
+    """Validate a binary outcome and any number of matching score vectors.
+
+    Pandas inputs are paired by patient id (see `mvikit.utils.align_by_patient`).
+    """
     if names is None:
         names = ["y_score"] if len(scores) == 1 else [f"y_score[{i}]" for i in range(len(scores))]
+    y_true, *scores = align_by_patient(y_true, *scores, names=["y_true", *names])
+    index = _index_of(y_true, *scores)
+    y, classes = _check_binary_target(y_true, index=index)
     checked = [
         _check_scores(s, len(y), name, index, probabilities) for s, name in zip(scores, names)
     ]

@@ -4,10 +4,12 @@ improvement (IDI) of a new model over an old one (Pencina et al. 2008, 2011).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 
-from mvikit.exceptions import MetricInputError
+from mvikit.exceptions import DataWarning, MetricInputError
 
 from ._checks import _check_alpha, _check_binary_inputs, _check_thresholds
 from ._results import ReclassificationResult
@@ -35,6 +37,12 @@ def _result(event, var_event, nonevent, var_nonevent, kind, alpha):
         z = estimate / se
     else:
         z = 0.0 if estimate == 0 else float(np.copysign(np.inf, estimate))
+        if estimate != 0:
+            warnings.warn(
+                f"{kind.upper() if kind == 'idi' else 'NRI'}: the standard error is 0 (every "
+                "event, and every non-event, moved the same way), so the z statistic is "
+                "infinite and the CI has zero width; the sample is too small or degenerate for "
+                "this test.", DataWarning, stacklevel=3)
     half = stats.norm.ppf(1 - alpha / 2) * se
     return ReclassificationResult(
         estimate=float(estimate),

@@ -17,6 +17,7 @@ from scipy import stats
 
 from mvikit.exceptions import MetricInputError
 
+from ..utils._align import align_by_patient
 from ._bootstrap import _distribution, _percentile_ci
 from ._checks import (
     _check_class_scores,
@@ -265,6 +266,7 @@ def delong_covariance(y_true, y_scores):
     >>> res.auc
     array([0.8889, 1.    ])
     """
+    y_true, y_scores = align_by_patient(y_true, y_scores, names=["y_true", "y_scores"])
     names = tuple(y_scores.columns) if isinstance(y_scores, pd.DataFrame) else None
     matrix = np.asarray(y_scores, dtype=np.float64)
     if matrix.ndim != 2:

@@ -4,6 +4,8 @@ Youden's threshold, Cohen's kappa and McNemar's test of two classifiers.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 from sklearn.metrics import confusion_matrix, roc_curve
@@ -11,8 +13,9 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.inter_rater import cohens_kappa
 from statsmodels.stats.proportion import proportion_confint
 
-from mvikit.exceptions import MetricInputError
+from mvikit.exceptions import DataWarning, MetricInputError
 
+from ..utils._align import align_by_patient
 from ._checks import (
     _as_1d,
     _check_alpha,
@@ -105,6 +108,8 @@ def threshold_metrics(y_true, y_score_or_pred, threshold=0.5, alpha=0.05):
     [0.301, 0.954]
     """
     alpha = _check_alpha(alpha)
+    y_true, y_score_or_pred = align_by_patient(y_true, y_score_or_pred,
+                                               names=["y_true", "y_score_or_pred"])
     index = _index_of(y_true, y_score_or_pred)
     y, classes = _check_binary_target(y_true, index=index)
     raw = _as_1d(y_score_or_pred, "y_score_or_pred")
@@ -127,6 +132,13 @@ def threshold_metrics(y_true, y_score_or_pred, threshold=0.5, alpha=0.05):
         ("accuracy", tp + tn, len(y)),
     ]:
         values[name], ci[name] = _wilson(count, nobs, alpha)
+    undefined = [name for name, nobs in (("sensitivity", tp + fn), ("specificity", tn + fp),
+                                         ("ppv", tp + fp), ("npv", tn + fn)) if nobs == 0]
+    if undefined:
+        warnings.warn(
+            f"threshold_metrics: {', '.join(undefined)} undefined (NaN): no patient is "
+            f"{'predicted positive' if 'ppv' in undefined else 'predicted negative'} at "
+            f"threshold {threshold!r}.", DataWarning, stacklevel=2)
     jaccard, (j_lo, j_hi) = _wilson(tp, tp + fp + fn, alpha)
     values["f1"] = 2 * jaccard / (1 + jaccard)
     ci["f1"] = (2 * j_lo / (1 + j_lo), 2 * j_hi / (1 + j_hi))
@@ -171,8 +183,15 @@ def youden_threshold(y_true, y_score):
     """
     y, (score,), _, _ = _check_binary_inputs(y_true, y_score)
     fpr, tpr, thresholds = roc_curve(y, score, drop_intermediate=False)
-    j = tpr - fpr
+    # roc_curve's first threshold (inf: nobody positive) is no cut-off a paper can report
+    j = np.where(np.isfinite(thresholds), tpr - fpr, -np.inf)
     best = int(np.argmax(j))
+    if np.ptp(score) == 0:
+        warnings.warn(
+            f"youden_threshold: y_score is constant ({score[0]:.6g} for all {len(score)} "
+            "patients), so no threshold separates the classes (J = 0); the threshold returned "
+            "is that value (every patient positive). Check the model's predictions.",
+            DataWarning, stacklevel=2)
     return YoudenResult(
         threshold=float(thresholds[best]),
         sensitivity=float(tpr[best]),
@@ -223,6 +242,7 @@ def kappa(y1, y2, *, weights=None, labels=None, alpha=0.05):
     alpha = _check_alpha(alpha)
     if weights not in (None, "linear", "quadratic"):
         raise MetricInputError(f"weights must be None, 'linear' or 'quadratic'; got {weights!r}.")
+    y1, y2 = align_by_patient(y1, y2, names=["y1", "y2"])
     index = _index_of(y1, y2)
     a, _ = _check_target(y1, "y1", index)
     b = _as_1d(y2, "y2")
@@ -235,7 +255,14 @@ def kappa(y1, y2, *, weights=None, labels=None, alpha=0.05):
     res = cohens_kappa(table, wt=weights, weights=None if weights is None else np.arange(len(labels)))
     se = float(np.sqrt(res.var_kappa))
     z_half = stats.norm.ppf(1 - alpha / 2) * se
-    statistic = float(res.kappa / np.sqrt(res.var_kappa0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = float(res.kappa / np.sqrt(res.var_kappa0))
+    if not np.isfinite(statistic):
+        constant = "y1" if len(np.unique(a)) == 1 else "y2" if len(np.unique(b)) == 1 else None
+        warnings.warn(
+            "kappa: the test of no agreement beyond chance is undefined (null variance 0)"
+            + (f": {constant} uses a single category" if constant else "")
+            + "; statistic and p_value are NaN.", DataWarning, stacklevel=2)
     return KappaResult(
         kappa=float(res.kappa),
         se=se,
@@ -290,6 +317,8 @@ def mcnemar_test(y_true, pred_a, pred_b, *, exact=True, correction=True, subset=
     """
     if subset not in ("all", "positives", "negatives"):
         raise MetricInputError(f"subset must be 'all', 'positives' or 'negatives'; got {subset!r}.")
+    y_true, pred_a, pred_b = align_by_patient(y_true, pred_a, pred_b,
+                                              names=["y_true", "pred_a", "pred_b"])
     index = _index_of(y_true, pred_a, pred_b)
     y, classes = _check_binary_target(y_true, index=index)
     a = _as_binary_prediction(pred_a, classes, len(y), "pred_a", index)

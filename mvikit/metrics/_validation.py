@@ -12,6 +12,7 @@ from sklearn.utils import _safe_indexing, check_random_state
 
 from mvikit.exceptions import MetricInputError
 
+from ..utils._align import align_to_rows
 from ._calibration import _recalibration
 from ._checks import _check_binary_target, _index_of
 from ._results import OptimismResult
@@ -147,6 +148,7 @@ def optimism_corrected(
     if not (isinstance(n_bootstrap, (int, np.integer)) and n_bootstrap >= 1):
         raise MetricInputError(f"n_bootstrap must be a positive integer; got {n_bootstrap!r}.")
     scorers = _resolve_scoring(scoring)
+    y = align_to_rows(y, X)
     y01, classes = _check_binary_target(y, index=_index_of(y, X))
     y_raw = np.asarray(y)
     if len(y_raw) != (X.shape[0] if hasattr(X, "shape") else len(X)):

@@ -27,6 +27,7 @@ from sklearn.model_selection import (
 from sklearn.utils import _safe_indexing, check_random_state
 
 from ..exceptions import CohortError
+from ..utils._align import align_to_rows
 from ._results import ModelComparison
 from ._scoring import resolve_scoring
 from ._splitters import ExternalValidationSplit, LeaveOneCentreOut, _check_groups
@@ -141,7 +142,7 @@ def compare_models(models, X, y, *, cv=None, scoring=None, groups=None, referenc
     """
     names, models = _check_models(models)
     sample_ids = X.index.to_numpy() if isinstance(X, pd.DataFrame) else np.arange(_n_rows(X))
-    y = _check_target(y, sample_ids)
+    y = _check_target(align_to_rows(y, X), sample_ids)
     classes = np.unique(y)
     pos_index = _positive_index(classes, pos_label)
     reference = names[0] if reference is None else reference

@@ -28,8 +28,11 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from ..exceptions import CohortError, ColumnRoleError, DataWarning
+from ..utils._data import check_features
 from ..utils._roles import check_cohort_frame, resolve_columns
 from ..utils._validation import Interval, Real, StrOptions, fit_context
+from ._types import (apply_spellings, category_spellings, check_not_dates, numeric_reading,
+                     to_numbers, warn_converted, warn_merged)
 
 __all__ = ["ClinicalPreprocessor"]
 
@@ -69,7 +72,32 @@ def _as_float(series: pd.Series, column) -> np.ndarray:
             f"patient(s) {_first_ids(series.index, bad)} (e.g. {series[bad].iloc[0]!r}). "
             "Fix or blank these cells."
         )
-    return converted.to_numpy(dtype=float, na_value=np.nan)
+    values = converted.to_numpy(dtype=float, na_value=np.nan)
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise CohortError(
+            f"Column {column!r} has infinite values for patient(s) "
+            f"{_first_ids(series.index, infinite)} ({int(infinite.sum())} in all); usually a "
+            "division by zero or a log of 0 upstream. Fix them, or blank them to be imputed."
+        )
+    return values
+
+
+def _check_scalable(values: np.ndarray, columns, index) -> None:
+    """A value so large that the column's variance overflows (1e308) would make the
+    whole scaled column NaN for every patient: name it instead."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = np.nanstd(values, axis=0)
+        mean = np.nanmean(values, axis=0)
+    for j in np.flatnonzero(~(np.isfinite(spread) & np.isfinite(mean))):
+        column = values[:, j]
+        huge = np.abs(column) >= np.nanmax(np.abs(column)) / 1e3
+        raise CohortError(
+            f"Column {columns[j]!r} holds values too large to scale (e.g. "
+            f"{column[huge][0]:.6g} for patient(s) {_first_ids(index, huge)}): its variance "
+            "overflows and every patient's value would become NaN. Check the units or a typo "
+            "in these cells, or log-transform the column."
+        )
 
 
 def _as_binary(series: pd.Series, column) -> np.ndarray:
@@ -141,6 +169,13 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         Column names of ``X`` (only when ``X`` is a DataFrame with string names).
     clinical_columns_ : list
         The clinical columns used, in frame order.
+    text_numeric_columns_ : dict
+        Text columns whose every cell is a number (``"12,5"``, ``"61 y"``),
+        read as numbers (with a `DataWarning`), and how.
+    category_spellings_ : dict
+        Per categorical column whose spellings differ only in case or blanks
+        (merged with a `DataWarning`): the canonical spelling of each
+        ``strip().casefold()`` key, applied again at transform.
     numeric_columns_, binary_columns_, categorical_columns_ : list
         The clinical columns by kind.
     log_columns_ : list
@@ -175,6 +210,13 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
 
     Notes
     -----
+    Hospital exports are read as a careful analyst would: a text column of
+    numbers (decimal commas, one unit after a space) becomes numeric, spellings
+    of one category that differ in case or blanks are merged, both with a
+    `DataWarning` naming the column; a date column, numbers in several units,
+    and mostly-numeric text with a few other cells (``"<5"``) are errors naming
+    the column and patients.
+
     A missing value is replaced by the training median (numeric, in original
     units, before the log) or by the most frequent value (booleans,
     categories); with ``add_indicator=True`` the indicator carries the
@@ -228,8 +270,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         if isinstance(X, pd.DataFrame):
             validate_data(self, X, skip_check_array=True, reset=reset)
             return check_cohort_frame(X)
-        array = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan",
-                              dtype="numeric")
+        array = check_features(self, X, reset=reset, allow_nan=True, dtype="numeric")
         return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
 
     def _select_clinical(self, frame: pd.DataFrame) -> list:
@@ -244,6 +285,36 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
                 "with clinical columns or name them with clinical=[...]."
             )
         return columns
+
+    def _read_types(self, frame: pd.DataFrame, columns) -> pd.DataFrame:
+        """Decide (in fit) how text columns are read; see `mvikit.preprocessing._types`."""
+        self.text_numeric_columns_, self.category_spellings_ = {}, {}
+        frame = frame.copy(deep=False)
+        for c in columns:
+            series = frame[c]
+            check_not_dates(series, c)
+            how = numeric_reading(series, c)
+            if how is not None:
+                warn_converted(series, c, how)
+                self.text_numeric_columns_[c] = how
+                frame[c] = to_numbers(series, c)
+            elif _column_kind(series) == "categorical":
+                canonical, merges = category_spellings(series)
+                warn_merged(series, c, merges)
+                if merges:
+                    self.category_spellings_[c] = canonical
+                    frame[c] = apply_spellings(series, canonical)
+        return frame
+
+    def _reapply_types(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if not (self.text_numeric_columns_ or self.category_spellings_):
+            return frame
+        frame = frame.copy(deep=False)
+        for c in self.text_numeric_columns_:
+            frame[c] = to_numbers(frame[c], c)
+        for c, canonical in self.category_spellings_.items():
+            frame[c] = apply_spellings(frame[c], canonical)
+        return frame
 
     # -------------------------------------------------------------------- fit
     @fit_context(prefer_skip_nested_validation=True)
@@ -263,6 +334,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         frame = self._frame(X, reset=True)
         self._input_names = np.asarray(frame.columns, dtype=object)
         columns = self._select_clinical(frame)
+        frame = self._read_types(frame, columns)
         empty = [c for c in columns if frame[c].isna().all()]
         if empty:
             raise CohortError(
@@ -300,6 +372,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         values = np.column_stack([_as_float(frame[c], c) for c in cols])
         self.numeric_imputer_ = SimpleImputer(strategy="median").fit(values)
         filled = self._log(self.numeric_imputer_.transform(values))
+        _check_scalable(filled, cols, frame.index)
         self.scaler_ = StandardScaler().fit(filled) if self.scale else None
         return dict(zip(cols, self.numeric_imputer_.statistics_.tolist()))
 
@@ -429,7 +502,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             Columns in the order of ``get_feature_names_out()``.
         """
         check_is_fitted(self, "feature_map_")
-        frame = self._frame(X, reset=False)
+        frame = self._reapply_types(self._frame(X, reset=False))
         blocks = []
         if self.numeric_columns_:
             values = np.column_stack([_as_float(frame[c], c) for c in self.numeric_columns_])

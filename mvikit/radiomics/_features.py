@@ -11,13 +11,14 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import CohortError, ColumnRoleError, DataWarning, FeatureExtractionError
+from ..exceptions import CohortError, ColumnRoleError, FeatureExtractionError
 from ..imaging import PeritumoralShell
 from ..utils._roles import check_cohort_frame, resolve_columns
 from ..utils._validation import HasMethods, Integral, Interval, Real, StrOptions, fit_context
+from ..utils._warnings import PatientWarning, aggregate_patient_warnings
 from ._cache import FeatureCache, cache_location
 from ._plan import (_extract_patient, _extractor, _fill, _Job, _look_up, _Pending, _prepare,
-                    _settings_key, _where)
+                    _settings_key)
 from ._settings import resolve_params
 from ._worker import extract_pairs, single_threaded_itk
 
@@ -343,6 +344,12 @@ class RadiomicsFeatures(TransformerMixin, BaseEstimator):
                 for roi, mask in rois]
 
     def _extract(self, X: pd.DataFrame) -> list:
+        """Every patient's features; per-patient warnings (shells cut by the border,
+        failed extractions) are aggregated into one per column and cause."""
+        with aggregate_patient_warnings(type(self).__name__, stacklevel=4):
+            return self._extract_all(X)
+
+    def _extract_all(self, X: pd.DataFrame) -> list:
         """Extract every patient (in parallel); one dict of features per patient.
 
         The parent looks each (patient, volume, ROI) up in the cache and, for
@@ -395,10 +402,9 @@ class RadiomicsFeatures(TransformerMixin, BaseEstimator):
             if isinstance(outcome, Exception):
                 if self.on_error == "raise":
                     raise outcome
-                warnings.warn(
-                    f"{_where(patient_id, job)}: extraction failed, its features are NaN "
-                    f"({outcome})", DataWarning, stacklevel=4,
-                )
+                warnings.warn(PatientWarning(
+                    f"extraction of {job.volume!r} failed, its features are NaN",
+                    column=job.mask, patient_id=patient_id, detail=str(outcome)))
             elif outcome is not None:
                 prefix = f"{job.volume}_{job.roi}_"
                 features.update({prefix + name: value for name, value in outcome.items()})

@@ -21,7 +21,7 @@ import pandas as pd
 from ..exceptions import (EmptyMaskError, FeatureExtractionError, InvalidSettingsError,
                           VolumeError)
 from ..imaging import as_volume
-from ..imaging._checks import check_finite, check_mask_matches
+from ..imaging._checks import check_finite, check_mask_matches, mask_foreground
 from ..utils._roles import _is_missing
 from ._cache import FeatureCache, entry_key, settings_digest, volume_digest
 from ._worker import Pair, extract_pairs, extractor, single_threaded_itk
@@ -68,7 +68,7 @@ def _checked_pair(patient_id, job: _Job, image, mask):
     check_mask_matches(image, mask, patient_id=patient_id, image_column=job.volume,
                        mask_column=job.mask)
     check_finite(image.array, patient_id=patient_id, column=job.volume)
-    binary = mask.array > 0
+    binary = mask_foreground(mask.array, patient_id=patient_id, column=job.mask)
     n_voxels = int(np.count_nonzero(binary))
     if n_voxels == 0:
         raise EmptyMaskError(

@@ -19,9 +19,11 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ..clinical import EmptySelectionError
+from ..exceptions import CohortError
+from ..utils._data import check_classification_data, check_features
 from ..utils._validation import Interval, StrOptions, fit_context
 from ._selection import _FrameSelector, _names
 
@@ -40,7 +42,7 @@ def _fit_lasso(estimator, X: np.ndarray, y: np.ndarray, *, binary: bool = True):
     """Standardise, then L1 logistic regression with the penalty chosen by CV."""
     target = type_of_target(y, raise_unknown=True)
     if binary and target != "binary":
-        raise ValueError(
+        raise CohortError(
             f"Only binary classification is supported. {type(estimator).__name__} fits a "
             f"binary signature; y has {len(np.unique(y))} classes ({target}). Binarise y "
             "(e.g. MVI present vs absent)."
@@ -247,7 +249,7 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         self : RadScore
         """
-        X, y = validate_data(self, X, y, dtype=float)
+        X, y = check_classification_data(self, X, y)
         self.classes_ = np.unique(y)
         self.scaler_, self.estimator_ = _fit_lasso(self, X, y)
         self.C_ = float(self.estimator_.C_)
@@ -288,7 +290,7 @@ class RadScore(ClassifierMixin, TransformerMixin, BaseEstimator):
         ndarray of shape (n_patients,)
         """
         check_is_fitted(self, "coef_")
-        X = validate_data(self, X, reset=False, dtype=float)
+        X = check_features(self, X, reset=False)
         return X @ self.coef_[0] + self.intercept_[0]
 
     def predict_proba(self, X):

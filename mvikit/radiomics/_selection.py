@@ -16,9 +16,10 @@ import pandas as pd
 from scipy import stats
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin, f_classif, mutual_info_classif
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ..clinical import EmptySelectionError
+from ..utils._data import check_classification_data, check_features
 from ..utils._validation import Interval, StrOptions, fit_context
 
 __all__ = ["NearZeroVarianceFilter", "CorrelationFilter", "UnivariateFilter", "MRMRSelector"]
@@ -29,9 +30,9 @@ class _FrameSelector(SelectorMixin, BaseEstimator):
 
     def _validate(self, X, y=None, reset=True):
         if y is None:
-            values = validate_data(self, X, reset=reset, dtype=float)
+            values = check_features(self, X, reset=reset)
         else:
-            values = validate_data(self, X, y, reset=reset, dtype=float)
+            values = check_classification_data(self, X, y, reset=reset)
         n_samples = (values if y is None else values[0]).shape[0]
         if reset and n_samples < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 patients to select "

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import CohortError, ColumnRoleError
+from ._align import check_patient_ids
 
 __all__ = ["ColumnRoles", "resolve_columns", "check_cohort_frame", "mask_column_for",
            "is_image_cell"]
@@ -57,23 +58,17 @@ def _is_mask_name(name) -> bool:
 
 
 def check_cohort_frame(X, *, what: str = "X") -> pd.DataFrame:
-    """Check that ``X`` is a cohort frame: a DataFrame with unique patient ids.
+    """Check that ``X`` is a cohort frame: a DataFrame with unique, present patient ids.
 
-    Returns ``X`` unchanged.  Raises `CohortError` naming the duplicated ids.
+    Returns ``X`` unchanged.  Raises `CohortError` (`PatientIdError`) naming the
+    duplicated ids or the rows without an id.
     """
     if not isinstance(X, pd.DataFrame):
         raise CohortError(
             f"{what} must be a pandas DataFrame with one row per patient (the cohort frame); "
             f"got {type(X).__name__}. See mvikit.datasets.load_cohort or make_hcc_cohort."
         )
-    if not X.index.is_unique:
-        duplicated = X.index[X.index.duplicated()].unique().tolist()
-        shown = ", ".join(repr(d) for d in duplicated[:10])
-        more = f" (and {len(duplicated) - 10} more)" if len(duplicated) > 10 else ""
-        raise CohortError(
-            f"Duplicate patient ids in {what}'s index: {shown}{more}. Each patient must be one "
-            "row; merge or rename the duplicated rows."
-        )
+    check_patient_ids(X.index, what=what)
     return X
 
 
