@@ -55,6 +55,14 @@ def seed_ensemble(model, n_seeds: int, first_seed: int):
     return VotingClassifier(members, voting="soft")
 
 
+def _row_params(model, params: dict) -> dict:
+    """The ``--param`` values a row takes: those it has (a student without a teacher
+    keeps its teacher settings)."""
+    own = model.get_params()
+    return {key: value for key, value in params.items() if key in own
+            and not (key.startswith("teacher") and own.get("distillation") == "none")}
+
+
 def chunk_scores(models: dict, X: pd.DataFrame, y: np.ndarray, splits: list,
                  seed: int, n_jobs: int = 1) -> pd.DataFrame:
     """Macro one-vs-one AUC of every model on each of ``splits`` (at least two paired
@@ -102,10 +110,9 @@ def main() -> None:
             chunk = [chunk[0] - 1, chunk[0]]  # an odd last fold is paired with its neighbour
         start, cpu = time.perf_counter(), time.process_time()
         models = mdnet_ablation_models(["III"], preset=args.preset, random_state=chunk[0])
-        # --param reaches the rows whose estimator has that parameter
-        models = {name: seed_ensemble(models[name].set_params(**{
-                      key: value for key, value in params.items()
-                      if key in models[name].get_params()}), args.seeds, 100 * chunk[0])
+        models = {name: seed_ensemble(models[name].set_params(**_row_params(models[name],
+                                                                             params)),
+                                      args.seeds, 100 * chunk[0])
                   for name in rows}
         table = chunk_scores(models, X, y, [splits[k] for k in chunk], seed=chunk[0],
                              n_jobs=args.n_jobs)
