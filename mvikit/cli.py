@@ -105,6 +105,28 @@ def _study_commands(commands):
     compare.add_argument("--overwrite", action="store_true", default=None)
     compare.add_argument("--n-jobs", type=int, default=None)
 
+    tables = commands.add_parser(
+        "mdnet-tables", help="MD-Net's ablation Tables III-IV (or II) on a cohort: every row "
+                             "on the same folds, resumable")
+    tables.add_argument("cohort", type=Path, nargs="?", default=None,
+                        help="cohort CSV or folder with PRE and HBP images (default: the "
+                             "simulated cohort)")
+    tables.add_argument("--outcome", default=None, help="outcome column (with a cohort)")
+    tables.add_argument("--id-column", default=None)
+    tables.add_argument("--n-patients", type=int, default=270,
+                        help="simulated cohort size (default: 270)")
+    tables.add_argument("--tables", nargs="+", default=["III", "IV"],
+                        choices=("II", "III", "IV"))
+    tables.add_argument("--preset", choices=("cpu", "demo", "paper"), default="cpu")
+    tables.add_argument("--folds", type=int, default=5, help="folds per repeat (default: 5)")
+    tables.add_argument("--repeats", type=int, default=5, help="repeats (default: 5)")
+    tables.add_argument("--seed", type=int, default=0)
+    tables.add_argument("--n-jobs", type=int, default=None)
+    tables.add_argument("--cache", type=Path, default=None,
+                        help="folder of finished fits (default: OUT.cache); rerun to resume")
+    tables.add_argument("--out", type=Path, required=True, help="output folder")
+    tables.add_argument("--overwrite", action="store_true")
+
     predict = commands.add_parser("predict", help="predict a cohort with a saved model file")
     predict.add_argument("model", type=Path, help="a .mvikit model file")
     _cohort_arguments(predict)
@@ -142,6 +164,29 @@ def _demo(args) -> int:
     return 0
 
 
+def _mdnet_tables(args) -> int:
+    from .deep import mdnet_tables
+
+    if args.cohort is None:
+        from .datasets import make_hcc_cohort
+
+        cohort = make_hcc_cohort(n_patients=args.n_patients, task="mvi_grade",
+                                 random_state=args.seed)
+        X, y = cohort.X, cohort.y
+    else:
+        from .study import read_study_cohort
+
+        cohort = read_study_cohort(args.cohort, id_column=args.id_column,
+                                   outcome=args.outcome, images=True)
+        X, y = cohort.X, cohort.y
+    cache = args.cache or args.out.with_name(args.out.name + ".cache")
+    result = mdnet_tables(X, y, tables=args.tables, preset=args.preset, n_splits=args.folds,
+                          n_repeats=args.repeats, random_state=args.seed, n_jobs=args.n_jobs,
+                          cache_dir=cache, out=args.out, overwrite=args.overwrite)
+    sys.stdout.write(result.to_markdown())
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point of the ``mvikit`` console script.
 
@@ -173,7 +218,7 @@ def main(argv=None) -> int:
 
     handlers = {"simulate": _simulate, "demo": _demo, "check": _commands.check,
                 "compare": _commands.compare, "predict": _commands.predict,
-                "validate": _commands.validate}
+                "validate": _commands.validate, "mdnet-tables": _mdnet_tables}
     try:
         return handlers[args.command](args)
     except (MvikitError, FileExistsError, FileNotFoundError) as exc:

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mvikit import __version__
@@ -53,3 +54,22 @@ def test_simulate_refuses_to_overwrite(tmp_path, capsys):
 def test_no_command_prints_help(capsys):
     assert main([]) == 1
     assert "simulate" in capsys.readouterr().out
+
+
+def test_mdnet_tables_command_parses():
+    from mvikit.cli import build_parser
+
+    args = build_parser().parse_args(["mdnet-tables", "--out", "t", "--tables", "III",
+                                      "--folds", "2", "--repeats", "1", "--preset", "demo"])
+    assert (args.tables, args.folds, args.repeats, args.preset) == (["III"], 2, 1, "demo")
+
+
+@pytest.mark.slow
+def test_mdnet_tables_command_writes_the_tables(tmp_path):
+    from mvikit.cli import main
+
+    out = tmp_path / "tables"
+    assert main(["mdnet-tables", "--n-patients", "60", "--tables", "IV", "--preset", "demo",
+                 "--folds", "2", "--repeats", "1", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "table_IV.csv", index_col=0)
+    assert "Our method" in table.index and (out.parent / "tables.cache").is_dir()

@@ -250,3 +250,41 @@ def test_crossfit_bad_settings(crossfit_data):
         MDNetClassifier(**{**CROSSFIT, "n_teachers": 7}).fit(X, y)
     with pytest.raises(ValueError, match="distillation='none' uses no teacher"):
         MDNetClassifier(**{**CROSSFIT, "distillation": "none"}).fit(X, y)
+
+
+# ------------------------------------------------------------ Tables III-IV in one call
+def test_mdnet_tables_scores_tables_and_resumes(tmp_path, crossfit_data):
+    from scipy.stats import wilcoxon
+
+    from mvikit.deep import mdnet_tables
+    from mvikit.exceptions import OutputExistsError
+
+    X, y = crossfit_data
+    tiny = {k: v for k, v in CROSSFIT.items() if k not in ("teacher_training", "n_teachers")}
+    tiny.pop("random_state")
+    cache = tmp_path / "cache"
+    result = mdnet_tables(X, y, tables=["IV"], n_splits=3, n_repeats=1, cache_dir=cache,
+                          out=tmp_path / "out", verbose=0, **{**tiny, "max_epochs": 1})
+    scores = result.scores
+    assert len(scores) == 6 * 3 and set(scores["fold"]) == {0, 1, 2}
+    ours = scores[scores["model"] == "Our method"]["auc"].to_numpy()
+    other = scores[scores["model"] == "ours-w/o-feature-distill-loss"]["auc"].to_numpy()
+    table = result.tables["IV"]
+    assert table.loc["ours-w/o-feature-distill-loss", "p (AUC)"] == pytest.approx(
+        wilcoxon(other, ours).pvalue)
+    mean, sd = (float(v) for v in table.loc["Our method", "AUC"].split(" +/- "))
+    assert mean == pytest.approx(100 * ours.mean(), abs=0.006)
+    assert sd == pytest.approx(100 * ours.std(ddof=1), abs=0.006)
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "table_IV.csv", "scores.csv", "predictions.csv", "report.md"}
+    # resumable: a lost prediction is refitted, the others are read back untouched
+    files = sorted(cache.glob("*.npy"))
+    assert len(files) == 18
+    stamps = {f: f.stat().st_mtime_ns for f in files[1:]}
+    files[0].unlink()
+    again = mdnet_tables(X, y, tables=["IV"], n_splits=3, n_repeats=1, cache_dir=cache,
+                         verbose=0, **{**tiny, "max_epochs": 1})
+    pd.testing.assert_frame_equal(again.scores, scores)
+    assert all(f.stat().st_mtime_ns == stamp for f, stamp in stamps.items())
+    with pytest.raises(OutputExistsError):
+        mdnet_tables(X, y, tables=["IV"], out=tmp_path / "out", verbose=0)

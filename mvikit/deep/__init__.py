@@ -12,6 +12,7 @@ architecture), `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augme
 from ._ablation import mdnet_ablation_models
 from ._gradcam import GradCAMResult, gradcam
 from ._mdnet import MDNetClassifier
+from ._tables import MDNetTablesResult, mdnet_tables
 from ._tensorizer import CohortTensorizer
 from ._volume_net import VolumeNetClassifier
 from .nets import get_architecture, list_architectures, register_architecture
@@ -20,10 +21,12 @@ __all__ = [
     "CohortTensorizer",
     "GradCAMResult",
     "MDNetClassifier",
+    "MDNetTablesResult",
     "VolumeNetClassifier",
     "get_architecture",
     "gradcam",
     "list_architectures",
     "mdnet_ablation_models",
+    "mdnet_tables",
     "register_architecture",
 ]
