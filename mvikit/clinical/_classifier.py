@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._data import check_features
+from ..utils._repr import SummaryReprMixin
 from ..utils._validation import fit_context
 from ._fitting import (coefficient_table, fit_model, single_threaded_blas, slope_slice,
                        warn_if_separated)
@@ -19,7 +20,7 @@ from ._selection import SELECTION_PARAMETERS, _warn_not_converged, n_iterations,
 __all__ = ["NomogramClassifier"]
 
 
-class NomogramClassifier(ClassifierMixin, BaseEstimator):
+class NomogramClassifier(SummaryReprMixin, ClassifierMixin, BaseEstimator):
     """Unpenalised logistic (or proportional-odds) model with fold-safe variable selection.
 
     ``fit`` runs the selection of `StepwiseSelector` (univariable screen, then
@@ -233,16 +234,14 @@ default="backward"
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def _repr_html_(self):
-        if not hasattr(self, "summary_"):
-            return super()._repr_html_inner()
+    def _summary_fitted(self) -> bool:
+        return hasattr(self, "summary_")
+
+    def _summary_html(self) -> str:
         title = (f"<p><b>{type(self).__name__}</b> ({'ordinal' if self.ordinal else 'binary'}"
                  f", selection={self.selection!r}): {len(self.selected_variables_)} variable(s)"
                  f" selected of {len(self.univariable_summary_['variable'].unique())}</p>")
         return title + self.summary_.to_html(float_format=lambda v: f"{v:.4g}")
-
-    def _repr_mimebundle_(self, **kwargs):
-        return {"text/plain": repr(self), "text/html": self._repr_html_()}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

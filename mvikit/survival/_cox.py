@@ -13,6 +13,7 @@ from sksurv.functions import StepFunction
 from sksurv.nonparametric import kaplan_meier_estimator
 from sksurv.metrics import concordance_index_censored
 
+from ..utils._repr import SummaryReprMixin
 from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context
 from ._breslow import breslow_baseline_hazard, fit_breslow, schoenfeld_residuals
 from ._target import check_survival_y
@@ -56,7 +57,7 @@ def _feature_frame(X, names, index=None):
     return pd.DataFrame(X, columns=names, index=index, copy=False)
 
 
-class CoxPHSurvival(BaseEstimator):
+class CoxPHSurvival(SummaryReprMixin, BaseEstimator):
     """Cox proportional-hazards regression with the scikit-learn contract.
 
     With Efron's ties (default) a thin adapter around :class:`lifelines.CoxPHFitter`; with
@@ -525,13 +526,6 @@ shape (n_patients, n_times)
         table = pd.DataFrame({"test_statistic": statistic, "p": chi2.sf(statistic, 1)},
                              index=pd.Index(self.covariates_, name="feature"))
         return table
-
-    @property
-    def _repr_html_(self):
-        # Fitted: lifelines-style report in Jupyter; unfitted: scikit-learn's diagram.
-        if hasattr(self, "summary_"):
-            return self._summary_html
-        return super()._repr_html_
 
     def _summary_html(self):
         header = (f"<p><b>CoxPHSurvival</b> &mdash; {self.survival_train_.shape[0]} patients, "
