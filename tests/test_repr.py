@@ -20,6 +20,6 @@ def test_fitted_models_show_their_summary_in_the_mimebundle(rossi):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"afp": rng.lognormal(3, 1, 80), "size": rng.normal(5, 2, 80)})
     label = (frame["size"] + rng.normal(0, 2, 80) > 5).astype(int)
-    nomogram = NomogramClassifier(selection="none").fit(frame, label)
+    nomogram = NomogramClassifier(selection=None).fit(frame, label)
     html = nomogram._repr_mimebundle_()["text/html"]
     assert "NomogramClassifier" in html and "selected" in html
