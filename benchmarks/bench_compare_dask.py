@@ -62,7 +62,9 @@ def main(repeats):
             with parallel_backend("dask"):
                 return run(X, y, cv)
 
-        on_dask()  # warm-up: imports and code on the workers
+        with distributed.get_task_stream(client) as stream:
+            on_dask()  # warm-up: imports and code on the workers
+        n_tasks = len(stream.data)
         run(X, y, cv, n_jobs=2)  # warm-up: loky's worker pool
         for _ in range(repeats):
             t, serial = timed(lambda: run(X, y, cv, n_jobs=1))
@@ -78,6 +80,8 @@ def main(repeats):
         print(f"  {name:28s} {t:6.2f} s   ratio vs n_jobs=1 {t / base:5.2f}")
     ratio = median["dask, 2 workers x 1 thread"] / median["n_jobs=2"]
     print(f"dask / n_jobs=2: {ratio:.2f} (target <= 1.15)")
+    print(f"tasks on the cluster per comparison: {n_tasks} for {len(MODELS) * 25} (model, split) "
+          "fits")
     same = True
     try:
         pd.testing.assert_frame_equal(serial.scores, dask_result.scores, check_exact=True)

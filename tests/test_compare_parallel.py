@@ -99,9 +99,9 @@ def test_dask_cluster_runs_one_task_per_fit_and_equals_the_serial_run(data):
     serial = compare_models(models, X, y, cv=CV, n_jobs=1, random_state=0)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        with distributed.get_task_stream(client) as stream, parallel_backend("dask"):
-            on_dask = compare_models(models, X, y, cv=CV, random_state=0)
+            distributed.Client(cluster) as client, \
+            distributed.get_task_stream(client) as stream, parallel_backend("dask"):
+        on_dask = compare_models(models, X, y, cv=CV, random_state=0)
     # 2 models x 6 splits; joblib may batch them, but no nested tree or inner-CV task
     assert 1 <= len(stream.data) <= 12
     for table in ("predictions", "scores", "summary", "wilcoxon", "delong"):

@@ -51,5 +51,32 @@ def _run_sequentially(function, *args, **kwargs):
 
 def task_runner(function, n_jobs):
     """``function`` itself, or a picklable wrapper running it with nested joblib
-    calls sequential when the outer ``Parallel(n_jobs)`` fans out."""
+    calls sequential when the outer ``Parallel(n_jobs)`` fans out.
+
+    Parameters
+    ----------
+    function : callable
+        The task body (a module-level function, so that it pickles).
+    n_jobs : int or None
+        The ``n_jobs`` the outer :class:`joblib.Parallel` is given.
+
+    Returns
+    -------
+    callable
+        Same signature and result as ``function``.
+
+    Examples
+    --------
+    >>> from joblib import Parallel, delayed, parallel_backend
+    >>> from joblib.parallel import get_active_backend
+    >>> from mvikit.model_selection._parallel import task_runner
+    >>> def nested_backend(_):
+    ...     return type(get_active_backend()[0]).__name__
+    >>> task_runner(nested_backend, n_jobs=1) is nested_backend
+    True
+    >>> with parallel_backend("threading", n_jobs=2):
+    ...     run = task_runner(nested_backend, n_jobs=None)
+    ...     Parallel()(delayed(run)(i) for i in range(2))
+    ['SequentialBackend', 'SequentialBackend']
+    """
     return partial(_run_sequentially, function) if _fans_out(n_jobs) else function
