@@ -5,6 +5,8 @@ class mix, censoring and event rates, centre spacing and missingness, the
 oracle AUC, calibration of the Bayes ceiling scores, rater error.
 """
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,6 +74,70 @@ def test_parallel_generation_is_identical():
     parallel = make_hcc_cohort(10, random_state=8, params=SMALL, n_jobs=2)
     pd.testing.assert_frame_equal(serial.X[CLINICAL_COLUMNS], parallel.X[CLINICAL_COLUMNS])
     _assert_volumes_equal(serial.X["PRE"], parallel.X["PRE"])
+
+
+# Voxels of the simulator as rendered before the issue-14 speed-up (commit 55b0916),
+# so faster rendering must keep the same seed -> same voxels.  Per volume: the
+# float64 sum and five voxels (a change of any random stream moves them by the
+# noise level, ~1e-4 relative; the tolerance only absorbs last-bit differences
+# of other BLAS/libm builds), and the SHA-256 prefix of each mask.
+_GOLDEN_VOXELS = [(0, 0, 0), (10, 40, 40), (5, 20, 60), (19, 79, 79), (12, 55, 30)]
+_GOLDEN_VOXELS_FULL = [(0, 0, 0), (24, 96, 96), (10, 50, 150), (47, 191, 191), (30, 120, 60)]
+_GOLDEN = {
+    "roi": ({"random_state": 3}, _GOLDEN_VOXELS, {
+        "PRE": [(62379644.67127991, [456.02435302734375, 342.91253662109375, 481.3326110839844,
+                                     572.5858154296875, 243.886962890625]),
+                (61678788.53746033, [389.6460876464844, 341.7619323730469, 508.7214660644531,
+                                     515.292724609375, 534.118896484375])],
+        "HBP": [(101171064.71740723, [713.2045288085938, 389.5557556152344, 818.1689453125,
+                                      823.0027465820312, 230.9076385498047]),
+                (101234898.94096375, [921.4398803710938, 346.3426208496094, 898.3330078125,
+                                      745.2879028320312, 358.9162902832031])],
+        "tumor_mask": ["4e73e5f819b6abbc", "f9f09da8ec51e343"]}),
+    "ct": ({"random_state": 6, "sequences": ("CT_PLAIN", "CT_AP", "CT_PV"), "modality": "ct"},
+           _GOLDEN_VOXELS, {
+        "CT_PLAIN": [(4937255.747516632, [61.39391326904297, 22.984569549560547,
+                                          7.848200798034668, 63.73217010498047,
+                                          43.566429138183594]),
+                     (7850930.87005806, [60.32628631591797, 53.219276428222656,
+                                         38.627830505371094, 47.241302490234375,
+                                         24.36342430114746])],
+        "CT_AP": [(10170548.730753899, [71.08687591552734, 19.192062377929688,
+                                        30.601266860961914, 90.19139099121094,
+                                        16.75063705444336]),
+                  (11026916.638843536, [62.393470764160156, 94.35459899902344,
+                                        90.11451721191406, 84.82742309570312,
+                                        239.76736450195312])],
+        "CT_PV": [(9366624.835721016, [113.5479507446289, 24.747371673583984,
+                                       37.87336730957031, 115.62997436523438,
+                                       17.19698143005371]),
+                  (15644159.918395996, [131.6185760498047, 110.88031005859375,
+                                        118.79496765136719, 113.865966796875,
+                                        184.82403564453125])],
+        "tumor_mask": ["8859fd7c9c23f63b", "cb6089a4c91e3b9f"]}),
+    "full": ({"random_state": 7, "layout": "full"}, _GOLDEN_VOXELS_FULL, {
+        "PRE": [(453919706.2136402, [41.69429016113281, 442.2589111328125, 345.3934631347656,
+                                     50.27079772949219, 420.9456787109375])],
+        "HBP": [(566153416.3809853, [68.95585632324219, 639.600830078125, 347.3066101074219,
+                                     44.93470001220703, 666.5194702148438])],
+        "tumor_mask": ["929b10629e7b713d"], "liver_mask": ["57282dc3e1fa4c37"]}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_GOLDEN))
+def test_voxels_equal_the_pre_speedup_renderer(case):
+    kwargs, voxels, expected = _GOLDEN[case]
+    n = len(expected["tumor_mask"])
+    cohort = make_hcc_cohort(n, **kwargs)
+    for column, values in expected.items():
+        for volume, want in zip(cohort.X[column], values):
+            array = volume.array
+            if column.endswith("_mask"):
+                assert hashlib.sha256(array.tobytes()).hexdigest()[:16] == want, column
+                continue
+            total, samples = want
+            np.testing.assert_allclose(array.sum(dtype=np.float64), total, rtol=1e-7)
+            np.testing.assert_allclose([array[v] for v in voxels], samples, rtol=1e-6)
 
 
 def test_random_state_none_draws_and_reports_a_seed():

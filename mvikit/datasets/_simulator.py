@@ -170,7 +170,8 @@ def _frames(patients, ids, config):
 def _as_volume(patient, array, centers):
     spacing = centers[patient["core"]["center"]]["spacing"]
     origin = tuple(-0.5 * n * sp for n, sp in zip(reversed(array.shape), reversed(spacing)))
-    return Volume(array, spacing=spacing, origin=origin)
+    # The rendered arrays belong to this patient only: no defensive copy.
+    return Volume._adopt(array, spacing=spacing, origin=origin)
 
 
 def _targets(task, outcomes):

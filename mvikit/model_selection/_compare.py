@@ -28,6 +28,7 @@ from sklearn.utils import _safe_indexing, check_random_state
 
 from ..exceptions import CohortError
 from ..utils._align import align_to_rows
+from ._parallel import task_runner
 from ._results import ModelComparison
 from ._scoring import resolve_scoring
 from ._splitters import ExternalValidationSplit, LeaveOneCentreOut, _check_groups
@@ -167,8 +168,10 @@ def compare_models(models, X, y, *, cv=None, scoring=None, groups=None, referenc
     sklearn_scorers = {k: v[1] for k, v in metric_specs.items() if v[0] == "sklearn"}
     fold_kwargs = dict(classes=classes, pos_index=pos_index, threshold=threshold,
                        threshold_cv=threshold_cv, inner_seed=inner_seed, scorers=sklearn_scorers)
+    # One task per (model, split); what runs inside a task stays in it (_parallel.py).
+    fit_predict = task_runner(_fit_predict, n_jobs)
     outputs = Parallel(n_jobs=n_jobs, verbose=verbose)(
-        delayed(_fit_predict)(clone(models[name]), X, y, train, test, **fold_kwargs)
+        delayed(fit_predict)(clone(models[name]), X, y, train, test, **fold_kwargs)
         for name in names for train, test in splits
     )
     by_task = {(name, s): out for (name, s), out in
