@@ -4,6 +4,7 @@ Survival targets are scikit-survival's structured arrays (``event`` bool, ``time
 float), built with :meth:`Surv.from_arrays` or :func:`make_survival_target`.
 """
 
+from ._concordance import ConcordanceResult, concordance_index
 from ._cox import CoxPHSurvival
 from ._deep_cox import DeepCoxSurvival
 from ._horizon import HorizonLabels, horizon_labels
@@ -15,6 +16,7 @@ from ._stratify import RiskStratifier
 from ._target import Surv, check_survival_y, make_survival_target
 
 __all__ = [
+    "ConcordanceResult",
     "CoxPHSurvival",
     "CoxPartialLikelihoodLoss",
     "DeepCoxSurvival",
@@ -25,6 +27,7 @@ __all__ = [
     "SurvivalScorer",
     "calibration_at_horizon",
     "check_survival_y",
+    "concordance_index",
     "cox_partial_likelihood_loss",
     "hazard_ratio",
     "horizon_labels",
