@@ -9,13 +9,29 @@ from ._cox import CoxPHSurvival
 from ._deep_cox import DeepCoxSurvival
 from ._horizon import HorizonLabels, horizon_labels
 from ._km import LogRankResult, hazard_ratio, km_summary, logrank_test
-from ._metrics import calibration_at_horizon
+from ._metrics import (
+    calibration_at_horizon,
+    calibration_slope_at_horizon,
+    km_at,
+    smoothed_calibration_at_horizon,
+    survival_decision_curve,
+    time_dependent_auc_ci,
+    time_dependent_roc,
+    uno_c_ci,
+)
 from ._partial_likelihood import CoxPartialLikelihoodLoss, cox_partial_likelihood_loss
 from ._scorers import SurvivalScorer, make_survival_scorer
 from ._stratify import RiskStratifier
 from ._target import Surv, check_survival_y, make_survival_target
 
 __all__ = [
+    "uno_c_ci",
+    "time_dependent_roc",
+    "time_dependent_auc_ci",
+    "survival_decision_curve",
+    "smoothed_calibration_at_horizon",
+    "km_at",
+    "calibration_slope_at_horizon",
     "ConcordanceResult",
     "CoxPHSurvival",
     "CoxPartialLikelihoodLoss",
