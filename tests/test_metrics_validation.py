@@ -8,6 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 
+from mvikit.exceptions import MetricInputError
 from mvikit.metrics import (
     bootstrap_ci,
     calibration_slope_scorer,
@@ -17,7 +18,6 @@ from mvikit.metrics import (
     optimism_corrected,
     roc_auc_ovo_scorer,
 )
-from mvikit.exceptions import MetricInputError
 from mvikit.metrics._bootstrap import _resample_indices
 
 
