@@ -195,3 +195,20 @@ def test_bad_input(lung):
     with pytest.raises(ValueError, match=r"model\(s\) \['Cox'\] are not classifiers"):
         compare_models({"Cox": CoxPHSurvival(), "logistic": LogisticRegression()}, X,
                        y["event"], cv=CV)
+
+
+def test_survival_report(result, tmp_path):
+    from mvikit.report import build_report, write_report
+
+    report = build_report(result, title="Survival")
+    assert list(report.figures) == ["km", "time_roc", "calibration", "decision_curve"]
+    assert all(png[:8] == b"\x89PNG\r\n\x1a\n" for png in report.figures.values())
+    assert "Harrell's C of the pooled out-of-fold risk" in report.markdown
+    assert "Paired comparison of pooled C-indices" in report.html
+    pd.testing.assert_frame_equal(report.tables["paired_c"], result.paired)
+    # the pooled predictions carry the survival at each horizon for the figures
+    oof = result.oof_predictions("full Cox", 0)
+    assert oof["survival@365"].between(0, 1).all()
+    folder = write_report(result, tmp_path / "report")
+    assert (folder / "figures" / "km.png").exists()
+    assert (folder / "tables" / "risk_groups.csv").exists()

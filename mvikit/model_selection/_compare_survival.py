@@ -276,15 +276,21 @@ def _risk(estimator, X):
     return risk if getattr(estimator, "_predict_risk_score", True) else -risk
 
 
-def _fold_metrics(estimator, X_test, y_train, y_test, risk, times, tau):
+def _survival_at(estimator, X_test, times):
+    """Predicted survival at the horizons, shape (n_test, n_times); None without a model of it."""
+    if not hasattr(estimator, "predict_survival_function"):
+        return None
+    return np.vstack([fn(times) for fn in estimator.predict_survival_function(X_test)])
+
+
+def _fold_metrics(y_train, y_test, risk, survival, times, tau):
     metrics = {"harrell_c": concordance_index(y_test, risk).c,
                "uno_c": float(concordance_index_ipcw(y_train, y_test, risk, tau=tau)[0])}
     auc, mean_auc = cumulative_dynamic_auc(y_train, _truncate(y_test, times.max()), risk, times)
     metrics.update({f"auc@{t:g}": float(a) for t, a in zip(times, auc)})
     metrics["mean_auc"] = float(mean_auc)
     metrics["ibs"] = np.nan
-    if hasattr(estimator, "predict_survival_function") and times.size >= 2:
-        survival = np.vstack([fn(times) for fn in estimator.predict_survival_function(X_test)])
+    if survival is not None and times.size >= 2:
         metrics["ibs"] = float(integrated_brier_score(y_train, y_test, survival, times))
     return metrics
 
@@ -303,7 +309,8 @@ def _fit_evaluate(estimator, X, y, train, test, *, times, tau, risk_groups):
         fit_time = time.perf_counter() - start
         start = time.perf_counter()
         risk = _risk(estimator, X_test)
-        metrics = _fold_metrics(estimator, X_test, y[train], y[test], risk, times, tau)
+        survival = _survival_at(estimator, X_test, times)
+        metrics = _fold_metrics(y[train], y[test], risk, survival, times, tau)
         try:
             groups, cutoffs = _risk_groups(_risk(estimator, X_train), risk, y[train], risk_groups)
             group_error = None
@@ -313,7 +320,8 @@ def _fit_evaluate(estimator, X, y, train, test, *, times, tau, risk_groups):
     except Exception as exc:  # noqa: BLE001 - a failing model must not sink the comparison
         return {"error": type(exc).__name__, "message": str(exc),
                 "traceback": traceback.format_exc()}
-    return {"error": None, "risk": risk, "metrics": metrics, "groups": groups,
+    return {"error": None, "risk": risk, "survival": survival, "metrics": metrics,
+            "groups": groups,
             "cutoffs": cutoffs, "group_error": group_error, "fit_time": fit_time,
             "predict_time": predict_time}
 

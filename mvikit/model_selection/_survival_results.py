@@ -64,7 +64,10 @@ class SurvivalComparison:
         the lowest group).
     predictions : DataFrame
         ``model, repeat, fold, sample, position, time, event, risk, risk_group`` (``-1``
-        where the training fold's risks could not be cut).
+        where the training fold's risks could not be cut) and ``survival@<t>``, the
+        predicted survival at each horizon (NaN without ``predict_survival_function``).
+    task : str
+        ``"survival"``.
     fits : DataFrame
         ``model, repeat, fold, status, fit_time, predict_time, cutoffs``.
     failures : DataFrame
@@ -93,9 +96,13 @@ class SurvivalComparison:
                 continue
             records += [{**key, "metric": m, "value": v} for m, v in out["metrics"].items()]
             test = splits[s][1]
-            predictions.append(pd.DataFrame({
+            frame = pd.DataFrame({
                 **key, "sample": sample_ids[test], "position": test, "time": y["time"][test],
-                "event": y["event"][test], "risk": out["risk"], "risk_group": out["groups"]}))
+                "event": y["event"][test], "risk": out["risk"], "risk_group": out["groups"]})
+            for k, t in enumerate(times):
+                frame[f"survival@{t:g}"] = (np.nan if out["survival"] is None
+                                            else out["survival"][:, k])
+            predictions.append(frame)
             fits.append({**key, "status": "ok", "fit_time": out["fit_time"],
                          "predict_time": out["predict_time"], "cutoffs": out["cutoffs"]})
         failures = pd.DataFrame(failures, columns=["model", "repeat", "fold", "error", "message",
@@ -106,7 +113,8 @@ class SurvivalComparison:
         predictions = pd.concat(predictions, ignore_index=True)
         pooled, paired = _pooled_tables(predictions, names, reference, alpha)
         result = cls(
-            models=list(names), reference=reference, metrics=metrics, times=times,
+            task="survival", models=list(names), reference=reference, metrics=metrics,
+            times=times,
             cv=repr(splitter), alpha=alpha, splits=split_table, scores=scores,
             wilcoxon=wilcoxon_table(scores, names, reference, metrics), pooled=pooled,
             paired=paired, risk_groups=_risk_group_table(predictions, names, alpha),

@@ -60,7 +60,7 @@ def build_report(result, *, title="Model comparison", repeat=0, digits=3):
 
     Parameters
     ----------
-    result : ModelComparison
+    result : ModelComparison or SurvivalComparison
         The comparison to report.
     title : str, default="Model comparison"
         Title of the report.
@@ -102,6 +102,12 @@ def build_report(result, *, title="Model comparison", repeat=0, digits=3):
       predictions of the models that give probabilities;
     * ``forest``: the DeLong AUC differences against the reference
       (:func:`~mvikit.plotting.plot_forest`).
+
+    Survival comparisons get ``km`` (Kaplan-Meier curves of the held-out risk groups,
+    one panel per model), ``time_roc`` (one panel per horizon), ``calibration`` (one
+    panel per model at the middle horizon: Kaplan-Meier groups, smoothed curve, slope)
+    and ``decision_curve`` (at that horizon); the last two need
+    ``predict_survival_function``.
 
     Multiclass outcomes (e.g. MVI grade M0/M1/M2) get one-vs-rest ROC curves
     per class and model with the macro one-vs-rest AUC, a confusion matrix per
@@ -155,7 +161,7 @@ def write_report(result, directory, *, overwrite=False, **kwargs):
 
     Parameters
     ----------
-    result : ModelComparison
+    result : ModelComparison or SurvivalComparison
         The comparison to report.
     directory : str or path-like
         Output folder; its parent is created if needed.
@@ -250,6 +256,16 @@ def _check_repeat(result, repeat):
 
 
 def _tables(result) -> dict:
+    if result.task == "survival":
+        tables = {"summary": result.summary.reset_index(), "scores": result.scores,
+                  "wilcoxon": result.wilcoxon, "pooled_c": result.pooled,
+                  "paired_c": result.paired, "risk_groups": result.risk_groups,
+                  "predictions": result.predictions,
+                  "splits": result.splits.drop(columns=["train_indices", "test_indices"]),
+                  "fits": result.fits.drop(columns="cutoffs", errors="ignore")}
+        if not result.failures.empty:
+            tables["failures"] = result.failures
+        return tables
     tables = {"summary": result.summary.reset_index(), "scores": result.scores,
               "wilcoxon": result.wilcoxon, "delong": result.delong,
               "predictions": result.predictions,
@@ -265,6 +281,8 @@ def _tables(result) -> dict:
 def methods_text(result, repeat=0) -> str:
     """A methods paragraph stating how every number of the report was obtained."""
     n_repeats = result.splits["repeat"].nunique()
+    if result.task == "survival":
+        return _survival_methods(result, n_repeats, repeat)
     threshold = {"youden": "the Youden threshold chosen on each training fold",
                  "predict": "each model's own predict"}.get(
         result.threshold, f"a fixed probability threshold of {result.threshold}")
@@ -284,6 +302,24 @@ def methods_text(result, repeat=0) -> str:
         text += ("One-vs-rest ROC curves and confusion matrices use the pooled out-of-fold "
                  f"predictions of repeat {repeat} (predicted class: each model's predict).")
     return text
+
+
+def _survival_methods(result, n_repeats, repeat) -> str:
+    horizons = ", ".join(f"{t:g}" for t in result.times)
+    return (f"Every survival model was fitted on the same {len(result.splits)} train/test "
+            f"splits ({n_repeats} repeat(s); {result.cv}). Per fold: Harrell's C, Uno's C "
+            "truncated at the training fold's 90th percentile of follow-up (unless given), "
+            f"the cumulative/dynamic AUC at {horizons} and the integrated Brier score over "
+            "those horizons, with the training fold's censoring distribution; summarised as "
+            "mean ± SD (ddof=1) over all folds, and compared with the reference "
+            f"({result.reference}) by two-sided Wilcoxon signed-rank tests on paired folds. "
+            "Harrell's C of the pooled out-of-fold risk scores of each repeat has the "
+            "infinitesimal-jackknife standard error of R's survival::concordance; two models' "
+            "pooled C-indices are compared on the same patients with the jackknife variance "
+            "of their difference (z-test). Risk-group cut-offs were chosen on each training "
+            "fold's own risk scores and applied to its test fold; the pooled held-out groups "
+            "are compared by the log-rank test and a Cox hazard ratio. Figures use the pooled "
+            f"out-of-fold predictions of repeat {repeat}.")
 
 
 def _markdown(result, title, figures, captions, digits, repeat) -> str:
