@@ -197,7 +197,7 @@ def test_bad_input(lung):
                        y["event"], cv=CV)
 
 
-def test_survival_report(result, tmp_path):
+def test_survival_report(result, lung, tmp_path):
     from mvikit.report import build_report, write_report
 
     report = build_report(result, title="Survival")
@@ -209,6 +209,17 @@ def test_survival_report(result, tmp_path):
     # the pooled predictions carry the survival at each horizon for the figures
     oof = result.oof_predictions("full Cox", 0)
     assert oof["survival@365"].between(0, 1).all()
+    # in the same document as a classifier comparison of the same patients
+    X, y = lung
+    classifiers = compare_models({"logistic": LogisticRegression(max_iter=1000)}, X,
+                                 (y["time"] < 365).astype(int), cv=CV, scoring=["auc"],
+                                 threshold=0.5)
+    joint = build_report(classifiers, survival=result)
+    assert "survival_km" in joint.figures and "roc" in joint.figures
+    assert "survival_paired_c" in joint.tables and "delong" in joint.tables
+    markdown = joint.markdown
+    assert markdown.index("## Methods") < markdown.index("## Survival") < markdown.index(
+        "![survival_km](figures/survival_km.png)")
     folder = write_report(result, tmp_path / "report")
     assert (folder / "figures" / "km.png").exists()
     assert (folder / "tables" / "risk_groups.csv").exists()

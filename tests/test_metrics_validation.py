@@ -7,6 +7,7 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.preprocessing import StandardScaler
 
 from mvikit.exceptions import MetricInputError
 from mvikit.metrics import (
@@ -158,3 +159,21 @@ def test_optimism_survival_single_replicate_by_hand():
     assert res["slope"]["test"] == pytest.approx(slope)
     with pytest.raises(MetricInputError, match="unknown scoring \\['auc'\\] for survival models"):
         optimism_corrected(CoxPHSurvival(), X, y, n_bootstrap=1, scoring=("auc",))
+
+
+def test_optimism_on_a_cohort_frame_with_a_preprocessor():
+    # bootstrap resamples repeat patient ids, which ClinicalPreprocessor refuses: the
+    # copies get a suffix, and the result equals the same run on a plain array
+    from sklearn.pipeline import make_pipeline
+
+    from mvikit.preprocessing import ClinicalPreprocessor
+    from mvikit.survival import CoxPHSurvival
+
+    X, y = _noise_survival(3, n=60, p=3)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"],
+                         index=pd.Index([f"P{i:02d}" for i in range(60)], name="patient"))
+    pipe = make_pipeline(ClinicalPreprocessor(), CoxPHSurvival())
+    res = optimism_corrected(pipe, frame, y, n_bootstrap=3, random_state=0)
+    plain = optimism_corrected(make_pipeline(StandardScaler(), CoxPHSurvival()), X, y,
+                               n_bootstrap=3, random_state=0)
+    pd.testing.assert_frame_equal(res.table, plain.table, atol=1e-6)

@@ -109,9 +109,20 @@ def _prediction(model, X, positive):
     return _positive_proba(model, X, positive)
 
 
+def _resample(X, idx):
+    """Rows ``idx`` of ``X``; a cohort frame's repeated patient ids get a copy suffix
+    (``"P001~2"``) because mvikit's preprocessors refuse duplicate ids."""
+    sample = _safe_indexing(X, idx)
+    if isinstance(sample, pd.DataFrame) and sample.index.has_duplicates:
+        copies = sample.groupby(level=0).cumcount().to_numpy()
+        sample = sample.set_axis([f"{i}~{c}" if c else i for i, c in zip(sample.index, copies)])
+    return sample
+
+
 def _one_replicate(estimator, X, y_raw, y_score, idx, positive, scorers):
-    model = clone(estimator).fit(_safe_indexing(X, idx), y_raw[idx])
-    p_train = _prediction(model, _safe_indexing(X, idx), positive)
+    sample = _resample(X, idx)
+    model = clone(estimator).fit(sample, y_raw[idx])
+    p_train = _prediction(model, sample, positive)
     p_test = _prediction(model, X, positive)
     return (
         [f(y_score[idx], p_train) for f in scorers.values()],

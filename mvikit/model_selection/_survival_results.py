@@ -179,8 +179,9 @@ class SurvivalComparison:
                           for m, s in zip(mean, sd)]
         out["p Wilcoxon (Harrell C)"] = self._p_column("p_wilcoxon")
         out["pooled C [95% CI], repeat 0"] = [
-            f"{c:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" for c, lo, hi in
-            zip(self.summary["c"], self.summary["c_low"], self.summary["c_high"])]
+            f"{c:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" if np.isfinite(c) else ""
+            for c, lo, hi in zip(self.summary["c"], self.summary["c_low"],
+                                 self.summary["c_high"])]
         out["p paired C, repeat 0"] = self._p_column("p_paired")
         return out.rename_axis("Model").reset_index()
 
