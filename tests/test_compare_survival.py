@@ -19,8 +19,14 @@ from sksurv.metrics import concordance_index_ipcw, cumulative_dynamic_auc, integ
 from mvikit.exceptions import DataWarning, MetricInputError
 from mvikit.model_selection import SurvivalComparison, compare_models, compare_survival_models
 from mvikit.model_selection._survival_results import _paired_c
-from mvikit.survival import (CoxPHSurvival, Surv, concordance_index, hazard_ratio,
-                             logrank_test, make_survival_target)
+from mvikit.survival import (
+    CoxPHSurvival,
+    Surv,
+    concordance_index,
+    hazard_ratio,
+    logrank_test,
+    make_survival_target,
+)
 
 CV = RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=0)
 TIMES = np.array([180.0, 365.0, 540.0])

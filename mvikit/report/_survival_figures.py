@@ -13,8 +13,12 @@ import textwrap
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..plotting import (plot_km, plot_survival_calibration, plot_survival_decision_curve,
-                        plot_time_roc)
+from ..plotting import (
+    plot_km,
+    plot_survival_calibration,
+    plot_survival_decision_curve,
+    plot_time_roc,
+)
 
 __all__ = ["survival_caption", "survival_figure_names", "make_survival_figure"]
 
