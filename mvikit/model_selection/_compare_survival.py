@@ -6,6 +6,9 @@ task, as in :func:`compare_models`, which hands survival targets over to this fu
 Per fold: Harrell's C, Uno's C truncated at ``tau``, the cumulative/dynamic AUC at each
 horizon and the integrated Brier score over the horizons; the risk-group cut-offs come
 from the training fold's own risk scores.
+
+``mvikit.survival`` is imported inside the functions: importing the package loads its
+deep Cox model (torch), which a classifier comparison does not need.
 """
 
 from __future__ import annotations
@@ -25,10 +28,6 @@ from sklearn.utils import _safe_indexing, check_random_state
 from sksurv.metrics import concordance_index_ipcw, cumulative_dynamic_auc, integrated_brier_score
 
 from ..exceptions import CohortError, DataWarning, MetricInputError
-from ..survival._concordance import concordance_index
-from ..survival._scorers import _truncate
-from ..survival._stratify import RiskStratifier
-from ..survival._target import check_survival_y
 from ._results import _split_table
 from ._splitters import ExternalValidationSplit, LeaveOneCentreOut, _check_groups
 from ._survival_results import SurvivalComparison
@@ -217,6 +216,8 @@ def _check_models(models):
 
 
 def _check_survival_y(y, sample_ids):
+    from ..survival._target import check_survival_y
+
     event, time_ = check_survival_y(y, patient_ids=sample_ids)
     if event.shape[0] != len(sample_ids):
         raise CohortError(f"y holds {event.shape[0]} patients but X has {len(sample_ids)} rows.")
@@ -284,6 +285,9 @@ def _survival_at(estimator, X_test, times):
 
 
 def _fold_metrics(y_train, y_test, risk, survival, times, tau):
+    from ..survival._concordance import concordance_index
+    from ..survival._scorers import _truncate
+
     metrics = {"harrell_c": concordance_index(y_test, risk).c,
                "uno_c": float(concordance_index_ipcw(y_train, y_test, risk, tau=tau)[0])}
     auc, mean_auc = cumulative_dynamic_auc(y_train, _truncate(y_test, times.max()), risk, times)
@@ -296,6 +300,8 @@ def _fold_metrics(y_train, y_test, risk, survival, times, tau):
 
 
 def _risk_groups(risk_train, risk_test, y_train, method):
+    from ..survival._stratify import RiskStratifier
+
     stratifier = RiskStratifier(method=method).fit(risk_train[:, None], y_train)
     return stratifier.predict(risk_test[:, None]), stratifier.cutoffs_
 

@@ -9,8 +9,6 @@ import pandas as pd
 from scipy.stats import norm
 
 from ..exceptions import MetricInputError
-from ..survival._concordance import concordance_index
-from ..survival._km import hazard_ratio, logrank_test
 from ._results import _check_failures, _markdown_table
 from ._stats import wilcoxon_table
 
@@ -261,6 +259,8 @@ def _target(rows):
 
 def _pooled_tables(predictions, names, reference, alpha):
     """Pooled C per model and repeat, and the paired jackknife test against the reference."""
+    from ..survival._concordance import concordance_index
+
     z = norm.ppf(1 - alpha / 2)
     pooled, paired, results = [], [], {}
     for (name, repeat), rows in predictions.groupby(["model", "repeat"], sort=False):
@@ -293,6 +293,8 @@ def _paired_c(result, ref, z):
 
 
 def _risk_group_table(predictions, names, alpha):
+    from ..survival._km import hazard_ratio, logrank_test
+
     rows = []
     for (name, repeat), frame in predictions.groupby(["model", "repeat"], sort=False):
         frame = frame[frame["risk_group"] >= 0]

@@ -1,17 +1,13 @@
 """Survival figures at a horizon: time-dependent ROC curves, calibration (Kaplan-Meier by risk
-group with CIs plus a smoothed curve) and decision curves, one or several models per axis."""
+group with CIs plus a smoothed curve) and decision curves, one or several models per axis.
+
+``mvikit.survival`` is imported inside the functions, so that ``import mvikit.plotting``
+does not load the survival package's deep model (torch)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..survival._metrics import (
-    calibration_at_horizon,
-    calibration_slope_at_horizon,
-    smoothed_calibration_at_horizon,
-    survival_decision_curve,
-    time_dependent_roc,
-)
 from ._common import _axes, _model_entries
 
 __all__ = ["plot_survival_calibration", "plot_survival_decision_curve", "plot_time_roc"]
@@ -63,6 +59,8 @@ def plot_time_roc(y, risk, horizon, *, y_train=None, ax=None, label=None):
     'ECOG (AUC 0.617)'
     >>> plt.close("all")
     """
+    from ..survival._metrics import time_dependent_roc
+
     ax = _axes(ax)
     for name, target, scores, _ in _model_entries(y, risk, label or "model", score_name="risk"):
         roc = time_dependent_roc(target, scores, horizon, y_train=y_train)
@@ -122,6 +120,12 @@ def plot_survival_calibration(y, predicted_risk, horizon, *, n_groups=5, smooth=
     'true (slope 1.02, ICI 0.011)'
     >>> plt.close("all")
     """
+    from ..survival._metrics import (
+        calibration_at_horizon,
+        calibration_slope_at_horizon,
+        smoothed_calibration_at_horizon,
+    )
+
     ax = _axes(ax)
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="ideal")
     entries = _model_entries(y, predicted_risk, label or "model", score_name="predicted_risk")
@@ -189,6 +193,8 @@ def plot_survival_decision_curve(y, predicted_risk, horizon, *, thresholds=None,
     ['true', 'treat all', 'treat none']
     >>> plt.close("all")
     """
+    from ..survival._metrics import survival_decision_curve
+
     ax = _axes(ax)
     first = None
     entries = _model_entries(y, predicted_risk, label or "model", score_name="predicted_risk")
