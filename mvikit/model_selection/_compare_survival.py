@@ -306,19 +306,36 @@ def _risk_groups(risk_train, risk_test, y_train, method):
     return stratifier.predict(risk_test[:, None]), stratifier.cutoffs_
 
 
+def _fit_transform(estimator, X_train, y_train, X_test):
+    """Fit; return the final model and the training and test data as it sees them.
+
+    A Pipeline is fitted as ``Pipeline.fit`` does (``fit_transform`` of each transform, then
+    the final step), so that its transforms run once per data set: the training risk (for
+    the risk-group cut-off), the test risk and the test survival curves all come from the
+    same transformed data (a cohort preprocessor is the slow part of a Cox pipeline).
+    """
+    if not isinstance(estimator, Pipeline) or len(estimator) < 2:
+        estimator.fit(X_train, y_train)
+        return estimator, X_train, X_test
+    head, final = estimator[:-1], estimator[-1]  # the slice shares the fitted steps
+    Xt_train = head.fit_transform(X_train, y_train)
+    final.fit(Xt_train, y_train)
+    return final, Xt_train, head.transform(X_test)
+
+
 def _fit_evaluate(estimator, X, y, train, test, *, times, tau, risk_groups):
     """Fit on ``train`` and evaluate on ``test``; an exception is returned, not raised."""
     try:
         X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
         start = time.perf_counter()
-        estimator.fit(X_train, y[train])
+        final, X_train, X_test = _fit_transform(estimator, X_train, y[train], X_test)
         fit_time = time.perf_counter() - start
         start = time.perf_counter()
-        risk = _risk(estimator, X_test)
-        survival = _survival_at(estimator, X_test, times)
+        risk = _risk(final, X_test)
+        survival = _survival_at(final, X_test, times)
         metrics = _fold_metrics(y[train], y[test], risk, survival, times, tau)
         try:
-            groups, cutoffs = _risk_groups(_risk(estimator, X_train), risk, y[train], risk_groups)
+            groups, cutoffs = _risk_groups(_risk(final, X_train), risk, y[train], risk_groups)
             group_error = None
         except ValueError as exc:  # tied training risks can leave a group empty
             groups, cutoffs, group_error = np.full(len(test), -1), np.array([np.nan]), str(exc)
@@ -327,9 +344,8 @@ def _fit_evaluate(estimator, X, y, train, test, *, times, tau, risk_groups):
         return {"error": type(exc).__name__, "message": str(exc),
                 "traceback": traceback.format_exc()}
     return {"error": None, "risk": risk, "survival": survival, "metrics": metrics,
-            "groups": groups,
-            "cutoffs": cutoffs, "group_error": group_error, "fit_time": fit_time,
-            "predict_time": predict_time}
+            "groups": groups, "cutoffs": cutoffs, "group_error": group_error,
+            "fit_time": fit_time, "predict_time": predict_time}
 
 
 def _warn_group_errors(outputs, split_table):
