@@ -33,14 +33,13 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.model_selection import KFold, cross_validate  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
-from sksurv.metrics import concordance_index_censored  # noqa: E402
 
 from mvikit.datasets import make_hcc_cohort  # noqa: E402
 from mvikit.plotting import plot_km  # noqa: E402
 from mvikit.preprocessing import ClinicalPreprocessor  # noqa: E402
 from mvikit.survival import (CoxPHSurvival, RiskStratifier, calibration_at_horizon,  # noqa: E402
-                             hazard_ratio, horizon_labels, km_summary, logrank_test,
-                             make_survival_scorer, make_survival_target)
+                             concordance_index, hazard_ratio, horizon_labels, km_summary,
+                             logrank_test, make_survival_scorer, make_survival_target)
 
 
 def cox_pipeline():
@@ -58,8 +57,10 @@ def cross_validated_cox(X, y, oracle_lp, cv):
     for name in scoring:
         scores = result[f"test_{name}"]
         print(f"  {name:10s} {scores.mean():.3f} +/- {scores.std():.3f}")
-    oracle = concordance_index_censored(y["event"], y["time"], oracle_lp)[0]
-    print(f"  oracle C (true linear predictor) {oracle:.3f}")
+    oracle = concordance_index(y, oracle_lp)
+    low, high = oracle.confidence_interval()
+    print(f"  oracle C (true linear predictor) {oracle.c:.3f} "
+          f"(95 % CI {low:.3f}-{high:.3f}, R's infinitesimal-jackknife SE {oracle.se:.3f})")
 
 
 def held_out_risk_groups(X, y, cv):

@@ -5,8 +5,9 @@ mvikit offers (clinical logistic model and nomogram, radiomics signature and
 combined radiomics nomogram, a plain 3D CNN student and MD-Net) with
 :func:`mvikit.model_selection.compare_models`, prints the Table II-style
 comparison, runs a survival section (clinical Cox model and a deep Cox model
-with a linear clinical term on the same folds, Kaplan-Meier risk groups) and
-writes figures and a report.  Everything is written into a
+with a linear clinical term compared on the same folds by
+:func:`mvikit.model_selection.compare_survival_models`, Kaplan-Meier risk groups) and
+writes figures and one report holding both comparisons.  Everything is written into a
 temporary folder and moved into place at the end, so an interrupted demo
 leaves nothing half-written.
 """
@@ -216,82 +217,52 @@ def _survival_models(cohort, settings: DemoSettings, random_state) -> dict:
     return models
 
 
-def _survival_fold(model, X, y, train, test) -> dict:
-    """Fit on the training fold; held-out risk, its group (high: above the training
-    fold's median risk, as `RiskStratifier`) and, for the deep model, its clinical and
-    image terms."""
-    from sklearn.base import clone
-
-    fitted = clone(model).fit(X.iloc[train], y[train])
-    cutoff = np.median(fitted.predict(X.iloc[train]))
-    out = {}
-    if hasattr(fitted, "decompose_risk"):
-        out["parts"] = fitted.decompose_risk(X.iloc[test])  # one inference pass for both
-        out["risk"] = out["parts"].sum(axis=1).to_numpy()
-    else:
-        out["risk"] = fitted.predict(X.iloc[test])
-    out["high"] = out["risk"] > cutoff
-    return out
-
-
 def _survival_section(cohort, settings: DemoSettings, out: Path, random_state, n_jobs,
-                      stream) -> str:
-    """Overall survival of the same patients: clinical Cox and deep Cox models on the
-    same folds (held-out Harrell's C), KM of held-out predicted risk groups."""
-    import matplotlib.pyplot as plt
-    from joblib import Parallel, delayed
-    from sklearn.model_selection import KFold
-    from sksurv.metrics import concordance_index_censored
+                      stream):
+    """Overall survival of the same patients: clinical Cox and deep Cox models compared
+    on the same folds by `compare_survival_models` (held-out Harrell's C, pooled C with its
+    paired test, held-out risk groups cut at the training fold's median); KM figure.
 
+    Returns the survival comparison (reported with the classifiers) and its text."""
+    import matplotlib.pyplot as plt
+    from sklearn.model_selection import KFold
+
+    from .model_selection import compare_survival_models
     from .plotting import plot_km
-    from .survival import hazard_ratio, logrank_test, make_survival_target
+    from .survival import concordance_index, make_survival_target
 
     y = make_survival_target(cohort.outcomes, time="os_time", event="os_event")
-    models = _survival_models(cohort, settings, random_state)
+    models = {name: model for name, (model, _) in
+              _survival_models(cohort, settings, random_state).items()}
     folds = list(KFold(settings.n_splits, shuffle=True, random_state=random_state)
                  .split(cohort.X))
-    jobs = [(name, k) for name in models for k in range(len(folds))]
-    results = Parallel(n_jobs=n_jobs)(
-        delayed(_survival_fold)(models[name][0],
-                                cohort.X if models[name][1] is None
-                                else cohort.X[models[name][1]], y, *folds[k])
-        for name, k in jobs)
-    by_model = {name: [r for (n, _), r in zip(jobs, results) if n == name] for name in models}
-
-    def c_index(values, test):
-        return concordance_index_censored(y["event"][test], y["time"][test],
-                                          np.asarray(values))[0]
-
-    oracle = c_index(cohort.truth["survival_lp"], np.arange(len(y)))
+    times = np.unique(np.quantile(y["time"][y["event"]], [0.25, 0.5, 0.75]).round(1))
+    result = compare_survival_models(models, cohort.X, y, times=times, cv=folds,
+                                     n_jobs=n_jobs)
+    oracle = concordance_index(y, cohort.truth["survival_lp"].to_numpy())
     lines = [f"Overall survival of the same {len(y)} patients ({int(y['event'].sum())} "
              f"deaths), {len(folds)}-fold CV, the same folds for every model:"]
+    harrell = result.scores.query("metric == 'harrell_c'")
     fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 5), squeeze=False)
-    for ax, (name, fold_results) in zip(axes[0], by_model.items()):
-        scores = [c_index(r["risk"], test) for r, (_, test) in zip(fold_results, folds)]
-        line = (f"  {name}: Harrell's C {np.mean(scores):.3f} (folds "
-                f"{', '.join(f'{v:.3f}' for v in scores)})")
-        if "parts" in fold_results[0]:
-            terms = {term: np.mean([c_index(r["parts"][term], test)
-                                    for r, (_, test) in zip(fold_results, folds)])
-                     for term in ("clinical", "image")}
-            line += (f"; its clinical term alone {terms['clinical']:.3f}, its image term "
-                     f"alone {terms['image']:.3f}")
-        groups = np.empty(len(y), dtype=object)
-        for r, (_, test) in zip(fold_results, folds):
-            groups[test] = np.where(r["high"], "high risk", "low risk")
-        test = logrank_test(y, groups)
-        hr = hazard_ratio(y, groups, reference="low risk").loc["high risk"]
-        lines += [line, f"    held-out high vs low predicted risk: log-rank p = "
-                        f"{test.p_value:.2g}, HR {hr['HR']:.2f} (95% CI {hr['HR lower']:.2f}-"
-                        f"{hr['HR upper']:.2f})"]
+    for ax, name in zip(axes[0], models):
+        scores = harrell.query("model == @name").sort_values("fold")["value"]
+        groups_row = result.risk_groups.query("model == @name and repeat == 0").iloc[0]
+        lines += [f"  {name}: Harrell's C {scores.mean():.3f} (folds "
+                  f"{', '.join(f'{v:.3f}' for v in scores)})",
+                  f"    held-out high vs low predicted risk: log-rank p = "
+                  f"{groups_row['p_logrank']:.2g}, HR {groups_row['HR']:.2f} (95% CI "
+                  f"{groups_row['HR_low']:.2f}-{groups_row['HR_high']:.2f})"]
+        oof = result.oof_predictions(name, 0)
+        groups = np.where(oof["risk_group"] == 1, "high risk", "low risk")
         plot_km(y, groups, ax=ax, reference="low risk")
         ax.set_title(name, fontsize=9)
-    lines.append(f"  oracle (true linear predictor): Harrell's C {oracle:.3f}")
+    lines.append(f"  oracle (true linear predictor): Harrell's C {oracle.c:.3f} "
+                 f"(se {oracle.se:.3f})")
     fig.savefig(out / "km_risk_groups.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     text = "\n".join(lines) + "\n"
     stream.write(text)
-    return text
+    return result, text
 
 
 def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, overwrite=False,
@@ -365,8 +336,8 @@ def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, ove
         stream.write("\n" + result.to_markdown() + "\n\n")
 
         progress.begin("Survival: clinical and deep Cox models, Kaplan-Meier risk groups")
-        survival_text = _survival_section(cohort, settings, staging, random_state, n_jobs,
-                                          stream)
+        survival, survival_text = _survival_section(cohort, settings, staging, random_state,
+                                                    n_jobs, stream)
         progress.end()
 
         progress.begin("Writing the report, the nomogram and the figures")
@@ -377,7 +348,8 @@ def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, ove
             stream.write(_deep_figures(models["MD-Net student (distilled)"], cohort,
                                        first_split, staging) + "\n")
         shutil.rmtree(staging / "radiomics-cache", ignore_errors=True)
-        write_report(result, staging / "report", title="mvikit demo: simulated HCC cohort")
+        write_report(result, staging / "report", title="mvikit demo: simulated HCC cohort",
+                     survival=survival)
         (staging / "survival.md").write_text(
             "# Survival section\n\n" + survival_text + "\n![KM](km_risk_groups.png)\n")
         if out.exists():

@@ -1,12 +1,15 @@
 """Bootstrap CIs vs scipy, Harrell's optimism correction, scorers."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.preprocessing import StandardScaler
 
+from mvikit.exceptions import MetricInputError
 from mvikit.metrics import (
     bootstrap_ci,
     calibration_slope_scorer,
@@ -105,3 +108,72 @@ def test_ovo_scorer_equals_sklearn():
     model = LogisticRegression().fit(X, y)
     expected = roc_auc_score(y, model.predict_proba(X), multi_class="ovo", average="macro")
     assert roc_auc_ovo_scorer(model, X, y) == pytest.approx(expected)
+
+
+def _noise_survival(seed, n=120, p=12):
+    from mvikit.survival import Surv
+
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, p))
+    time = rng.exponential(size=n)
+    censor = rng.uniform(0.3, 3, n)
+    return X, Surv.from_arrays(event=time <= censor, time=np.minimum(time, censor))
+
+
+def test_optimism_of_a_cox_model_on_noise():
+    # rms validate(cph) on noise: the apparent C is optimistic, the corrected one near 0.5;
+    # the apparent slope is 1 (maximum likelihood) and the corrected one shrinks
+    from mvikit.survival import CoxPHSurvival
+
+    corrected = []
+    for seed in (0, 1, 2):
+        X, y = _noise_survival(seed)
+        res = optimism_corrected(CoxPHSurvival(), X, y, n_bootstrap=25, random_state=0)
+        c, slope = res["c_index"], res["slope"]
+        assert c["corrected"] < c["apparent"] - 0.05
+        assert slope["apparent"] == pytest.approx(1.0, abs=1e-4)  # lifelines tolerance
+        assert slope["corrected"] < 0.7
+        corrected.append(c["corrected"])
+    assert abs(np.mean(corrected) - 0.5) < 0.06
+
+
+def test_optimism_survival_single_replicate_by_hand():
+    from lifelines import CoxPHFitter
+
+    from mvikit.survival import CoxPHSurvival, concordance_index
+
+    X, y = _noise_survival(5, n=80, p=3)
+    X[:, 0] += np.log(y["time"]) * -0.8  # a real signal
+    res = optimism_corrected(CoxPHSurvival(), X, y, n_bootstrap=1, random_state=7,
+                             scoring=("c_index", "dxy", "slope"))
+    idx = np.random.RandomState(7).randint(0, 80, size=80)  # the first draw (it has events)
+    boot = CoxPHSurvival().fit(X[idx], y[idx])
+    full = CoxPHSurvival().fit(X, y)
+    train = concordance_index(y[idx], boot.predict(X[idx])).c
+    test = concordance_index(y, boot.predict(X)).c
+    apparent = concordance_index(y, full.predict(X)).c
+    assert res["c_index"]["corrected"] == pytest.approx(apparent - (train - test))
+    assert res["dxy"]["corrected"] == pytest.approx(2 * res["c_index"]["corrected"] - 1)
+    frame = pd.DataFrame({"lp": boot.predict(X), "T": y["time"], "E": y["event"]})
+    slope = CoxPHFitter().fit(frame, "T", "E").params_["lp"]
+    assert res["slope"]["test"] == pytest.approx(slope)
+    with pytest.raises(MetricInputError, match="unknown scoring \\['auc'\\] for survival models"):
+        optimism_corrected(CoxPHSurvival(), X, y, n_bootstrap=1, scoring=("auc",))
+
+
+def test_optimism_on_a_cohort_frame_with_a_preprocessor():
+    # bootstrap resamples repeat patient ids, which ClinicalPreprocessor refuses: the
+    # copies get a suffix, and the result equals the same run on a plain array
+    from sklearn.pipeline import make_pipeline
+
+    from mvikit.preprocessing import ClinicalPreprocessor
+    from mvikit.survival import CoxPHSurvival
+
+    X, y = _noise_survival(3, n=60, p=3)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"],
+                         index=pd.Index([f"P{i:02d}" for i in range(60)], name="patient"))
+    pipe = make_pipeline(ClinicalPreprocessor(), CoxPHSurvival())
+    res = optimism_corrected(pipe, frame, y, n_bootstrap=3, random_state=0)
+    plain = optimism_corrected(make_pipeline(StandardScaler(), CoxPHSurvival()), X, y,
+                               n_bootstrap=3, random_state=0)
+    pd.testing.assert_frame_equal(res.table, plain.table, atol=1e-6)

@@ -215,3 +215,88 @@ def test_risk_calculator_refuses_misspelt_names_and_log_of_non_positive_values()
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
         assert imputed == pytest.approx(risk({"AFP": np.nan, "size": 4}))
+
+
+# ---------------------------------------------------------------- Cox nomogram
+def _cox_pipeline():
+    from lifelines.datasets import load_rossi
+    from mvikit.survival import CoxPHSurvival, make_survival_target
+
+    rossi = load_rossi()
+    rossi.index = [f"R{i:03d}" for i in range(len(rossi))]
+    y = make_survival_target(rossi, time="week", event="arrest")
+    X = rossi.drop(columns=["week", "arrest"]).astype({"fin": bool, "race": bool})
+    model = make_pipeline(ClinicalPreprocessor(), CoxPHSurvival())
+    model = model.set_output(transform="pandas").fit(X, y)
+    return model, X, y
+
+
+def test_cox_nomogram_equals_predict_survival_function():
+    import matplotlib.pyplot as plt
+
+    model, X, y = _cox_pipeline()
+    nomogram = Nomogram.from_estimator(model, times=[13, 26, 52])
+    assert nomogram.is_survival
+    total = nomogram.points(X)["total_points"]
+    # the linear predictor read from total points is predict()
+    np.testing.assert_allclose(nomogram.linear_predictor(total), model.predict(X), atol=1e-9)
+    expected = np.vstack([fn([13.0, 26.0, 51.99]) for fn in model.predict_survival_function(X)])
+    got = nomogram.survival_probability(total, times=[13.0, 26.0, 51.99])
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    np.testing.assert_allclose(nomogram.probability(total)[:, :2], expected[:, :2], atol=1e-6)
+    # median survival: the first training time with S(t | x) <= 0.5 (Rossi: rarely reached)
+    curves = model.predict_survival_function(X, return_array=True)
+    below = curves <= 0.5
+    expected_median = np.where(below.any(axis=1), model[-1].unique_times_[below.argmax(axis=1)],
+                               np.nan)
+    np.testing.assert_array_equal(nomogram.median_survival(total), expected_median)
+    row = nomogram.risk_calculator()(X.iloc[0])
+    assert row["S(26)"] == pytest.approx(expected[0, 1], abs=1e-6)
+    assert set(row) == {"S(13)", "S(26)", "S(52)", "median survival"}
+    ax = nomogram.plot()
+    labels = {t.get_text() for t in ax.texts}
+    assert {"Survival at 13", "Survival at 26", "Survival at 52", "Points",
+            "Total points"} <= labels
+    plt.close("all")
+    with pytest.raises(TypeError, match="need the nomogram of a Cox model"):
+        _classifier_nomogram().median_survival([10.0])
+
+
+def _classifier_nomogram():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"size": rng.normal(4, 1.5, 100)})
+    y = (X["size"] + rng.logistic(size=100) > 4).astype(int)
+    return Nomogram.from_estimator(NomogramClassifier(selection=None).fit(X, y), X=X)
+
+
+def test_cox_nomogram_refuses_strata():
+    from lifelines.datasets import load_rossi
+
+    from mvikit.survival import CoxPHSurvival, make_survival_target
+
+    rossi = load_rossi()
+    y = make_survival_target(rossi, time="week", event="arrest")
+    model = CoxPHSurvival(strata=["race"]).fit(rossi.drop(columns=["week", "arrest"]), y)
+    with pytest.raises(ValueError, match=r"stratified on \['race'\]"):
+        Nomogram.from_estimator(model)
+
+
+def test_cox_nomogram_median_survival_on_lung():
+    from lifelines.datasets import load_lung
+
+    from mvikit.survival import CoxPHSurvival, make_survival_target
+
+    lung = load_lung().dropna()
+    y = make_survival_target(lung, time="time", event="status")
+    X = lung[["age", "sex", "ph.ecog", "ph.karno"]]
+    model = make_pipeline(ClinicalPreprocessor(), CoxPHSurvival())
+    model = model.set_output(transform="pandas").fit(X, y)
+    nomogram = Nomogram.from_estimator(model, times=[180, 365, 730])
+    total = nomogram.points(X)["total_points"]
+    curves = model.predict_survival_function(X, return_array=True)
+    below = curves <= 0.5
+    assert below.any(axis=1).mean() > 0.9  # most patients reach their median
+    expected = np.where(below.any(axis=1), model[-1].unique_times_[below.argmax(axis=1)], np.nan)
+    np.testing.assert_array_equal(nomogram.median_survival(total), expected)
+    expected_s = np.vstack([fn([180.0, 365.0, 730.0]) for fn in model.predict_survival_function(X)])
+    np.testing.assert_allclose(nomogram.probability(total), expected_s, atol=1e-6)

@@ -1,10 +1,13 @@
-"""`Nomogram`: points, axes and a risk calculator for a fitted logistic model.
+"""`Nomogram`: points, axes and a risk calculator for a fitted logistic or Cox model.
 
 The nomogram of Harrell's ``rms::nomogram``: each variable's contribution to
 the linear predictor ``lp = b0 + sum_c f_c(x_c)`` is rescaled to points so that
 the variable with the widest effect over its range spans 0-100 points; total
 points map back linearly to ``lp`` and then to the probability ``expit(lp)``
-(binary) or ``P(Y >= k) = expit(lp - theta_{k-1})`` (proportional odds).
+(binary) or ``P(Y >= k) = expit(lp - theta_{k-1})`` (proportional odds). For a Cox
+model (:class:`mvikit.survival.CoxPHSurvival`) the linear predictor gives the survival
+probability ``S(t) = S0(t) ** exp(lp)`` at chosen times and the median survival, as
+``rms::nomogram(cph, fun=list(surv(t1), surv(t2), med))``.
 
 The contributions ``f_c`` are read through the pipeline's own transforms
 (`mvikit.preprocessing.ClinicalPreprocessor`'s imputation, log, scaling and
@@ -24,6 +27,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
+from sksurv.functions import StepFunction
 
 from ..exceptions import CohortError, DataWarning
 from ._classifier import probabilities_from_lp
@@ -83,8 +87,11 @@ class Nomogram:
     True
     """
 
-    def __init__(self, terms, intercept, classes, *, ordinal=False, thresholds=None):
+    def __init__(self, terms, intercept, classes, *, ordinal=False, thresholds=None,
+                 baseline_survival=None, times=None):
         self.terms = list(terms)
+        self.baseline_survival = baseline_survival
+        self.times = None if times is None else np.atleast_1d(np.asarray(times, dtype=float))
         self.classes = np.asarray(classes)
         self.ordinal = bool(ordinal)
         self.thresholds_ = None if thresholds is None else np.asarray(thresholds, float)
@@ -98,15 +105,16 @@ class Nomogram:
 
     # ----------------------------------------------------------- building
     @classmethod
-    def from_estimator(cls, estimator, X=None):
+    def from_estimator(cls, estimator, X=None, *, times=None):
         """The nomogram of a fitted model or pipeline.
 
         Parameters
         ----------
-        estimator : Pipeline or classifier
-            Fitted. The last step is a `NomogramClassifier` (binary or ordinal)
-            or any binary linear classifier with ``coef_``/``intercept_``
-            (e.g. `sklearn.linear_model.LogisticRegression`); earlier steps may
+        estimator : Pipeline, classifier or Cox model
+            Fitted. The last step is a `NomogramClassifier` (binary or ordinal),
+            any binary linear classifier with ``coef_``/``intercept_``
+            (e.g. `sklearn.linear_model.LogisticRegression`), or a
+            :class:`~mvikit.survival.CoxPHSurvival` without strata; earlier steps may
             be a `ClinicalPreprocessor` (first), a `FeatureUnion` or
             `ColumnTransformer` (first; e.g. `mvikit.radiomics.radiomics_nomogram`)
             whose branches follow the same rules, feature selectors,
@@ -119,6 +127,9 @@ class Nomogram:
             those a `NomogramClassifier` fitted on a plain frame stored
             (``datadist_``); required otherwise for columns used without a
             `ClinicalPreprocessor`.
+        times : array-like of float, default=None
+            Cox models only: the times of the survival-probability axes (e.g. 12, 36,
+            60 months); ``None``: the quartiles of the training event times.
 
         Returns
         -------
@@ -127,12 +138,14 @@ class Nomogram:
         steps = list(estimator) if isinstance(estimator, Pipeline) else [estimator]
         final = steps[-1]
         check_is_fitted(final)
+        names = None if len(steps) > 1 else getattr(final, "feature_names_in_", None)
+        if getattr(final, "_estimator_kind", None) == "survival":
+            return cls._from_cox(steps, final, X, times, names)
         coef = np.asarray(final.coef_, dtype=float)
         if coef.ndim == 2 and coef.shape[0] != 1:
             raise ValueError("Nomogram needs a binary or ordinal model (one coefficient row); "
                              f"{type(final).__name__} has {coef.shape[0]}.")
         beta, b0 = coef.ravel(), float(np.ravel(final.intercept_)[0])
-        names = None if len(steps) > 1 else getattr(final, "feature_names_in_", None)
         datadist = getattr(final, "datadist_", None) if len(steps) == 1 else None
         terms, b0 = read_terms(steps[:-1], beta, b0, X, final_names=names, datadist=datadist)
         ordinal = bool(getattr(final, "ordinal", False))
@@ -141,6 +154,25 @@ class Nomogram:
         # columns the pipeline read but selection left out: accepted, worth no points
         nomogram.input_columns = [str(c) for c in getattr(steps[0], "feature_names_in_", [])]
         return nomogram
+
+    @classmethod
+    def _from_cox(cls, steps, final, X, times, names):
+        if not hasattr(final, "baseline_survival_") or not hasattr(final, "feature_means_"):
+            raise TypeError(f"Nomogram reads Cox models with a baseline survival "
+                            f"(CoxPHSurvival); {type(final).__name__} has none.")
+        if getattr(final, "strata_", None):
+            raise ValueError(f"Nomogram: the Cox model is stratified on {final.strata_}; each "
+                             f"stratum has its own baseline survival. Fit one nomogram per "
+                             f"stratum or a model without strata.")
+        beta = np.asarray(final.coef_, dtype=float)
+        # predict() is the linear predictor centred at the training means
+        b0 = -float(np.asarray(final.feature_means_, dtype=float) @ beta)
+        terms, b0 = read_terms(steps[:-1], beta, b0, X, final_names=names)
+        baseline = StepFunction(final.unique_times_, final.baseline_survival_.to_numpy())
+        if times is None:
+            y = final.survival_train_
+            times = np.unique(np.quantile(y["time"][y["event"]], [0.25, 0.5, 0.75]))
+        return cls(terms, b0, np.array([]), baseline_survival=baseline, times=times)
 
     # ------------------------------------------------------------ reading
     def points(self, X) -> pd.DataFrame:
@@ -177,10 +209,55 @@ class Nomogram:
         """Linear predictor read from total points."""
         return self.intercept + np.asarray(total_points, dtype=float) / self.points_per_unit
 
+    @property
+    def is_survival(self) -> bool:
+        """True for the nomogram of a Cox model."""
+        return self.baseline_survival is not None
+
     def probability(self, total_points) -> np.ndarray:
-        """Class probabilities read from total points, shape ``(n, n_classes)``,
-        columns in the order of ``classes`` (as ``predict_proba``)."""
+        """Probabilities read from total points, shape ``(n, k)``.
+
+        Classifiers: class probabilities in the order of ``classes`` (as
+        ``predict_proba``). Cox models: survival probabilities at ``times``
+        (see :meth:`survival_probability`).
+        """
+        if self.is_survival:
+            return self.survival_probability(total_points)
         return probabilities_from_lp(np.atleast_1d(self.linear_predictor(total_points)), self)
+
+    def survival_probability(self, total_points, times=None) -> np.ndarray:
+        """Cox nomogram: ``S(t) = S0(t) ** exp(lp)`` at ``times``, shape ``(n, n_times)``.
+
+        Parameters
+        ----------
+        total_points : array-like of shape (n,)
+        times : array-like of float, default=None
+            Times within the training follow-up; ``None``: the nomogram's ``times``.
+
+        Returns
+        -------
+        ndarray
+            Equal to the model's ``predict_survival_function`` at those times.
+        """
+        self._check_survival()
+        times = self.times if times is None else np.atleast_1d(np.asarray(times, dtype=float))
+        lp = np.atleast_1d(self.linear_predictor(total_points))
+        return self.baseline_survival(times)[None, :] ** np.exp(lp)[:, None]
+
+    def median_survival(self, total_points) -> np.ndarray:
+        """Cox nomogram: the first time at which ``S(t) <= 0.5`` (NaN if never, as R's
+        ``survfit`` median)."""
+        self._check_survival()
+        lp = np.atleast_1d(self.linear_predictor(total_points))
+        grid, base = self.baseline_survival.x, self.baseline_survival.y
+        below = base[None, :] ** np.exp(lp)[:, None] <= 0.5
+        first = np.argmax(below, axis=1)
+        return np.where(below.any(axis=1), grid[first], np.nan)
+
+    def _check_survival(self):
+        if not self.is_survival:
+            raise TypeError("survival_probability and median_survival need the nomogram of a "
+                            "Cox model; this one is a classifier's (use probability).")
 
     def risk_calculator(self):
         """A function ``row -> probability``: seed 004's bedside "applet".
@@ -192,8 +269,9 @@ class Nomogram:
         expected ones; a value <= 0 on a log axis is an error. A derived
         variable (``rad_score``) is taken as given when the row holds it, and
         otherwise computed from the row's volumes by the fitted branch. It
-        returns the probability of ``classes[1]`` (binary) or the array of
-        class probabilities (ordinal).
+        returns the probability of ``classes[1]`` (binary), the array of
+        class probabilities (ordinal), or for a Cox model a dict
+        ``{"S(t)": probability for each time, "median survival": time}``.
         """
         expected = sorted({str(t.column) for t in self.terms})
 
@@ -215,7 +293,13 @@ class Nomogram:
             for column in absent:
                 if column not in frame.columns:
                     frame[column] = np.nan
-            proba = self.probability(self.points(frame)["total_points"])[0]
+            total = self.points(frame)["total_points"]
+            if self.is_survival:
+                out = {f"S({t:g})": float(p)
+                       for t, p in zip(self.times, self.survival_probability(total)[0])}
+                out["median survival"] = float(self.median_survival(total)[0])
+                return out
+            proba = self.probability(total)[0]
             return proba if self.ordinal else float(proba[1])
 
         risk.__doc__ = "Risk from a patient's values: " + ", ".join(expected) + "."

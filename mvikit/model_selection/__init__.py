@@ -9,7 +9,10 @@ multi-centre designs of seed 001.
 """
 
 from ._compare import compare_models
+from ._compare_survival import compare_survival_models
 from ._results import ModelComparison
 from ._splitters import ExternalValidationSplit, LeaveOneCentreOut
+from ._survival_results import SurvivalComparison
 
-__all__ = ["compare_models", "ModelComparison", "LeaveOneCentreOut", "ExternalValidationSplit"]
+__all__ = ["compare_models", "compare_survival_models", "ModelComparison", "SurvivalComparison",
+           "LeaveOneCentreOut", "ExternalValidationSplit"]

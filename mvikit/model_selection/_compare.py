@@ -28,6 +28,7 @@ from sklearn.utils import _safe_indexing, check_random_state
 
 from ..exceptions import CohortError
 from ..utils._align import align_to_rows
+from ._compare_survival import check_model_kinds, compare_survival_models, is_survival_target
 from ._parallel import task_runner
 from ._results import ModelComparison
 from ._scoring import resolve_scoring
@@ -50,7 +51,11 @@ def compare_models(models, X, y, *, cv=None, scoring=None, groups=None, referenc
     X : DataFrame or array-like of shape (n_samples, n_features)
         The cohort frame (index = patient id) or a feature matrix.
     y : array-like of shape (n_samples,)
-        Class labels: binary MVI or graded M0/M1/M2.
+        Class labels: binary MVI or graded M0/M1/M2. A survival target (structured
+        event/time array) with survival models runs :func:`compare_survival_models`
+        (its defaults; call it directly for horizons, ``tau`` and risk groups) and
+        returns a :class:`SurvivalComparison`; classifiers and survival models cannot
+        be mixed.
     cv : int, cross-validation generator, iterable or None, default=None
         ``None``: ``RepeatedStratifiedKFold(n_splits=5, n_repeats=5)`` (seed 000's
         5-fold CV x 5 seeds), or :class:`LeaveOneCentreOut` when ``groups`` is
@@ -142,6 +147,10 @@ def compare_models(models, X, y, *, cv=None, scoring=None, groups=None, referenc
     naive Bayes 0.964 ± 0.019 0.921 ± 0.010            0.469                    0.186
     """
     names, models = _check_models(models)
+    if is_survival_target(y):  # survival models: their own metrics (_compare_survival.py)
+        return compare_survival_models(models, X, y, cv=cv, groups=groups, reference=reference,
+                                       n_jobs=n_jobs, random_state=random_state, verbose=verbose)
+    check_model_kinds(models, survival=False)
     sample_ids = X.index.to_numpy() if isinstance(X, pd.DataFrame) else np.arange(_n_rows(X))
     y = _check_target(align_to_rows(y, X), sample_ids)
     classes = np.unique(y)

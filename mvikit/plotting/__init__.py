@@ -1,5 +1,6 @@
 """Figures: ROC, calibration, decision curves, confusion matrix, forest plot,
-nomogram, Kaplan-Meier curves, 3D Grad-CAM overlays and t-SNE embeddings.
+nomogram, Kaplan-Meier curves, survival curves at a horizon (time-dependent ROC,
+calibration, decision curve), 3D Grad-CAM overlays and t-SNE embeddings.
 
 Every function takes ``ax=`` and returns the Axes; none calls ``plt.show``.
 ``plot_roc``, ``plot_calibration`` and ``plot_decision_curve`` draw several
@@ -18,6 +19,11 @@ from ._forest import plot_forest
 from ._km import plot_km
 from ._nomogram import plot_nomogram
 from ._roc import plot_roc
+from ._survival import (
+    plot_survival_calibration,
+    plot_survival_decision_curve,
+    plot_time_roc,
+)
 
 __all__ = [
     "plot_calibration",
@@ -29,4 +35,7 @@ __all__ = [
     "plot_km",
     "plot_nomogram",
     "plot_roc",
+    "plot_survival_calibration",
+    "plot_survival_decision_curve",
+    "plot_time_roc",
 ]

@@ -63,7 +63,9 @@ def plot_nomogram(nomogram, *, ax=None, n_ticks=6, risks=_RISKS, fontsize=8):
 
     Rows from top: "Points" (0-100), one row per variable with its values at
     their points, "Total points", "Linear predictor" and the risk row(s)
-    (``P(Y >= class)`` for an ordinal model).
+    (``P(Y >= class)`` for an ordinal model; for a Cox model one survival row per
+    time, ``S(t) = S0(t) ** exp(lp)``, and the median survival, as rms's
+    ``nomogram(cph, fun=...)``).
 
     Parameters
     ----------
@@ -74,7 +76,8 @@ def plot_nomogram(nomogram, *, ax=None, n_ticks=6, risks=_RISKS, fontsize=8):
     n_ticks : int, default=6
         About how many ticks on numeric rows.
     risks : sequence of float, default=(0.01, ..., 0.99)
-        Probabilities marked on the risk rows (those inside the total-points range).
+        Probabilities marked on the risk (or survival) rows, those inside the
+        total-points range.
     fontsize : float, default=8
 
     Returns
@@ -96,7 +99,9 @@ def plot_nomogram(nomogram, *, ax=None, n_ticks=6, risks=_RISKS, fontsize=8):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        n_rows = len(nomogram.terms) + 3 + (len(nomogram.classes) - 1)
+        outcome_rows = (len(nomogram.times) + 1 if nomogram.is_survival
+                        else len(nomogram.classes) - 1)
+        n_rows = len(nomogram.terms) + 3 + outcome_rows
         _, ax = plt.subplots(figsize=(8, 0.55 * n_rows + 0.8))
     y = 0.0
     _axis(ax, y, "Points", np.arange(0, 101, 10), [str(v) for v in range(0, 101, 10)],
@@ -124,6 +129,21 @@ def plot_nomogram(nomogram, *, ax=None, n_ticks=6, risks=_RISKS, fontsize=8):
     lps = lps[(lps >= lp_low) & (lps <= lp_high)]
     _axis(ax, y, "Linear predictor", (lps - nomogram.intercept) * nomogram.points_per_unit * to_x,
           [f"{v:g}" for v in lps], fontsize=fontsize)
+    to_axis = nomogram.points_per_unit * to_x  # linear predictor -> x position
+    if nomogram.is_survival:
+        y = _survival_rows(ax, nomogram, y, (lp_low, lp_high), to_axis, risks, n_ticks,
+                           fontsize)
+    else:
+        y = _risk_rows(ax, nomogram, y, (lp_low, lp_high), to_axis, risks, fontsize)
+    ax.set_xlim(-32, 105)  # room for the row labels on the left
+    ax.set_ylim(y - 0.6, 0.8)
+    ax.axis("off")
+    return ax
+
+
+def _risk_rows(ax, nomogram, y, lp_range, to_axis, risks, fontsize):
+    """Logistic models: the risk row, or one row per ``P(Y >= k)`` (ordinal)."""
+    lp_low, lp_high = lp_range
     cuts = nomogram.thresholds_ if nomogram.ordinal else np.zeros(1)
     for k, cut in enumerate(cuts):
         y -= 1
@@ -132,13 +152,44 @@ def plot_nomogram(nomogram, *, ax=None, n_ticks=6, risks=_RISKS, fontsize=8):
                  else f"Risk of {nomogram.classes[1]}")
         if marks:
             lp = logit(np.asarray(marks)) + cut
-            x, text = _spread((lp - nomogram.intercept) * nomogram.points_per_unit * to_x,
-                              [f"{r:g}" for r in marks])
+            x, text = _spread((lp - nomogram.intercept) * to_axis, [f"{r:g}" for r in marks])
             _axis(ax, y, label, x, text, fontsize=fontsize)
-    ax.set_xlim(-32, 105)  # room for the row labels on the left
-    ax.set_ylim(y - 0.6, 0.8)
-    ax.axis("off")
-    return ax
+    return y
+
+
+def _survival_rows(ax, nomogram, y, lp_range, to_axis, probabilities, n_ticks, fontsize):
+    """Cox models: ``S(t)`` rows (``lp = log(log s / log S0(t))``) and the median survival."""
+    from matplotlib.ticker import MaxNLocator
+
+    lp_low, lp_high = lp_range
+    base = nomogram.baseline_survival(nomogram.times)
+    for t, s0 in zip(nomogram.times, base):
+        y -= 1
+        if not 0 < s0 < 1:
+            continue  # no event yet, or everyone dead: S(t) does not depend on lp
+        marks = np.asarray(probabilities, dtype=float)
+        lp = np.log(np.log(marks) / np.log(s0))
+        keep = (lp >= lp_low) & (lp <= lp_high)
+        if keep.any():
+            x, text = _spread((lp[keep] - nomogram.intercept) * to_axis,
+                              [f"{m:g}" for m in marks[keep]])
+            _axis(ax, y, f"Survival at {t:g}", x, text, fontsize=fontsize)
+    y -= 1
+    medians = nomogram.median_survival(
+        (np.linspace(lp_low, lp_high, 200) - nomogram.intercept) * nomogram.points_per_unit)
+    finite = medians[np.isfinite(medians)]
+    if finite.size:
+        # the median m is reached at lp = log(log 0.5 / log S0(m)) (S0 read at m)
+        ticks = MaxNLocator(nbins=n_ticks).tick_values(finite.min(), finite.max())
+        ticks = ticks[(ticks >= finite.min()) & (ticks <= finite.max()) & (ticks > 0)]
+        s0 = nomogram.baseline_survival(ticks)
+        usable = (s0 > 0) & (s0 < 1)
+        lp = np.log(np.log(0.5) / np.log(s0[usable]))
+        if lp.size:
+            x, text = _spread((lp - nomogram.intercept) * to_axis,
+                              [_format(v) for v in ticks[usable]])
+            _axis(ax, y, "Median survival", x, text, fontsize=fontsize)
+    return y
 
 
 def _row_max(nomogram, term, low) -> float:

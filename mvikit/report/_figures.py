@@ -41,6 +41,10 @@ def png_bytes(figure: Figure, dpi: int = 110) -> bytes:
 
 def figure_names(result) -> list:
     """Names of the report's figures, in order, for this comparison."""
+    if result.task == "survival":
+        from ._survival_figures import survival_figure_names
+
+        return survival_figure_names(result)
     if result.task != "binary":
         return ["roc", "confusion_matrix", "forest"]
     names = ["roc"]
@@ -51,6 +55,10 @@ def figure_names(result) -> list:
 
 def make_figure(name, result, repeat=0) -> Figure:
     """The report figure ``name`` (see :func:`figure_names`) of ``result``."""
+    if result.task == "survival":
+        from ._survival_figures import make_survival_figure
+
+        return make_survival_figure(name, result, repeat)
     builders = {"roc": roc_figure if result.task == "binary" else one_vs_rest_figure,
                 "calibration": calibration_figure, "decision_curve": decision_curve_figure,
                 "confusion_matrix": confusion_figure, "forest": forest_figure}
@@ -59,6 +67,10 @@ def make_figure(name, result, repeat=0) -> Figure:
 
 def caption(name, result, repeat=0) -> str:
     """The caption of figure ``name``: what is drawn and from which predictions."""
+    if result.task == "survival":
+        from ._survival_figures import survival_caption
+
+        return survival_caption(name, result, repeat)
     pooled = f"pooled out-of-fold predictions of repeat {repeat}"
     if name == "roc" and result.task == "binary":
         return (f"ROC curves. First panel: every model on the {pooled} (AUC with DeLong 95% CI; "

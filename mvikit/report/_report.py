@@ -55,12 +55,12 @@ class ComparisonReport:
         return self.html
 
 
-def build_report(result, *, title="Model comparison", repeat=0, digits=3):
+def build_report(result, *, title="Model comparison", repeat=0, digits=3, survival=None):
     """Render a :func:`~mvikit.model_selection.compare_models` result as a report.
 
     Parameters
     ----------
-    result : ModelComparison
+    result : ModelComparison or SurvivalComparison
         The comparison to report.
     title : str, default="Model comparison"
         Title of the report.
@@ -70,6 +70,11 @@ def build_report(result, *, title="Model comparison", repeat=0, digits=3):
         DeLong tests of the summary use repeat 0).
     digits : int, default=3
         Decimals in the tables.
+    survival : SurvivalComparison, default=None
+        A survival comparison of the same patients (``compare_models`` on a survival
+        target) reported in the same document, after ``result``: its methods, tables and
+        figures (names and tables prefixed ``survival_``), its pooled predictions of
+        ``repeat``.
 
     Returns
     -------
@@ -103,6 +108,12 @@ def build_report(result, *, title="Model comparison", repeat=0, digits=3):
     * ``forest``: the DeLong AUC differences against the reference
       (:func:`~mvikit.plotting.plot_forest`).
 
+    Survival comparisons get ``km`` (Kaplan-Meier curves of the held-out risk groups,
+    one panel per model), ``time_roc`` (one panel per horizon), ``calibration`` (one
+    panel per model at the middle horizon: Kaplan-Meier groups, smoothed curve, slope)
+    and ``decision_curve`` (at that horizon); the last two need
+    ``predict_survival_function``.
+
     Multiclass outcomes (e.g. MVI grade M0/M1/M2) get one-vs-rest ROC curves
     per class and model with the macro one-vs-rest AUC, a confusion matrix per
     model (:func:`~mvikit.plotting.plot_confusion_matrix`, each model's
@@ -134,15 +145,26 @@ def build_report(result, *, title="Model comparison", repeat=0, digits=3):
     >>> list(build_report(graded).figures)
     ['roc', 'confusion_matrix', 'forest']
     """
-    _check_repeat(result, repeat)
-    names = figure_names(result)
-    figures = {name: png_bytes(make_figure(name, result, repeat)) for name in names}
-    captions = {name: caption(name, result, repeat) for name in names}
-    tables = _tables(result)
-    markdown = _markdown(result, title, figures, captions, digits, repeat)
-    page = _html(result, title, figures, captions, digits, repeat)
+    parts = [_part(result, repeat, "")]
+    if survival is not None:
+        parts.append(_part(survival, repeat, "survival_"))
+    figures = {name: png for part in parts for name, png in part["figures"].items()}
+    captions = {name: text for part in parts for name, text in part["captions"].items()}
+    tables = {name: table for part in parts for name, table in part["tables"].items()}
+    markdown = _markdown(parts, title, digits)
+    page = _html(parts, title, digits)
     return ComparisonReport(title=title, markdown=markdown, html=page, figures=figures,
                             tables=tables, captions=captions)
+
+
+def _part(result, repeat, prefix) -> dict:
+    """Figures, captions and tables of one comparison, names prefixed."""
+    _check_repeat(result, repeat)
+    names = figure_names(result)
+    return {"result": result, "repeat": repeat, "prefix": prefix,
+            "figures": {prefix + n: png_bytes(make_figure(n, result, repeat)) for n in names},
+            "captions": {prefix + n: caption(n, result, repeat) for n in names},
+            "tables": {prefix + n: t for n, t in _tables(result).items()}}
 
 
 def write_report(result, directory, *, overwrite=False, **kwargs):
@@ -155,14 +177,14 @@ def write_report(result, directory, *, overwrite=False, **kwargs):
 
     Parameters
     ----------
-    result : ModelComparison
+    result : ModelComparison or SurvivalComparison
         The comparison to report.
     directory : str or path-like
         Output folder; its parent is created if needed.
     overwrite : bool, default=False
         Replace an existing ``directory``.  Otherwise an existing one is an error.
     **kwargs
-        Passed to :func:`build_report` (``title``, ``repeat``, ``digits``).
+        Passed to :func:`build_report` (``title``, ``repeat``, ``digits``, ``survival``).
 
     Returns
     -------
@@ -250,6 +272,16 @@ def _check_repeat(result, repeat):
 
 
 def _tables(result) -> dict:
+    if result.task == "survival":
+        tables = {"summary": result.summary.reset_index(), "scores": result.scores,
+                  "wilcoxon": result.wilcoxon, "pooled_c": result.pooled,
+                  "paired_c": result.paired, "risk_groups": result.risk_groups,
+                  "predictions": result.predictions,
+                  "splits": result.splits.drop(columns=["train_indices", "test_indices"]),
+                  "fits": result.fits.drop(columns="cutoffs", errors="ignore")}
+        if not result.failures.empty:
+            tables["failures"] = result.failures
+        return tables
     tables = {"summary": result.summary.reset_index(), "scores": result.scores,
               "wilcoxon": result.wilcoxon, "delong": result.delong,
               "predictions": result.predictions,
@@ -265,6 +297,8 @@ def _tables(result) -> dict:
 def methods_text(result, repeat=0) -> str:
     """A methods paragraph stating how every number of the report was obtained."""
     n_repeats = result.splits["repeat"].nunique()
+    if result.task == "survival":
+        return _survival_methods(result, n_repeats, repeat)
     threshold = {"youden": "the Youden threshold chosen on each training fold",
                  "predict": "each model's own predict"}.get(
         result.threshold, f"a fixed probability threshold of {result.threshold}")
@@ -286,21 +320,52 @@ def methods_text(result, repeat=0) -> str:
     return text
 
 
-def _markdown(result, title, figures, captions, digits, repeat) -> str:
-    body = result.to_markdown(digits).split("\n", 2)[2]  # drop its own heading
-    parts = [f"# {title}", "", f"Generated by mvikit {__version__}.", "", "## Methods", "",
-             methods_text(result, repeat), "", body, "", "## Figures", ""]
-    for name in figures:
-        parts += [f"![{name}](figures/{name}.png)", "", f"*{captions[name]}*", ""]
-    return "\n".join(parts)
+def _survival_methods(result, n_repeats, repeat) -> str:
+    horizons = ", ".join(f"{t:g}" for t in result.times)
+    return (f"Every survival model was fitted on the same {len(result.splits)} train/test "
+            f"splits ({n_repeats} repeat(s); {result.cv}). Per fold: Harrell's C, Uno's C "
+            "truncated at the training fold's 90th percentile of follow-up (unless given), "
+            f"the cumulative/dynamic AUC at {horizons} and the integrated Brier score over "
+            "those horizons, with the training fold's censoring distribution; summarised as "
+            "mean ± SD (ddof=1) over all folds, and compared with the reference "
+            f"({result.reference}) by two-sided Wilcoxon signed-rank tests on paired folds. "
+            "Harrell's C of the pooled out-of-fold risk scores of each repeat has the "
+            "infinitesimal-jackknife standard error of R's survival::concordance; two models' "
+            "pooled C-indices are compared on the same patients with the jackknife variance "
+            "of their difference (z-test). Risk-group cut-offs were chosen on each training "
+            "fold's own risk scores and applied to its test fold; the pooled held-out groups "
+            "are compared by the log-rank test and a Cox hazard ratio. Figures use the pooled "
+            f"out-of-fold predictions of repeat {repeat}.")
 
 
-def _html(result, title, figures, captions, digits, repeat) -> str:
+def _markdown(parts, title, digits) -> str:
+    lines = [f"# {title}", "", f"Generated by mvikit {__version__}.", ""]
+    for part in parts:
+        result = part["result"]
+        body = result.to_markdown(digits).split("\n", 2)[2]  # drop its own heading
+        heading = "Survival" if part["prefix"] else "Methods"
+        lines += [f"## {heading}", "", methods_text(result, part["repeat"]), "", body, "",
+                  "## Survival figures" if part["prefix"] else "## Figures", ""]
+        for name in part["figures"]:
+            lines += [f"![{name}](figures/{name}.png)", "", f"*{part['captions'][name]}*", ""]
+    return "\n".join(lines)
+
+
+def _html_part(part, digits) -> str:
+    result = part["result"]
     images = "\n".join(
         f'<figure><img alt="{name}" src="data:image/png;base64,'
         f'{base64.b64encode(png).decode("ascii")}"/><figcaption>'
-        f"{html.escape(captions[name])}</figcaption></figure>"
-        for name, png in figures.items())
+        f"{html.escape(part['captions'][name])}</figcaption></figure>"
+        for name, png in part["figures"].items())
+    heading = "Survival" if part["prefix"] else "Methods"
+    figures = "Survival figures" if part["prefix"] else "Figures"
+    return (f"<h2>{heading}</h2>\n<p>{html.escape(methods_text(result, part['repeat']))}</p>\n"
+            f"{result.to_html(digits)}\n<h2>{figures}</h2>\n{images}")
+
+
+def _html(parts, title, digits) -> str:
+    body = "\n".join(_html_part(part, digits) for part in parts)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"/><title>{html.escape(title)}</title>
@@ -313,11 +378,7 @@ figure img {{ max-width: 100%; }}
 <body>
 <h1>{html.escape(title)}</h1>
 <p>Generated by mvikit {__version__}.</p>
-<h2>Methods</h2>
-<p>{html.escape(methods_text(result, repeat))}</p>
-{result.to_html(digits)}
-<h2>Figures</h2>
-{images}
+{body}
 </body>
 </html>
 """

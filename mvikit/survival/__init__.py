@@ -8,15 +8,33 @@ The deep Cox model and the torch loss (`DeepCoxSurvival`, `CoxPartialLikelihoodL
 Kaplan-Meier user does not import torch and skorch.
 """
 
+from ._concordance import ConcordanceResult, concordance_index
 from ._cox import CoxPHSurvival
 from ._horizon import HorizonLabels, horizon_labels
 from ._km import LogRankResult, hazard_ratio, km_summary, logrank_test
-from ._metrics import calibration_at_horizon
+from ._metrics import (
+    calibration_at_horizon,
+    calibration_slope_at_horizon,
+    km_at,
+    smoothed_calibration_at_horizon,
+    survival_decision_curve,
+    time_dependent_auc_ci,
+    time_dependent_roc,
+    uno_c_ci,
+)
 from ._scorers import SurvivalScorer, make_survival_scorer
 from ._stratify import RiskStratifier
 from ._target import Surv, check_survival_y, make_survival_target
 
 __all__ = [
+    "uno_c_ci",
+    "time_dependent_roc",
+    "time_dependent_auc_ci",
+    "survival_decision_curve",
+    "smoothed_calibration_at_horizon",
+    "km_at",
+    "calibration_slope_at_horizon",
+    "ConcordanceResult",
     "CoxPHSurvival",
     "CoxPartialLikelihoodLoss",
     "DeepCoxSurvival",
@@ -27,6 +45,7 @@ __all__ = [
     "SurvivalScorer",
     "calibration_at_horizon",
     "check_survival_y",
+    "concordance_index",
     "cox_partial_likelihood_loss",
     "hazard_ratio",
     "horizon_labels",

@@ -2,7 +2,8 @@
 
 Each scorer is a picklable callable ``scorer(estimator, X, y)`` for ``cross_val_score`` and
 ``GridSearchCV`` (``scoring=make_survival_scorer("uno_c")``, or a dict of them). The numbers
-come from scikit-survival's metric functions; nothing is re-implemented here.
+come from scikit-survival's metric functions, except Harrell's C, which comes from
+:func:`concordance_index` (the same value in O(n log n), R's counting of ties).
 
 The IPCW metrics (Uno's C, cumulative/dynamic AUC, Brier score) need a censoring
 distribution G (Kaplan-Meier of the censoring times). A scorer only sees the test fold,
@@ -18,9 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.pipeline import Pipeline
-from sksurv.metrics import (concordance_index_censored, concordance_index_ipcw,
-                            cumulative_dynamic_auc, integrated_brier_score)
+from sksurv.metrics import (
+    concordance_index_ipcw,
+    cumulative_dynamic_auc,
+    integrated_brier_score,
+)
 
+from ._concordance import concordance_index
 from ._target import check_survival_y
 
 __all__ = ["SurvivalScorer", "make_survival_scorer"]
@@ -105,7 +110,7 @@ class SurvivalScorer:
         event, time = check_survival_y(y, allow_all_censored=True)
         test = _as_target(event, time)
         if self.metric == "harrell_c":
-            return float(concordance_index_censored(event, time, self._risk(estimator, X))[0])
+            return concordance_index(test, self._risk(estimator, X)).c
         train = test if self.censoring == "test" else _training_target(estimator)
         if self.metric == "uno_c":
             tau = self.tau
@@ -140,8 +145,8 @@ def make_survival_scorer(metric, *, tau=None, times=None, censoring="train"):
     Parameters
     ----------
     metric : {"harrell_c", "uno_c", "cumulative_auc", "neg_integrated_brier"}
-        - ``"harrell_c"``: Harrell's C of ``predict``
-          (:func:`sksurv.metrics.concordance_index_censored`).
+        - ``"harrell_c"``: Harrell's C of ``predict`` (:func:`concordance_index`, equal to
+          :func:`sksurv.metrics.concordance_index_censored` and R ``survival::concordance``).
         - ``"uno_c"``: Uno's IPCW C up to ``tau`` (:func:`sksurv.metrics.concordance_index_ipcw`).
         - ``"cumulative_auc"``: mean cumulative/dynamic AUC over ``times``
           (:func:`sksurv.metrics.cumulative_dynamic_auc`; its ``mean_auc``, weighted by the
