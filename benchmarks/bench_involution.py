@@ -11,8 +11,8 @@ per configuration:
   involution (the official 2D implementation's aggregation, extended to 3D with
   ``Tensor.unfold`` on each axis), which holds ``K^d`` copies of the input.
 
-Memory is measured in a child process: the peak resident size during the step (``VmHWM``, reset through
-``/proc/self/clear_refs``) minus the resident size before it: large tensors
+Memory is measured in a child process: the peak resident size during the step (``VmHWM``, reset
+through ``/proc/self/clear_refs``) minus the resident size before it: large tensors
 are mmapped (glibc's threshold fixed at 64 KiB) and unmapped when freed, so resident memory
 follows the tensors (Linux only).  Times are CPU seconds
 (``time.process_time``, median of repeats) with one torch thread, in this

@@ -61,7 +61,7 @@ def _sphericity(mask, spacing):
 def radiomics_features(cohort, shell_mm=5.0):
     """Hand-made first-order + shape features per sequence (one row per patient)."""
     rows = []
-    for pid, row in cohort.X.iterrows():
+    for _pid, row in cohort.X.iterrows():
         mask = row["tumor_mask"].array.astype(bool)
         spacing = row["tumor_mask"].spacing
         outside = ndimage.distance_transform_edt(~mask, sampling=spacing)

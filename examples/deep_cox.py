@@ -32,8 +32,14 @@ from sksurv.metrics import concordance_index_censored
 
 from mvikit.datasets import make_hcc_cohort
 from mvikit.preprocessing import ClinicalPreprocessor
-from mvikit.survival import (CoxPHSurvival, DeepCoxSurvival, RiskStratifier, hazard_ratio,
-                             km_summary, logrank_test)
+from mvikit.survival import (
+    CoxPHSurvival,
+    DeepCoxSurvival,
+    RiskStratifier,
+    hazard_ratio,
+    km_summary,
+    logrank_test,
+)
 
 TINY_NET = {"width": 0.0625, "crop_size": (8, 32, 32), "lr": 3e-3}
 QUICK = {"n_patients": 90, "n_splits": 3, "net": {**TINY_NET, "max_epochs": 6}}

@@ -12,8 +12,15 @@ from pathlib import Path
 from sklearn.pipeline import make_pipeline
 
 from mvikit.datasets import load_cohort, make_hcc_cohort, write_cohort
-from mvikit.imaging import (IntensityNormalizer, PeritumoralShell, ROICropper, VolumeResampler,
-                            clear_volume_cache, validate_cohort, volume_cache_info)
+from mvikit.imaging import (
+                            IntensityNormalizer,
+                            PeritumoralShell,
+                            ROICropper,
+                            VolumeResampler,
+                            clear_volume_cache,
+                            validate_cohort,
+                            volume_cache_info,
+)
 
 # 1. A cohort with full-size volumes (48 x 192 x 192), tumour and liver masks.
 cohort = make_hcc_cohort(n_patients=6, layout="full", random_state=0)

@@ -24,9 +24,17 @@ from mvikit.clinical import Nomogram, NomogramClassifier
 from mvikit.datasets import make_hcc_cohort
 from mvikit.model_selection import compare_models
 from mvikit.preprocessing import ClinicalPreprocessor
-from mvikit.radiomics import (ComBat, CorrelationFilter, MRMRSelector, NearZeroVarianceFilter,
-                              RadiomicsFeatures, RadScore, UnivariateFilter,
-                              radiomics_nomogram, radiomics_signature)
+from mvikit.radiomics import (
+                              ComBat,
+                              CorrelationFilter,
+                              MRMRSelector,
+                              NearZeroVarianceFilter,
+                              RadiomicsFeatures,
+                              RadScore,
+                              UnivariateFilter,
+                              radiomics_nomogram,
+                              radiomics_signature,
+)
 
 warnings.simplefilter("ignore")  # shells cut by the ROI cube border, small-sample fits
 cohort = make_hcc_cohort(n_patients=60, task="mvi", random_state=0)

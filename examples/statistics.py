@@ -89,7 +89,8 @@ def main(out_dir):
     print("clinical:", roc_auc_ci(y, p_clin))
     print("full    :", roc_auc_ci(y, p_full, transform="logit"))
     print("DeLong full vs clinical:", delong_test(y, p_full, p_clin))
-    print("covariance matrix:\n", delong_covariance(y, pd.DataFrame({"clinical": p_clin, "full": p_full})).to_frame())
+    covariance = delong_covariance(y, pd.DataFrame({"clinical": p_clin, "full": p_full}))
+    print("covariance matrix:\n", covariance.to_frame())
     print("bootstrap AUC CI:", bootstrap_ci(lambda t, s: roc_auc_ci(t, s).auc, y, p_full,
                                             n_resamples=500, random_state=0))
     print("paired bootstrap:", paired_bootstrap_test(lambda t, s: roc_auc_ci(t, s).auc, y,

@@ -37,9 +37,18 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from mvikit.datasets import make_hcc_cohort  # noqa: E402
 from mvikit.plotting import plot_km  # noqa: E402
 from mvikit.preprocessing import ClinicalPreprocessor  # noqa: E402
-from mvikit.survival import (CoxPHSurvival, RiskStratifier, calibration_at_horizon,  # noqa: E402
-                             concordance_index, hazard_ratio, horizon_labels, km_summary,
-                             logrank_test, make_survival_scorer, make_survival_target)
+from mvikit.survival import (  # noqa: E402
+    CoxPHSurvival,
+    RiskStratifier,
+    calibration_at_horizon,
+    concordance_index,
+    hazard_ratio,
+    horizon_labels,
+    km_summary,
+    logrank_test,
+    make_survival_scorer,
+    make_survival_target,
+)
 
 
 def cox_pipeline():

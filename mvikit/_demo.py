@@ -291,11 +291,12 @@ def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, ove
     ModelComparison
         The classification comparison.
     """
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
     from .datasets import make_hcc_cohort
     from .exceptions import OutputExistsError
     from .model_selection import compare_models
     from .report import write_report
-    from sklearn.model_selection import RepeatedStratifiedKFold
 
     stream = stream or sys.stdout
     out = Path(out)

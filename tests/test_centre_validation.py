@@ -88,7 +88,7 @@ def test_compare_models_with_groups_runs_leave_one_centre_out(cohort):
     assert res.splits["test_centre"].tolist() == ["C1", "C2", "C3", "C4"]
     assert res.splits["repeat"].eq(0).all()
     table = res.centre_metrics.set_index(["model", "centre"])
-    for fold, centre in enumerate(["C1", "C2", "C3", "C4"]):
+    for _fold, centre in enumerate(["C1", "C2", "C3", "C4"]):
         held = centres == centre
         model = LogisticRegression().fit(X[~held], y[~held])
         prob = model.predict_proba(X[held])[:, 1]
@@ -109,7 +109,7 @@ def test_compare_models_with_groups_runs_leave_one_centre_out(cohort):
             assert row["calibration_slope"] == pytest.approx(cal.slope)
         assert row["brier"] == pytest.approx(np.mean((prob - y[held]) ** 2))
         # with one centre per fold, the per-centre AUC is the fold AUC
-        fold_auc = res.scores.query("model == 'logistic' and fold == @fold and metric == 'auc'")
+        fold_auc = res.scores.query("model == 'logistic' and fold == @_fold and metric == 'auc'")
         assert fold_auc["value"].iloc[0] == pytest.approx(auc.auc)
     markdown = res.to_markdown()
     c4 = table.loc[("logistic", "C4")]
@@ -122,7 +122,8 @@ def test_external_validation_reports_each_external_centre(cohort):
     res = compare_models(_models(), X, y, cv=split, groups=centres, threshold=0.5)
     assert len(res.splits) == 1
     # one split: no spread and no Wilcoxon test, but DeLong on the external patients
-    assert np.isnan(res.summary.loc["nb", "auc_sd"]) and np.isnan(res.summary.loc["nb", "p_wilcoxon"])
+    assert np.isnan(res.summary.loc["nb", "auc_sd"])
+    assert np.isnan(res.summary.loc["nb", "p_wilcoxon"])
     row = res.delong.iloc[0]
     assert row["n"] == 56
     assert set(res.centre_metrics["centre"]) == {"C3", "C4"}

@@ -10,8 +10,13 @@ from sklearn.utils import Bunch
 
 from mvikit import Volume
 from mvikit.datasets import load_cohort, write_cohort
-from mvikit.exceptions import (CohortError, ColumnRoleError, DataWarning, ImageFileNotFoundError,
-                               OutputExistsError)
+from mvikit.exceptions import (
+    CohortError,
+    ColumnRoleError,
+    DataWarning,
+    ImageFileNotFoundError,
+    OutputExistsError,
+)
 from mvikit.imaging import write_image
 
 ROTATION = (0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0)

@@ -60,7 +60,8 @@ def test_summary_is_mean_and_sd_of_the_fold_table(result):
             values = result.scores.query("model == @model and metric == @metric")["value"]
             assert len(values) == 6
             assert result.summary.loc[model, f"{metric}_mean"] == pytest.approx(np.mean(values))
-            assert result.summary.loc[model, f"{metric}_sd"] == pytest.approx(np.std(values, ddof=1))
+            assert result.summary.loc[model, f"{metric}_sd"] == pytest.approx(
+                np.std(values, ddof=1))
     assert result.summary["n_folds"].tolist() == [6, 6, 6]
 
 
@@ -83,8 +84,9 @@ def test_splits_are_identical_across_models_and_recorded(binary, result):
     for s, test in enumerate(expected):
         np.testing.assert_array_equal(result.splits.loc[s, "test_indices"], test)
         repeat, fold = result.splits.loc[s, ["repeat", "fold"]]
-        for model in result.models:
-            rows = result.predictions.query("model == @model and repeat == @repeat and fold == @fold")
+        for _model in result.models:
+            rows = result.predictions.query(
+                "model == @_model and repeat == @repeat and fold == @fold")
             np.testing.assert_array_equal(rows["position"].to_numpy(), test)
             assert rows["sample"].tolist() == X.index[test].tolist()
 
@@ -164,16 +166,16 @@ def test_threshold_is_youden_on_training_fold_predictions(binary):
     cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
     res = compare_models({"logistic": LogisticRegression(), "nb": GaussianNB()}, X, y, cv=cv,
                          threshold="youden", threshold_cv="train")
-    for s, (train, test) in enumerate(cv.split(X, y)):
+    for _s, (train, _test) in enumerate(cv.split(X, y)):
         model = LogisticRegression().fit(X.iloc[train], y[train])
         expected = youden_threshold(y[train], model.predict_proba(X.iloc[train])[:, 1]).threshold
-        fit = res.fits.query("model == 'logistic' and fold == @s").iloc[0]
+        fit = res.fits.query("model == 'logistic' and fold == @_s").iloc[0]
         assert fit["threshold"] == pytest.approx(expected)
-        rows = res.predictions.query("model == 'logistic' and fold == @s")
+        rows = res.predictions.query("model == 'logistic' and fold == @_s")
         np.testing.assert_array_equal(rows["y_pred"], (rows["score"] >= expected).astype(int))
         # sensitivity of the fold = share of test positives at or above the training cut-off
         positives = rows["score"][rows["y_true"] == 1]
-        sens = res.scores.query("model == 'logistic' and fold == @s and metric == 'sensitivity'")
+        sens = res.scores.query("model == 'logistic' and fold == @_s and metric == 'sensitivity'")
         assert sens["value"].iloc[0] == pytest.approx(np.mean(positives >= expected))
 
 
@@ -296,9 +298,10 @@ def test_multiclass_ovo_auc_and_weighted_kappa(graded):
     res = compare_models({"logistic": LogisticRegression(), "nb": GaussianNB()}, X, y, cv=cv)
     assert res.metrics == ["auc", "accuracy", "f1", "kappa", "kappa_quadratic"]
     assert res.task == "multiclass"
-    for fold, (train, test) in enumerate(cv.split(X, y)):
+    for _fold, (train, test) in enumerate(cv.split(X, y)):
         model = LogisticRegression().fit(X[train], y[train])
-        ours = res.scores.query("model == 'logistic' and fold == @fold").set_index("metric")["value"]
+        ours = res.scores.query(
+            "model == 'logistic' and fold == @_fold").set_index("metric")["value"]
         assert ours["auc"] == pytest.approx(
             roc_auc_score(y[test], model.predict_proba(X[test]), multi_class="ovo"))
         assert ours["kappa_quadratic"] == pytest.approx(

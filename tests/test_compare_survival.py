@@ -138,7 +138,7 @@ def test_risk_groups_cut_on_training_folds(result, lung):
     X, y = lung
     splits = list(CV.split(X, y["event"]))
     fits = result.fits.query("model == 'full Cox'").reset_index(drop=True)
-    for s, (train, test) in enumerate(splits):
+    for s, (train, _test) in enumerate(splits):
         model = clone(_models()["full Cox"]).fit(X.iloc[train], y[train])
         cut = np.quantile(model.predict(X.iloc[train]), 0.5)
         assert fits.loc[s, "cutoffs"][0] == pytest.approx(cut)

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from mvikit.deep.augment import (BatchAugmenter, center_crop, intensity_jitter, random_affine,
-                                 random_crop, random_flip)
+from mvikit.deep.augment import (
+    BatchAugmenter,
+    center_crop,
+    intensity_jitter,
+    random_affine,
+    random_crop,
+    random_flip,
+)
 
 
 def _gen(seed=0):

@@ -192,7 +192,6 @@ def test_image_space_puts_the_crop_back_at_its_voxels():
     cam = gradcam(clf, X, target=1)
     # cube start = floor(centre - (size - 1)/2 + 1/2) = (1, -3, 11); centre crop
     # offset (cube - crop)//2 = (1, 2, 2): the crop starts at image voxel (2, -1, 13)
-    start = np.array([2, -1, 13])
     image_space = cam.to_volumes()
     crop_space = cam.to_volumes("crop")
     for i, pid in enumerate(X.index):

@@ -176,7 +176,8 @@ def test_bad_parameters(kwargs, match):
 
 
 def test_wrong_input_shape_is_named():
-    with pytest.raises(ValueError, match=r"expects input \(B, 16, D, H, W\); got \(2, 8, 4, 4, 4\)"):
+    with pytest.raises(ValueError,
+                       match=r"expects input \(B, 16, D, H, W\); got \(2, 8, 4, 4, 4\)"):
         Involution(16, spatial_dims=3)(torch.randn(2, 8, 4, 4, 4))
 
 

@@ -9,9 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mvikit.deep.losses import (MDNetLoss, class_distillation_loss, clinical_regression_loss,
-                                feature_distillation_loss, focal_loss,
-                                similarity_preserving_loss)
+from mvikit.deep.losses import (
+    MDNetLoss,
+    class_distillation_loss,
+    clinical_regression_loss,
+    feature_distillation_loss,
+    focal_loss,
+    similarity_preserving_loss,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -11,13 +11,11 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
+from test_deep_estimators import TINY, make_frame  # noqa: I001 (tests folder on sys.path)
 
 from mvikit import Volume
 from mvikit.deep import MDNetClassifier, VolumeNetClassifier, mdnet_ablation_models
 from mvikit.exceptions import ColumnRoleError
-
-from test_deep_estimators import TINY, make_frame  # noqa: I001 (tests folder on sys.path)
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -8,10 +8,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mvikit.deep.layers import (ClinicalGates, ConvBlock3d, ConvTrunk3d, SymmetricAttention,
-                                channel_gate, global_avg_max_pool, scaled_channels)
-from mvikit.deep.nets import (CNN3DNet, ConcatNet, LSTMNet, MRIClinicalFusionModule,
-                              MRIOnlyModule, StudentNet, TeacherNet)
+from mvikit.deep.layers import (
+    ClinicalGates,
+    ConvBlock3d,
+    ConvTrunk3d,
+    SymmetricAttention,
+    channel_gate,
+    global_avg_max_pool,
+    scaled_channels,
+)
+from mvikit.deep.nets import (
+    CNN3DNet,
+    ConcatNet,
+    LSTMNet,
+    MRIClinicalFusionModule,
+    MRIOnlyModule,
+    StudentNet,
+    TeacherNet,
+)
 
 W = 0.0625  # channels 4/8/16/16
 

@@ -28,12 +28,11 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
+from test_deep_estimators import TINY, make_frame  # noqa: I001 (tests folder on sys.path)
 
 from mvikit.deep import MDNetClassifier, VolumeNetClassifier
 from mvikit.survival import DeepCoxSurvival, Surv
 from mvikit.survival._partial_likelihood import CoxPartialLikelihoodLoss
-
-from test_deep_estimators import TINY, make_frame  # noqa: I001 (tests folder on sys.path)
 
 ONE_EPOCH = {**TINY, "max_epochs": 1}
 

@@ -13,13 +13,22 @@ import pytest
 import torch
 
 from mvikit import Volume
-from mvikit.deep import (CohortTensorizer, MDNetClassifier, VolumeNetClassifier, gradcam,
-                         register_architecture)
+from mvikit.deep import (
+    CohortTensorizer,
+    MDNetClassifier,
+    VolumeNetClassifier,
+    gradcam,
+    register_architecture,
+)
 from mvikit.deep._base import SHARED_CONSTRAINTS, SHARED_PARAMETERS
 from mvikit.deep._slices import mask_slab, slab_slices
 from mvikit.deep._trainers import dice_ce_loss
-from mvikit.deep.nets import (ArchitectureContractError, check_module_output, get_architecture,
-                              list_architectures)
+from mvikit.deep.nets import (
+    ArchitectureContractError,
+    check_module_output,
+    get_architecture,
+    list_architectures,
+)
 from mvikit.exceptions import ColumnRoleError, DataWarning
 from mvikit.survival import DeepCoxSurvival, Surv
 

@@ -9,8 +9,15 @@ import pytest
 
 from mvikit.clinical import NomogramClassifier, StepwiseSelector
 from mvikit.exceptions import CohortError, DataWarning, MetricInputError, MvikitError
-from mvikit.metrics import (calibration_stats, hosmer_lemeshow, idi, kappa, nri,
-                            threshold_metrics, youden_threshold)
+from mvikit.metrics import (
+    calibration_stats,
+    hosmer_lemeshow,
+    idi,
+    kappa,
+    nri,
+    threshold_metrics,
+    youden_threshold,
+)
 from mvikit.preprocessing import ClinicalPreprocessor
 from mvikit.radiomics import RadScore, UnivariateFilter
 

@@ -23,7 +23,7 @@ def test_truncated_nifti_is_an_error_naming_the_file(tmp_path, image, name, keep
     path.write_bytes(data[: int(len(data) * keep)])  # an interrupted copy
     volume = Volume(path=path)                       # the header is intact
     with pytest.raises(ImageReadError, match=rf"{name}.*(truncated|corrupt)"):
-        volume.array
+        _ = volume.array
     X = pd.DataFrame({"HBP": [volume]}, index=["P-001"])
     with pytest.raises(ImageReadError, match=name):
         validate_cohort(X, read_voxels=True)

@@ -73,10 +73,10 @@ def test_a_killed_write_leaves_nothing_after_the_next_write(tmp_path):
         "import time, numpy as np, pandas as pd, mvikit.datasets._cohort_io as io\n"
         "from mvikit import Volume\n"
         "def slow(*a, **k):\n"
-        "    open(%r, 'w').close(); time.sleep(60)\n"
+        "    open({!r}, 'w').close(); time.sleep(60)\n"
         "io._write_images = slow\n"
-        "X = pd.DataFrame({'age': [1.0]}, index=['p1'])\n"
-        "io.write_cohort(X, %r)\n" % (str(tmp_path / "started"), str(target)))
+        "X = pd.DataFrame({{'age': [1.0]}}, index=['p1'])\n"
+        "io.write_cohort(X, {!r})\n".format(str(tmp_path / "started"), str(target)))
     child = subprocess.Popen([sys.executable, "-c", script],
                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     try:

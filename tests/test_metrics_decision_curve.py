@@ -33,7 +33,8 @@ def df_binary():
 
 def test_net_benefit_equals_published_values(df_binary):
     # Vickers' DCA tutorial / dcurves df_binary, marker via logistic regression cancer ~ marker
-    dc = decision_curve(df_binary["cancer"], df_binary["marker_prob"], thresholds=[0.10, 0.15, 0.20])
+    dc = decision_curve(df_binary["cancer"], df_binary["marker_prob"],
+                        thresholds=[0.10, 0.15, 0.20])
     np.testing.assert_allclose(dc["net_benefit"], [0.062370, 0.046667, 0.029000], atol=5e-7)
     # "about 33 interventions avoided per 100 patients at pt 0.15"
     assert dc["interventions_avoided"].iloc[1] == pytest.approx(33, abs=0.5)
@@ -65,7 +66,8 @@ def test_decision_curve_equals_dcurves(df_binary):
             ours["interventions_avoided"], 100 * theirs["net_intervention_avoided"], atol=1e-9
         )
         prevalence = df_binary["cancer"].mean()
-        np.testing.assert_allclose(ours["standardized_net_benefit"], ours["net_benefit"] / prevalence)
+        np.testing.assert_allclose(ours["standardized_net_benefit"],
+                                   ours["net_benefit"] / prevalence)
     treat_all = ref[ref["model"] == "all"].sort_values("threshold")["net_benefit"]
     np.testing.assert_allclose(ours["net_benefit_all"], treat_all, atol=1e-12)
 

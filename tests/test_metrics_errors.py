@@ -26,16 +26,21 @@ def test_error_class_is_both_mvikit_and_value_error():
 
 @pytest.mark.parametrize("func", [roc_auc_ci, calibration_stats, decision_curve, threshold_metrics])
 def test_one_class_only(func):
-    with pytest.raises(MetricInputError, match="only one class .* needs both events and non-events"):
+    with pytest.raises(MetricInputError,
+                       match="only one class .* needs both events and non-events"):
         func(np.ones(6), P)
 
 
 def test_nan_and_inf_scores_name_the_patient():
     y = pd.Series(Y, index=[f"P{i:03d}" for i in range(6)])
     score = pd.Series([0.1, np.nan, 0.3, 0.6, np.inf, 0.2], index=y.index)
-    with pytest.raises(MetricInputError, match=r"y_score has NaN or infinite values at patient ids 'P001', 'P004'"):
+    with pytest.raises(
+        MetricInputError,
+        match=r"y_score has NaN or infinite values at patient ids 'P001', 'P004'",
+    ):
         roc_auc_ci(y, score)
-    with pytest.raises(MetricInputError, match="y_score_b has NaN or infinite values at position 2"):
+    with pytest.raises(MetricInputError,
+                       match="y_score_b has NaN or infinite values at position 2"):
         delong_test(Y, P, [0.1, 0.2, np.nan, 0.4, 0.5, 0.6])
 
 
@@ -54,7 +59,8 @@ def test_length_mismatch():
 
 @pytest.mark.parametrize("func", [calibration_stats, decision_curve, hosmer_lemeshow])
 def test_probabilities_outside_unit_interval(func):
-    with pytest.raises(MetricInputError, match=r"must be probabilities in \[0, 1\].*position 1.*predict_proba"):
+    with pytest.raises(MetricInputError,
+                       match=r"must be probabilities in \[0, 1\].*position 1.*predict_proba"):
         func(Y, np.array([0.1, 1.7, 0.3, 0.6, 0.7, 0.2]))
 
 
@@ -68,7 +74,8 @@ def test_other_bad_options():
     with pytest.raises(MetricInputError, match="has 3 classes .* multi_class='ovr' or 'ovo'"):
         roc_auc_ci([0, 1, 2, 0, 1, 2], P)
     with pytest.raises(MetricInputError, match="DeLong's variance is defined for a binary AUC"):
-        roc_auc_ci([0, 1, 2, 0, 1, 2], np.eye(3)[[0, 1, 2, 0, 1, 2]], multi_class="ovo", method="delong")
+        roc_auc_ci([0, 1, 2, 0, 1, 2], np.eye(3)[[0, 1, 2, 0, 1, 2]], multi_class="ovo",
+                   method="delong")
     with pytest.raises(MetricInputError, match="at least 2 events and 2 non-events"):
         roc_auc_ci([0, 0, 0, 1], [0.1, 0.2, 0.3, 0.4])
     with pytest.raises(MetricInputError, match="cannot be paired; pass paired=False"):

@@ -93,7 +93,8 @@ def test_unweighted_kappa_se_equals_fleiss_formula():
     po, pe = np.trace(p), r @ c
     k = (po - pe) / (1 - pe)
     a = sum(p[i, i] * (1 - (r[i] + c[i]) * (1 - k)) ** 2 for i in range(2))
-    b = (1 - k) ** 2 * sum(p[i, j] * (c[i] + r[j]) ** 2 for i in range(2) for j in range(2) if i != j)
+    b = (1 - k) ** 2 * sum(p[i, j] * (c[i] + r[j]) ** 2
+                           for i in range(2) for j in range(2) if i != j)
     var = (a + b - (k - pe * (1 - k)) ** 2) / ((1 - pe) ** 2 * n)
     y1 = np.repeat([0, 0, 1, 1], table.ravel())
     y2 = np.repeat([0, 1, 0, 1], table.ravel())
@@ -116,4 +117,5 @@ def test_mcnemar_exact_and_chi2():
     ok_a, ok_b = a == y, b == y
     b_, c_ = np.sum(ok_a & ~ok_b), np.sum(~ok_a & ok_b)
     stat = (abs(b_ - c_) - 1) ** 2 / (b_ + c_)
-    assert chi.statistic == pytest.approx(stat) and chi.p_value == pytest.approx(stats.chi2.sf(stat, 1))
+    assert chi.statistic == pytest.approx(stat)
+    assert chi.p_value == pytest.approx(stats.chi2.sf(stat, 1))

@@ -81,7 +81,8 @@ def test_optimism_single_replicate_by_hand():
     test = roc_auc_score(y, boot.predict_proba(X)[:, 1])
     apparent = roc_auc_score(y, LogisticRegression().fit(X, y).predict_proba(X)[:, 1])
     assert res["auc"]["corrected"] == pytest.approx(apparent - (train - test))
-    assert res["slope"]["test"] == pytest.approx(calibration_stats(y, boot.predict_proba(X)[:, 1]).slope)
+    assert res["slope"]["test"] == pytest.approx(
+        calibration_stats(y, boot.predict_proba(X)[:, 1]).slope)
 
 
 def test_scorers_in_cross_validation():
@@ -97,7 +98,8 @@ def test_scorers_in_cross_validation():
         assert slope_scores[k] == pytest.approx(-abs(calibration_stats(y[test], p).slope - 1))
         nb = decision_curve(y[test], p, thresholds=[0.3])["net_benefit"].iloc[0]
         assert nb_scores[k] == pytest.approx(nb)
-    grid = GridSearchCV(model, {"C": [0.01, 1.0]}, cv=cv, scoring=calibration_slope_scorer).fit(X, y)
+    grid = GridSearchCV(model, {"C": [0.01, 1.0]}, cv=cv,
+                        scoring=calibration_slope_scorer).fit(X, y)
     assert grid.best_params_["C"] in (0.01, 1.0)
 
 

@@ -58,7 +58,8 @@ def test_mixed_pipeline_and_recalibrated_round_trip(tmp_path):
     y = rng.integers(0, 2, 80)
     model = make_pipeline(make_column_transformer(
         (OneHotEncoder(handle_unknown="ignore", dtype=float), ["sex", "bclc"]),
-        (StandardScaler(), ["age", "count"])), LogisticRegression(random_state=np.random.RandomState(3)))
+        (StandardScaler(), ["age", "count"])),
+        LogisticRegression(random_state=np.random.RandomState(3)))
     model.fit(X, y)
     recalibrated = RecalibratedClassifier(model, method="logistic").fit(X, y)
     loaded = load_model(save_model(recalibrated, tmp_path / "r.mvikit"))

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import expit
-from sklearn.linear_model import LogisticRegression
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -220,6 +220,7 @@ def test_risk_calculator_refuses_misspelt_names_and_log_of_non_positive_values()
 # ---------------------------------------------------------------- Cox nomogram
 def _cox_pipeline():
     from lifelines.datasets import load_rossi
+
     from mvikit.survival import CoxPHSurvival, make_survival_target
 
     rossi = load_rossi()

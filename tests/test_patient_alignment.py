@@ -9,8 +9,15 @@ from sklearn.naive_bayes import GaussianNB
 
 from mvikit.clinical import NomogramClassifier
 from mvikit.exceptions import CohortError, MetricInputError, PatientIdError
-from mvikit.metrics import (bootstrap_ci, calibration_stats, decision_curve, delong_test,
-                            mcnemar_test, roc_auc_ci, threshold_metrics)
+from mvikit.metrics import (
+    bootstrap_ci,
+    calibration_stats,
+    decision_curve,
+    delong_test,
+    mcnemar_test,
+    roc_auc_ci,
+    threshold_metrics,
+)
 from mvikit.model_selection import compare_models
 from mvikit.utils import align_by_patient, align_to_rows
 

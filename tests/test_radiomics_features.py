@@ -20,11 +20,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mvikit import Volume
-from mvikit.exceptions import (DataWarning, EmptyMaskError, FeatureExtractionError,
-                               InvalidSettingsError, VolumeError)
+from mvikit.exceptions import (
+    DataWarning,
+    EmptyMaskError,
+    FeatureExtractionError,
+    InvalidSettingsError,
+    VolumeError,
+)
 from mvikit.imaging import PeritumoralShell
-from mvikit.radiomics import RadiomicsFeatures, UnivariateFilter
-from mvikit.radiomics import _worker
+from mvikit.radiomics import RadiomicsFeatures, UnivariateFilter, _worker
 
 SHAPE = (10, 22, 22)
 SPACING = (2.0, 1.0, 1.0)

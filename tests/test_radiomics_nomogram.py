@@ -13,16 +13,20 @@ from scipy.special import expit
 from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from test_radiomics_features import FIRSTORDER, tiny_cohort
 
 from mvikit.clinical import Nomogram, NomogramClassifier
-from mvikit.exceptions import CohortError
 from mvikit.datasets import make_hcc_cohort
+from mvikit.exceptions import CohortError
 from mvikit.model_selection import compare_models
 from mvikit.preprocessing import ClinicalPreprocessor
-from mvikit.radiomics import (ComBat, RadiomicsFeatures, RadScore, radiomics_nomogram,
-                              radiomics_signature)
-
-from test_radiomics_features import FIRSTORDER, tiny_cohort
+from mvikit.radiomics import (
+    ComBat,
+    RadiomicsFeatures,
+    RadScore,
+    radiomics_nomogram,
+    radiomics_signature,
+)
 
 
 def test_combined_nomogram_equals_its_parts(tmp_path):

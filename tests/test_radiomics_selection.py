@@ -17,8 +17,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mvikit.clinical import EmptySelectionError
-from mvikit.radiomics import (CorrelationFilter, LassoSelector, MRMRSelector,
-                              NearZeroVarianceFilter, RadScore, UnivariateFilter)
+from mvikit.radiomics import (
+    CorrelationFilter,
+    LassoSelector,
+    MRMRSelector,
+    NearZeroVarianceFilter,
+    RadScore,
+    UnivariateFilter,
+)
 
 
 @pytest.fixture

@@ -20,8 +20,7 @@ from mvikit.exceptions import OutputExistsError
 from mvikit.metrics import calibration_curve, calibration_stats, decision_curve, roc_auc_ci
 from mvikit.model_selection import compare_models
 from mvikit.plotting import plot_forest
-from mvikit.report import build_report, write_report
-from mvikit.report import _figures, _report
+from mvikit.report import _figures, _report, build_report, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -14,11 +14,25 @@ from sklearn.preprocessing import FunctionTransformer
 
 import mvikit.imaging._io as io
 from mvikit import Volume
-from mvikit.exceptions import (CohortError, ColumnRoleError, DataWarning, EmptyMaskError,
-                               GeometryMismatchError, VolumeError)
-from mvikit.imaging import (IntensityNormalizer, PeritumoralShell, ROICropper, VolumeDownsampler,
-                            VolumeResampler,
-                            clear_volume_cache, validate_cohort, volume_cache_info, write_image)
+from mvikit.exceptions import (
+    CohortError,
+    ColumnRoleError,
+    DataWarning,
+    EmptyMaskError,
+    GeometryMismatchError,
+    VolumeError,
+)
+from mvikit.imaging import (
+    IntensityNormalizer,
+    PeritumoralShell,
+    ROICropper,
+    VolumeDownsampler,
+    VolumeResampler,
+    clear_volume_cache,
+    validate_cohort,
+    volume_cache_info,
+    write_image,
+)
 
 ROTATION = (0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
 SPACING = (3.0, 0.8, 0.7)
@@ -121,7 +135,6 @@ def test_resampler_interpolates_a_linear_field_exactly():
     # f = physical x + 2 y - z is reproduced exactly by linear interpolation.
     shape, spacing = (8, 20, 18), (3.0, 0.8, 0.7)
     volume = Volume(np.zeros(shape), spacing=spacing, origin=(5, -3, 1), direction=ROTATION)
-    image = volume.to_sitk()
     d, h, w = np.indices(shape)
     direction = np.reshape(ROTATION, (3, 3))
     xyz = np.asarray(volume.origin)[:, None] + direction @ np.stack(

@@ -13,8 +13,14 @@ from sksurv.metrics import concordance_index_censored
 
 from mvikit.datasets import make_hcc_cohort
 from mvikit.preprocessing import ClinicalPreprocessor
-from mvikit.survival import (CoxPHSurvival, RiskStratifier, hazard_ratio, logrank_test,
-                             make_survival_scorer, make_survival_target)
+from mvikit.survival import (
+    CoxPHSurvival,
+    RiskStratifier,
+    hazard_ratio,
+    logrank_test,
+    make_survival_scorer,
+    make_survival_target,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -21,9 +21,17 @@ from statsmodels.duration.survfunc import SurvfuncRight  # noqa: E402
 from mvikit.exceptions import SurvivalTargetError  # noqa: E402
 from mvikit.plotting import plot_km  # noqa: E402
 from mvikit.preprocessing import ClinicalPreprocessor  # noqa: E402
-from mvikit.survival import (CoxPHSurvival, RiskStratifier, Surv, check_survival_y,  # noqa: E402
-                             hazard_ratio, horizon_labels, km_summary, logrank_test,
-                             make_survival_target)
+from mvikit.survival import (  # noqa: E402
+    CoxPHSurvival,
+    RiskStratifier,
+    Surv,
+    check_survival_y,
+    hazard_ratio,
+    horizon_labels,
+    km_summary,
+    logrank_test,
+    make_survival_target,
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Survival metrics at a horizon: time-dependent ROC, bootstrap CIs, decision curves, calibration."""
+"""Survival metrics at a horizon: time-dependent ROC, bootstrap CIs, decision curves,
+calibration."""
 
 import numpy as np
 import pandas as pd
@@ -9,10 +10,18 @@ from sksurv.metrics import concordance_index_ipcw, cumulative_dynamic_auc
 
 from mvikit.exceptions import MetricInputError
 from mvikit.metrics import decision_curve
-from mvikit.survival import (CoxPHSurvival, Surv, calibration_slope_at_horizon, km_at,
-                             make_survival_target, smoothed_calibration_at_horizon,
-                             survival_decision_curve, time_dependent_auc_ci, time_dependent_roc,
-                             uno_c_ci)
+from mvikit.survival import (
+    CoxPHSurvival,
+    Surv,
+    calibration_slope_at_horizon,
+    km_at,
+    make_survival_target,
+    smoothed_calibration_at_horizon,
+    survival_decision_curve,
+    time_dependent_auc_ci,
+    time_dependent_roc,
+    uno_c_ci,
+)
 
 
 @pytest.fixture(scope="module")

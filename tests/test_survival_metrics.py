@@ -11,11 +11,20 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sksurv.linear_model import CoxnetSurvivalAnalysis
-from sksurv.metrics import (concordance_index_censored, concordance_index_ipcw,
-                            cumulative_dynamic_auc, integrated_brier_score)
+from sksurv.metrics import (
+    concordance_index_censored,
+    concordance_index_ipcw,
+    cumulative_dynamic_auc,
+    integrated_brier_score,
+)
 
-from mvikit.survival import (CoxPHSurvival, Surv, calibration_at_horizon,
-                             make_survival_scorer, make_survival_target)
+from mvikit.survival import (
+    CoxPHSurvival,
+    Surv,
+    calibration_at_horizon,
+    make_survival_scorer,
+    make_survival_target,
+)
 
 
 def _split(frame, time, event):

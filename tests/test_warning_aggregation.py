@@ -41,11 +41,11 @@ def test_causes_and_columns_are_kept_apart_and_other_warnings_pass_through():
     def noisy():
         with aggregate_patient_warnings("Demo"):
             for k in range(4):
-                warnings.warn(PatientWarning("cause A", column="a", patient_id=k))
+                warnings.warn(PatientWarning("cause A", column="a", patient_id=k), stacklevel=2)
                 warnings.warn(PatientWarning("cause B", column="a", patient_id=k,
-                                             detail=f"detail {k}"))
-            warnings.warn(PatientWarning("cause A", column="b", patient_id=9))
-            warnings.warn("unrelated", UserWarning)
+                                             detail=f"detail {k}"), stacklevel=2)
+            warnings.warn(PatientWarning("cause A", column="b", patient_id=9), stacklevel=2)
+            warnings.warn("unrelated", UserWarning, stacklevel=2)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -65,7 +65,7 @@ def test_nested_blocks_aggregate_at_the_outermost():
         with aggregate_patient_warnings("Outer"):
             for k in range(3):
                 with aggregate_patient_warnings("Inner"):  # e.g. a one-patient shell
-                    warnings.warn(PatientWarning("cut", column="m", patient_id=k))
+                    warnings.warn(PatientWarning("cut", column="m", patient_id=k), stacklevel=2)
     assert [str(w.message) for w in caught] == [
         "Outer: cut (column 'm') for 3 patient(s): 0, 1, 2."]
 

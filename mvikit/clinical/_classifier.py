@@ -13,8 +13,13 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils._data import check_features
 from ..utils._repr import SummaryReprMixin
 from ..utils._validation import fit_context
-from ._fitting import (coefficient_table, fit_model, single_threaded_blas, slope_slice,
-                       warn_if_separated)
+from ._fitting import (
+    coefficient_table,
+    fit_model,
+    single_threaded_blas,
+    slope_slice,
+    warn_if_separated,
+)
 from ._selection import SELECTION_PARAMETERS, _warn_not_converged, n_iterations, run_selection
 
 __all__ = ["NomogramClassifier"]

@@ -26,8 +26,15 @@ from sklearn.utils.validation import check_is_fitted
 from ..exceptions import CohortError, DataWarning, MvikitError
 from ..utils._data import check_classification_data
 from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context
-from ._fitting import (coefficient_table, fit_model, logistic_llf, lr_pvalue,
-                       single_threaded_blas, slope_slice, wald_group_pvalue)
+from ._fitting import (
+    coefficient_table,
+    fit_model,
+    logistic_llf,
+    lr_pvalue,
+    single_threaded_blas,
+    slope_slice,
+    wald_group_pvalue,
+)
 
 __all__ = ["StepwiseSelector", "EmptySelectionError"]
 

@@ -225,7 +225,7 @@ class _Reader:
             raise ValueError(f"Nomogram: {type(union).__name__} outputs {width} columns but the "
                              f"model has {beta.size} coefficients.")
         terms = []
-        for name, transformer, columns, (start, stop), weight in branches:
+        for _name, transformer, columns, (start, stop), weight in branches:
             sub = beta[start:stop] * weight
             if not np.any(sub):  # a branch the model does not use adds no row
                 continue

@@ -30,8 +30,16 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from ..exceptions import (CohortError, ColumnRoleError, DataWarning, ImageFileNotFoundError,
-                          ImageReadError, OutputExistsError, PatientIdError, VolumeError)
+from ..exceptions import (
+    CohortError,
+    ColumnRoleError,
+    DataWarning,
+    ImageFileNotFoundError,
+    ImageReadError,
+    OutputExistsError,
+    PatientIdError,
+    VolumeError,
+)
 from ..imaging._volume import IMAGE_SUFFIXES, Volume, as_volume
 from ..utils._align import describe_ids
 from ..utils._roles import _is_missing, check_cohort_frame, resolve_columns

@@ -43,7 +43,7 @@ def dtype_spec(series: pd.Series, *, what: str) -> dict:
         return {"dtype": "category", "ordered": bool(dtype.ordered),
                 "categories": list(to_text(categories)),
                 "categories_spec": dtype_spec(categories, what=what)}
-    if dtype != object:
+    if dtype != np.dtype(object):
         return {"dtype": str(dtype)}
     kinds = {_pytype(v) for v in series if not _is_missing(v)}
     if None in kinds or len(kinds) > 1:

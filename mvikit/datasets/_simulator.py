@@ -22,8 +22,15 @@ from ..imaging._volume import Volume
 from ._sim_clinical import CLINICAL_COLUMNS, clinical_mvi_probability, draw_clinical, item_table
 from ._sim_images import render_patient
 from ._sim_latent import SIGNS, draw_core, mvi_probability_given_a_sat
-from ._sim_params import (CT_SEQUENCES, MAX_CENTERS, MRI_SEQUENCES, SimulationParameterError,
-                          center_table, grade_thresholds, resolve_params)
+from ._sim_params import (
+    CT_SEQUENCES,
+    MAX_CENTERS,
+    MRI_SEQUENCES,
+    SimulationParameterError,
+    center_table,
+    grade_thresholds,
+    resolve_params,
+)
 from ._sim_tumour import draw_geometry
 
 __all__ = ["make_hcc_cohort"]

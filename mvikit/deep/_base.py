@@ -38,7 +38,7 @@ from ..utils._validation import Integral, Interval, Real, StrOptions
 from ._tensorizer import CohortTensorizer
 from ._trainers import PRECISIONS, CohortTrainer, autocast_context
 from .augment import BatchAugmenter
-from .nets._registry import Architecture, get_architecture
+from .nets._registry import Architecture
 
 __all__ = ["DeepCohortClassifier", "DeepCohortEstimator", "PRECISIONS", "PRESETS",
            "SHARED_CONSTRAINTS", "SHARED_PARAMETERS", "autocast_context"]

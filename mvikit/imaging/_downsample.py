@@ -6,8 +6,8 @@ from numbers import Integral
 
 import numpy as np
 
-from ._crop import physical_origin
 from ._base import Task, VolumeTransformerBase
+from ._crop import physical_origin
 from ._volume import Volume
 
 __all__ = ["VolumeDownsampler", "downsample_volume", "downsample_factors"]

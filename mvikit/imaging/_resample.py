@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from numbers import Real
 
-
 from ..utils._validation import StrOptions
 from ._base import Task, VolumeTransformerBase
 from ._volume import Volume

@@ -194,4 +194,5 @@ class PeritumoralShell(VolumeTransformerBase):
         if min(low.min(), high.min()) < distance:
             warnings.warn(PatientWarning(
                 f"the tumour lies within {distance:g} mm of the image border, so its "
-                "peritumoral shell is cut there", column=self.mask, patient_id=patient_id))
+                "peritumoral shell is cut there", column=self.mask, patient_id=patient_id),
+                stacklevel=2)

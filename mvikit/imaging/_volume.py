@@ -215,7 +215,7 @@ class Volume:
             setattr(self, f"_{name}", value)
 
     @classmethod
-    def from_sitk(cls, image) -> "Volume":
+    def from_sitk(cls, image) -> Volume:
         """Wrap a ``SimpleITK.Image`` (copying its voxels) with its geometry."""
         import SimpleITK as sitk
 
@@ -238,7 +238,7 @@ class Volume:
         image.SetDirection(self._direction)
         return image
 
-    def load(self) -> "Volume":
+    def load(self) -> Volume:
         """An in-memory copy (the volume itself if it is already in memory)."""
         if not self.is_lazy:
             return self
@@ -259,7 +259,7 @@ class Volume:
         volume._array, volume._shape = array, tuple(int(s) for s in array.shape)
         return volume
 
-    def with_array(self, array, *, spacing=None, origin=None) -> "Volume":
+    def with_array(self, array, *, spacing=None, origin=None) -> Volume:
         """A new in-memory volume with other voxels and this geometry
         (``spacing``/``origin`` overridable, e.g. after a crop)."""
         return Volume(

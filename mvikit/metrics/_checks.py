@@ -54,7 +54,8 @@ def _as_1d(values, name):
 def _check_alpha(alpha):
     if not (isinstance(alpha, (int, float, np.floating)) and 0 < alpha < 1):
         raise MetricInputError(
-            f"alpha must lie strictly between 0 and 1 (e.g. 0.05 for a 95 % interval); got {alpha!r}."
+            "alpha must lie strictly between 0 and 1 (e.g. 0.05 for a 95 % interval); "
+            f"got {alpha!r}."
         )
     return float(alpha)
 

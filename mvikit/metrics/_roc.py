@@ -20,9 +20,9 @@ from mvikit.exceptions import MetricInputError
 from ..utils._align import align_by_patient
 from ._bootstrap import _distribution, _percentile_ci
 from ._checks import (
-    _check_class_scores,
     _check_alpha,
     _check_binary_inputs,
+    _check_class_scores,
 )
 from ._results import AUCCovarianceResult, AUCResult, DeLongTestResult
 
@@ -83,7 +83,8 @@ def _wald_ci(estimate, se, alpha, transform=None):
 def _multiclass_auc(y, score, labels, multi_class):
     """Macro one-vs-rest or one-vs-one (Hand & Till 2001, eq. 7) AUC."""
     if multi_class == "ovr":
-        return float(np.mean([_auc((y == c).astype(int), score[:, k]) for k, c in enumerate(labels)]))
+        return float(np.mean([_auc((y == c).astype(int), score[:, k])
+                              for k, c in enumerate(labels)]))
     pair_aucs = []
     for i, j in combinations(range(len(labels)), 2):
         keep = (y == labels[i]) | (y == labels[j])

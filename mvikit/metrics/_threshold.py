@@ -247,12 +247,14 @@ def kappa(y1, y2, *, weights=None, labels=None, alpha=0.05):
     a, _ = _check_target(y1, "y1", index)
     b = _as_1d(y2, "y2")
     if len(b) != len(a):
-        raise MetricInputError(f"y2 has {len(b)} values but y1 has {len(a)}; rate the same patients.")
+        raise MetricInputError(
+            f"y2 has {len(b)} values but y1 has {len(a)}; rate the same patients.")
     labels = np.unique(np.concatenate([a, b])) if labels is None else np.asarray(labels)
     table = confusion_matrix(a, b, labels=labels)
     if table.sum() != len(a):
         raise MetricInputError(f"some ratings are not among labels={list(labels)}.")
-    res = cohens_kappa(table, wt=weights, weights=None if weights is None else np.arange(len(labels)))
+    res = cohens_kappa(table, wt=weights,
+                       weights=None if weights is None else np.arange(len(labels)))
     se = float(np.sqrt(res.var_kappa))
     z_half = stats.norm.ppf(1 - alpha / 2) * se
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -80,7 +80,8 @@ def _resolve_scoring(scoring, survival=False):
             )
         resolved = {s: known[s] for s in scoring}
     if not resolved or not all(callable(f) for f in resolved.values()):
-        raise MetricInputError("scoring must name at least one metric; dict values must be callables.")
+        raise MetricInputError(
+            "scoring must name at least one metric; dict values must be callables.")
     return resolved
 
 

@@ -312,7 +312,8 @@ def _fit_predict(estimator, X, y, train, test, *, classes, pos_index, threshold,
             y_pred = np.asarray(estimator.predict(X_test))
         else:
             y_pred = np.where(score >= cut, classes[pos_index], classes[1 - pos_index])
-        extra = {name: float(scorer(estimator, X_test, y[test])) for name, scorer in scorers.items()}
+        extra = {name: float(scorer(estimator, X_test, y[test]))
+                 for name, scorer in scorers.items()}
         predict_time = time.perf_counter() - start
     except Exception as exc:  # noqa: BLE001 - a failing model must not sink the comparison
         return {"error": type(exc).__name__, "message": str(exc),

@@ -153,7 +153,8 @@ class ModelComparison:
         wilcoxon = wilcoxon_table(scores, names, reference, metrics)
         result = cls(
             models=list(names), reference=reference, metrics=metrics, primary_metric=primary,
-            classes=classes, pos_label=positive, task="binary" if len(classes) == 2 else "multiclass",
+            classes=classes, pos_label=positive,
+            task="binary" if len(classes) == 2 else "multiclass",
             cv=repr(splitter), threshold=threshold, splits=split_table, scores=scores,
             wilcoxon=wilcoxon, delong=delong, predictions=predictions,
             fits=fits, failures=failures,

@@ -49,7 +49,8 @@ def _f1(fold):
 
 
 def _recall_of(fold, index):
-    return skm.recall_score(fold.y_true, fold.y_pred, pos_label=fold.classes[index], zero_division=np.nan)
+    return skm.recall_score(fold.y_true, fold.y_pred, pos_label=fold.classes[index],
+                            zero_division=np.nan)
 
 
 def _precision_of(fold, index):
@@ -113,8 +114,10 @@ def resolve_scoring(scoring, n_classes: int) -> dict:
         if isinstance(spec, str) and spec in METRICS:
             if METRICS[spec][1] and n_classes != 2:
                 raise ValueError(
-                    f"Metric {spec!r} is defined for a binary outcome only; y has {n_classes} classes. "
-                    "Use 'balanced_accuracy', 'f1' (macro) or 'kappa_quadratic' for graded outcomes."
+                    f"Metric {spec!r} is defined for a binary outcome only; "
+                    f"y has {n_classes} classes. "
+                    "Use 'balanced_accuracy', 'f1' (macro) or 'kappa_quadratic' "
+                    "for graded outcomes."
                 )
             resolved[name] = ("mvikit", spec)
         elif isinstance(spec, str):
@@ -122,13 +125,15 @@ def resolve_scoring(scoring, n_classes: int) -> dict:
                 resolved[name] = ("sklearn", skm.get_scorer(spec))
             except ValueError as exc:
                 raise ValueError(
-                    f"Unknown metric {spec!r}: it is neither an mvikit metric ({sorted(METRICS)}) nor a "
+                    f"Unknown metric {spec!r}: it is neither an mvikit metric "
+                    f"({sorted(METRICS)}) nor a "
                     "scikit-learn scorer name (sklearn.metrics.get_scorer_names())."
                 ) from exc
         elif callable(spec):
             resolved[name] = ("sklearn", spec)
         else:
-            raise ValueError(f"scoring[{name!r}] must be a metric name or a scorer callable; got {spec!r}.")
+            raise ValueError(f"scoring[{name!r}] must be a metric name or a scorer callable; "
+                             f"got {spec!r}.")
     return resolved
 
 

@@ -37,7 +37,8 @@ def _check_groups(groups, n_samples: int) -> np.ndarray:
     if missing.any():
         first = int(np.flatnonzero(missing.to_numpy())[0])
         raise CohortError(
-            f"groups has a missing centre label at row {first} ({int(missing.sum())} in all); every "
+            f"groups has a missing centre label at row {first} "
+            f"({int(missing.sum())} in all); every "
             "patient needs a centre. Fill it in or drop those patients before splitting."
         )
     return groups
@@ -101,7 +102,8 @@ class LeaveOneCentreOut(BaseCrossValidator):
     def _held_out(self, groups: np.ndarray) -> list:
         if not isinstance(self.min_test_size, Integral) or self.min_test_size < 1:
             raise ValueError(
-                f"LeaveOneCentreOut: min_test_size must be an integer >= 1; got {self.min_test_size!r}."
+                "LeaveOneCentreOut: min_test_size must be an integer >= 1; "
+                f"got {self.min_test_size!r}."
             )
         counts = pd.Series(groups).value_counts()
         held = [c for c in _centre_order(groups) if counts[c] >= self.min_test_size]
@@ -224,8 +226,9 @@ class ExternalValidationSplit(BaseCrossValidator):
             )
         if present <= set(external):
             raise CohortError(
-                "ExternalValidationSplit: every centre is external, so nothing is left to train on; "
-                f"name only the held-out centre(s) in external= (centres: {sorted(map(str, present))})."
+                "ExternalValidationSplit: every centre is external, so nothing is left to train "
+                "on; name only the held-out centre(s) in external= "
+                f"(centres: {sorted(map(str, present))})."
             )
         return external
 
@@ -269,11 +272,12 @@ class ExternalValidationSplit(BaseCrossValidator):
         if size is not None:
             if not isinstance(size, Real) or not 0 < size < 1:
                 raise ValueError(
-                    "ExternalValidationSplit: internal_test_size must be a float in (0, 1) or None; "
-                    f"got {size!r}."
+                    "ExternalValidationSplit: internal_test_size must be a float in (0, 1) or "
+                    f"None; got {size!r}."
                 )
             if y is None:
-                raise ValueError("ExternalValidationSplit: internal_test_size needs y (stratification).")
+                raise ValueError(
+                    "ExternalValidationSplit: internal_test_size needs y (stratification).")
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             holdout = StratifiedShuffleSplit(n_splits=1, test_size=size, random_state=seed)
             keep, held = next(holdout.split(internal, np.asarray(y)[internal]))

@@ -98,7 +98,8 @@ def delong_table(predictions: pd.DataFrame, names, reference, positive, n_classe
 
 
 def centre_table(predictions: pd.DataFrame, classes, positive, probability_models) -> pd.DataFrame:
-    """Per model, repeat and centre: n, AUC with its DeLong CI, sensitivity, specificity, calibration."""
+    """Per model, repeat and centre: n, AUC with its DeLong CI, sensitivity, specificity,
+    calibration."""
     rows = []
     for (model, repeat, centre), frame in predictions.groupby(["model", "repeat", "centre"],
                                                               sort=False):

@@ -11,8 +11,8 @@ from sklearn.metrics import roc_curve
 from ..exceptions import DataWarning, MetricInputError
 from ..metrics import roc_auc_ci
 from ..metrics._checks import (
-    _check_class_scores,
     _check_binary_inputs,
+    _check_class_scores,
 )
 from ._common import _axes, _model_entries
 

@@ -31,8 +31,15 @@ from ..exceptions import CohortError, ColumnRoleError, DataWarning
 from ..utils._data import check_features
 from ..utils._roles import check_cohort_frame, resolve_columns
 from ..utils._validation import Interval, Real, StrOptions, fit_context
-from ._types import (apply_spellings, category_spellings, check_not_dates, numeric_reading,
-                     to_numbers, warn_converted, warn_merged)
+from ._types import (
+    apply_spellings,
+    category_spellings,
+    check_not_dates,
+    numeric_reading,
+    to_numbers,
+    warn_converted,
+    warn_merged,
+)
 
 __all__ = ["ClinicalPreprocessor"]
 

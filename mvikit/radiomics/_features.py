@@ -17,8 +17,16 @@ from ..utils._roles import check_cohort_frame, resolve_columns
 from ..utils._validation import HasMethods, Integral, Interval, Real, StrOptions, fit_context
 from ..utils._warnings import PatientWarning, aggregate_patient_warnings
 from ._cache import FeatureCache, cache_location
-from ._plan import (_extract_patient, _extractor, _fill, _Job, _look_up, _Pending, _prepare,
-                    _settings_key)
+from ._plan import (
+    _extract_patient,
+    _extractor,
+    _fill,
+    _Job,
+    _look_up,
+    _Pending,
+    _prepare,
+    _settings_key,
+)
 from ._settings import resolve_params
 from ._worker import extract_pairs, single_threaded_itk
 
@@ -404,7 +412,8 @@ class RadiomicsFeatures(TransformerMixin, BaseEstimator):
                     raise outcome
                 warnings.warn(PatientWarning(
                     f"extraction of {job.volume!r} failed, its features are NaN",
-                    column=job.mask, patient_id=patient_id, detail=str(outcome)))
+                    column=job.mask, patient_id=patient_id, detail=str(outcome)),
+                    stacklevel=2)
             elif outcome is not None:
                 prefix = f"{job.volume}_{job.roi}_"
                 features.update({prefix + name: value for name, value in outcome.items()})

@@ -18,13 +18,13 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..exceptions import (EmptyMaskError, FeatureExtractionError, InvalidSettingsError,
-                          VolumeError)
+from ..exceptions import EmptyMaskError, FeatureExtractionError, InvalidSettingsError, VolumeError
 from ..imaging import as_volume
 from ..imaging._checks import check_finite, check_mask_matches, mask_foreground
 from ..utils._roles import _is_missing
 from ._cache import FeatureCache, entry_key, settings_digest, volume_digest
 from ._worker import Pair, extract_pairs, extractor, single_threaded_itk
+
 
 class _Job(NamedTuple):
     """Extract the features of image column ``volume`` inside mask column ``mask``."""

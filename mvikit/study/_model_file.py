@@ -250,8 +250,8 @@ class _Decoder:
         cls = resolve_name(node["type"])
         obj = cls.__new__(cls)
         state = self.decode(node["state"])
-        if hasattr(obj, "__setstate__") and not (
-                type(obj).__setstate__ is getattr(object, "__setstate__", None)):
+        if (hasattr(obj, "__setstate__")
+                and type(obj).__setstate__ is not getattr(object, "__setstate__", None)):
             obj.__setstate__(state)
             return obj
         slots = None

@@ -70,7 +70,7 @@ def read_study_file(path) -> dict:
     >>> read_study_file(path)
     Traceback (most recent call last):
     ...
-    mvikit.exceptions.InvalidSettingsError: Unknown key(s) ['folds'] in study file ...; allowed: cohort, outcome, id_column, centre, models, cv, repeats, seed, out, title, overwrite, n_jobs.
+    mvikit.exceptions.InvalidSettingsError: Unknown key(s) ['folds'] in study file ...
     """
     path = Path(os.fspath(path))
     text = path.read_text(encoding="utf-8")

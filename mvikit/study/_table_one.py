@@ -262,7 +262,8 @@ def _roles(X, columns, categorical, ordinal, max_levels):
         raise ColumnRoleError(f"Table 1 column(s) {missing} are not columns of X.")
     ordinal = [c for c in clinical if _is_ordinal(X[c])] if ordinal is None else list(ordinal)
     if categorical is None:
-        categorical = [c for c in clinical if c not in ordinal and _is_categorical(X[c], max_levels)]
+        categorical = [c for c in clinical
+                       if c not in ordinal and _is_categorical(X[c], max_levels)]
     return clinical, [c for c in categorical if c not in ordinal], ordinal
 
 

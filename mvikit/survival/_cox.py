@@ -10,8 +10,8 @@ from scipy.stats import chi2, norm, rankdata
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 from sksurv.functions import StepFunction
-from sksurv.nonparametric import kaplan_meier_estimator
 from sksurv.metrics import concordance_index_censored
+from sksurv.nonparametric import kaplan_meier_estimator
 
 from ..utils._repr import SummaryReprMixin
 from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context

@@ -6,8 +6,13 @@ import importlib
 import inspect
 import pkgutil
 
-from sklearn.base import (BaseEstimator, ClassifierMixin, ClusterMixin, RegressorMixin,
-                          TransformerMixin)
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    ClusterMixin,
+    RegressorMixin,
+    TransformerMixin,
+)
 
 __all__ = ["all_estimators"]
 

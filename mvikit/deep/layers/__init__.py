@@ -1,8 +1,13 @@
 """Building blocks shared by mvikit's 3D networks (pure PyTorch)."""
 
 from .attention import SymmetricAttention
-from .blocks import (ConvBlock3d, ConvTrunk3d, global_avg_max_pool, scaled_channels,
-                     trunk_gradcam_layers)
+from .blocks import (
+                     ConvBlock3d,
+                     ConvTrunk3d,
+                     global_avg_max_pool,
+                     scaled_channels,
+                     trunk_gradcam_layers,
+)
 from .fusion import ClinicalGates, channel_gate
 from .involution import Involution, InvResNetBlock, involution_groups
 

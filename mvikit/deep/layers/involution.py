@@ -141,8 +141,8 @@ class _Involve(torch.autograd.Function):
         grad = grad.reshape(x.shape[0], groups, x.shape[1] // groups, *out_shape)
         grad_x = grad_kernel = None
         if ctx.needs_input_grad[0]:
-            grad_padded = _grouped_padded(torch.zeros_like(x, memory_format=torch.contiguous_format),
-                                          groups, k // 2)
+            grad_padded = _grouped_padded(
+                torch.zeros_like(x, memory_format=torch.contiguous_format), groups, k // 2)
             for tap, window in _windows(grad_padded, k, stride, out_shape):
                 window.addcmul_(kernel[:, :, tap].unsqueeze(2), grad)
             pad = k // 2

@@ -1,8 +1,14 @@
 """The networks of mvikit (pure PyTorch), one architecture per module, found through the
 architecture register (`register_architecture`, `get_architecture`, `list_architectures`)."""
 
-from ._registry import (Architecture, ArchitectureContractError, check_module_output,
-                        get_architecture, list_architectures, register_architecture)
+from ._registry import (
+                        Architecture,
+                        ArchitectureContractError,
+                        check_module_output,
+                        get_architecture,
+                        list_architectures,
+                        register_architecture,
+)
 from .baselines import CNN3DNet, ConcatNet, LSTMNet
 from .mdnet import MRIClinicalFusionModule, MRIOnlyModule, StudentNet, TeacherNet
 from .multitask import SegmentationClassifierNet

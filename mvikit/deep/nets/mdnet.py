@@ -24,8 +24,15 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from ..layers import (ClinicalGates, ConvTrunk3d, SymmetricAttention, channel_gate,
-                      global_avg_max_pool, scaled_channels, trunk_gradcam_layers)
+from ..layers import (
+    ClinicalGates,
+    ConvTrunk3d,
+    SymmetricAttention,
+    channel_gate,
+    global_avg_max_pool,
+    scaled_channels,
+    trunk_gradcam_layers,
+)
 from ._registry import register_architecture
 
 __all__ = ["MRIOnlyModule", "MRIClinicalFusionModule", "TeacherNet", "StudentNet"]
