@@ -3,6 +3,7 @@
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
 from lifelines.datasets import load_lung, load_rossi
@@ -296,3 +297,16 @@ def test_gradient_boosting_survival_runs_on_the_same_frames():
     np.testing.assert_allclose(boosting.predict(X), manual.fit(Z, y).predict(Z))
     scores = cross_val_score(boosting, X, y, cv=KFold(3, shuffle=True, random_state=0))
     assert 0.55 < scores.mean() < 0.75  # Rossi's weak signal, as for the forest above
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_constant_covariate_is_a_cohort_error_for_both_ties(ties):
+    # issue 12, class 9: lifelines stopped with a bare ConvergenceError (NaN deltas)
+    from mvikit.exceptions import CohortError
+    from mvikit.survival import Surv
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"age": rng.normal(60, 9, 50), "centre_c1": np.ones(50)})
+    y = Surv.from_arrays(event=rng.random(50) < 0.6, time=rng.exponential(10, 50))
+    with pytest.raises(CohortError, match=r"\['centre_c1'\] are constant over the 50"):
+        CoxPHSurvival(ties=ties).fit(X, y)

@@ -13,6 +13,7 @@ from sksurv.functions import StepFunction
 from sksurv.metrics import concordance_index_censored
 from sksurv.nonparametric import kaplan_meier_estimator
 
+from ..exceptions import CohortError
 from ..utils._repr import SummaryReprMixin
 from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context
 from ._breslow import breslow_baseline_hazard, fit_breslow, schoenfeld_residuals
@@ -243,6 +244,7 @@ class CoxPHSurvival(SummaryReprMixin, BaseEstimator):
         strata = self._check_strata(names)
         self.strata_ = strata
         self.covariates_ = [name for name in names if name not in strata]
+        self._check_not_constant(X, names)
         if self.ties == "breslow":
             self.lifelines_model_ = None
             self._fit_breslow(X, names, event, time)
@@ -252,6 +254,18 @@ class CoxPHSurvival(SummaryReprMixin, BaseEstimator):
         y["event"], y["time"] = event, time
         self.survival_train_ = y
         return self
+
+    def _check_not_constant(self, X, names):
+        """Refuse constant covariates for both ties (lifelines would stop with a bare
+        ConvergenceError about NaN deltas)."""
+        scales = X[:, [names.index(name) for name in self.covariates_]].std(0, ddof=1)
+        constant = [name for name, scale in zip(self.covariates_, scales) if not scale > 0]
+        if constant:
+            raise CohortError(
+                f"Feature(s) {constant[:10]} are constant over the {X.shape[0]} training "
+                "patients: a Cox model cannot estimate their coefficient. Drop them (e.g. "
+                "sklearn.feature_selection.VarianceThreshold) or pass them as strata."
+            )
 
     def _fit_lifelines(self, X, names, event, time):
         """Efron ties: lifelines' CoxPHFitter."""
@@ -279,13 +293,6 @@ class CoxPHSurvival(SummaryReprMixin, BaseEstimator):
         columns = [names.index(name) for name in self.covariates_]
         covariates = X[:, columns]
         means, scales = covariates.mean(0), covariates.std(0, ddof=1)
-        constant = [name for name, scale in zip(self.covariates_, scales) if not scale > 0]
-        if constant:
-            raise ValueError(
-                f"Feature(s) {constant[:10]} are constant over the {X.shape[0]} training "
-                "patients: a Cox model cannot estimate their coefficient. Drop them (e.g. "
-                "sklearn.feature_selection.VarianceThreshold) or pass them as strata."
-            )
         codes, labels = self._stratum_codes(X, names)
         fit = fit_breslow((covariates - means) / scales, time, event, codes,
                           penalizer=self.penalizer, l1_ratio=self.l1_ratio, tol=self.tol,
