@@ -10,6 +10,7 @@ architecture), `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augme
 """
 
 from ._ablation import mdnet_ablation_models
+from ._cdlm import CDLM_PHASES, CDLMClassifier, PretrainedWeightsError
 from ._gradcam import GradCAMResult, gradcam
 from ._mdnet import MDNetClassifier
 from ._tensorizer import CohortTensorizer
@@ -17,9 +18,12 @@ from ._volume_net import VolumeNetClassifier
 from .nets import get_architecture, list_architectures, register_architecture
 
 __all__ = [
+    "CDLMClassifier",
+    "CDLM_PHASES",
     "CohortTensorizer",
     "GradCAMResult",
     "MDNetClassifier",
+    "PretrainedWeightsError",
     "VolumeNetClassifier",
     "get_architecture",
     "gradcam",

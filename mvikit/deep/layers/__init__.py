@@ -4,14 +4,18 @@ from .attention import SymmetricAttention
 from .blocks import (ConvBlock3d, ConvTrunk3d, global_avg_max_pool, scaled_channels,
                      trunk_gradcam_layers)
 from .fusion import ClinicalGates, channel_gate
+from .signature_fusion import SignatureFusion, fit_signature_fusion, signature_values
 
 __all__ = [
     "ClinicalGates",
     "ConvBlock3d",
     "ConvTrunk3d",
+    "SignatureFusion",
     "SymmetricAttention",
     "channel_gate",
+    "fit_signature_fusion",
     "global_avg_max_pool",
     "scaled_channels",
+    "signature_values",
     "trunk_gradcam_layers",
 ]
