@@ -11,6 +11,7 @@ architecture), `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augme
 
 from ._ablation import mdnet_ablation_models
 from ._cdlm import CDLM_PHASES, CDLMClassifier, PretrainedWeightsError
+from ._cdlm_models import CDLM_CLINICAL, CDLM_RADIOLOGICAL, cdlm_models
 from ._gradcam import GradCAMResult, gradcam
 from ._mdnet import MDNetClassifier
 from ._tensorizer import CohortTensorizer
@@ -19,12 +20,15 @@ from .nets import get_architecture, list_architectures, register_architecture
 
 __all__ = [
     "CDLMClassifier",
+    "CDLM_CLINICAL",
     "CDLM_PHASES",
+    "CDLM_RADIOLOGICAL",
     "CohortTensorizer",
     "GradCAMResult",
     "MDNetClassifier",
     "PretrainedWeightsError",
     "VolumeNetClassifier",
+    "cdlm_models",
     "get_architecture",
     "gradcam",
     "list_architectures",
