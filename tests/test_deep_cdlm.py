@@ -253,3 +253,38 @@ def test_registered_architecture_and_presets():
     paper = CDLMClassifier(preset="paper")._settings(spec)
     assert (cpu["slice_size"], cpu["width"], cpu["n_slices"]) == (64, 0.25, 3)
     assert (paper["slice_size"], paper["width"], paper["grid"]) == (224, 1.0, (3, 224, 224))
+
+
+# ------------------------------------------------------------------ Table 3
+def test_cdlm_models_reproduce_table_3_rows_on_the_same_folds():
+    from scipy.special import expit
+    from sklearn.linear_model import LogisticRegression
+
+    from mvikit.datasets import make_hcc_cohort
+    from mvikit.deep import CDLM_PHASES, cdlm_models
+    from mvikit.model_selection import compare_models
+
+    cohort = make_hcc_cohort(80, "mvi", sequences=CDLM_PHASES["ct"], modality="ct",
+                             n_centers=1, random_state=0)
+    models = cdlm_models("ct", slice_size=16, width=0.0625, max_epochs=1, batch_size=8,
+                         inner_cv=2, random_state=0)
+    assert list(models) == ["Clinical model", "Radiological model", "Signature CT_PLAIN",
+                            "Signature CT_AP", "Signature CT_PV", "Fusion DL model", "CDLM"]
+    assert "hbp_hypo" not in models["Radiological model"][0].clinical
+    assert "hbp_hypo" in cdlm_models("mri")["Radiological model"][0].clinical
+    result = compare_models(models, cohort.X, cohort.y, cv=2, random_state=0,
+                            scoring=["auc"], threshold_cv="train")
+    assert result.failures.empty, result.failures[["model", "message"]]
+    # the clinical model is a logistic regression on log AFP, fitted per training fold
+    oof = result.oof_predictions("Clinical model")
+    afp = cohort.X["afp"]
+    for _, split in result.splits.iterrows():
+        train, test = split["train_indices"], split["test_indices"]
+        # the training fold's median fills missing values, then log, then standardise
+        log_afp = np.log(afp.fillna(afp.iloc[train].median()))
+        rows = log_afp.iloc[train]
+        z = ((rows - rows.mean()) / rows.std(ddof=0)).to_numpy()[:, None]
+        fit = LogisticRegression(penalty=None, tol=1e-10).fit(z, cohort.y[train])
+        ztest = ((log_afp.iloc[test] - rows.mean()) / rows.std(ddof=0)).to_numpy()[:, None]
+        expected = expit(fit.decision_function(ztest))
+        np.testing.assert_allclose(oof["score"].iloc[test], expected, rtol=1e-4)

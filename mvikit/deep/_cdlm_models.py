@@ -64,8 +64,9 @@ def cdlm_models(modality: str = "mri", *, phases=None, clinical_model=("afp",),
         Candidate clinical and radiological columns of CDLM's factor selection
         (None: `CDLM_CLINICAL` and ``CDLM_RADIOLOGICAL[modality]``).
     **params
-        Passed to every deep estimator (``preset``, ``random_state``,
-        ``max_epochs``...).
+        Passed to the deep estimators (``preset``, ``random_state``,
+        ``max_epochs``...); `CDLMClassifier`'s own parameters (``inner_cv``,
+        ``pretrained_weights``...) to the two fusion models only.
 
     Returns
     -------
@@ -99,9 +100,11 @@ def cdlm_models(modality: str = "mri", *, phases=None, clinical_model=("afp",),
             ClinicalPreprocessor(clinical=radiological).set_output(transform="pandas"),
             NomogramClassifier(selection="backward")),
     }
+    # CDLM's own parameters (inner_cv, fusion_alpha...) do not apply to one phase's network
+    shared = {k: v for k, v in params.items() if k in VolumeNetClassifier().get_params()}
     for phase in phases:
         models[f"Signature {phase}"] = VolumeNetClassifier("resnet18_slices", volumes=[phase],
-                                                           **params)
+                                                           **shared)
     models["Fusion DL model"] = CDLMClassifier(volumes=phases, factors=None, **params)
     models["CDLM"] = CDLMClassifier(volumes=phases, clinical=candidates, **params)
     return models
