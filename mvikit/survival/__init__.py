@@ -12,6 +12,7 @@ from ._cox import CoxPHSurvival
 from ._horizon import HorizonLabels, horizon_labels
 from ._km import LogRankResult, hazard_ratio, km_summary, logrank_test
 from ._metrics import calibration_at_horizon
+from ._prognosis import risk_group_prognosis
 from ._scorers import SurvivalScorer, make_survival_scorer
 from ._stratify import RiskStratifier
 from ._target import Surv, check_survival_y, make_survival_target
@@ -34,6 +35,7 @@ __all__ = [
     "logrank_test",
     "make_survival_scorer",
     "make_survival_target",
+    "risk_group_prognosis",
 ]
 
 #: Public names whose modules import torch: resolved on first access (PEP 562).
