@@ -103,8 +103,7 @@ def test_head_to_head_equals_the_metrics_on_pooled_oof_predictions(comparison):
 def test_risk_group_prognosis_matches_km_logrank_and_cox():
     from lifelines import CoxPHFitter
 
-    from mvikit.survival import Surv, hazard_ratio, km_summary, logrank_test
-    from mvikit.survival import risk_group_prognosis
+    from mvikit.survival import Surv, hazard_ratio, km_summary, logrank_test, risk_group_prognosis
 
     cohort = make_hcc_cohort(120, "mvi", sequences=None, random_state=2)
     out = cohort.outcomes
