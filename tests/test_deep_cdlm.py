@@ -225,6 +225,22 @@ def test_gradcam_maps_slices_back_to_the_image():
     assert set(np.flatnonzero(volume.array.reshape(8, -1).any(axis=1))) <= {2, 3, 4}
     np.testing.assert_allclose(cam.logits[:, 1] - cam.logits[:, 0], clf.decision_function(X),
                                rtol=1e-4, atol=1e-5)
+    # plot_cam draws the slices the network saw, as a stack or one 2D slice
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mvikit.plotting import plot_cam
+
+    slices, heat = cam.inputs["CT_AP"][0], cam["CT_AP"][0]
+    axes = plot_cam(slices, heat, slices=[0, 1, 2])
+    assert [a.get_title() for a in axes] == ["axial 0", "axial 1", "axial 2"]
+    axis = plot_cam(slices[1], heat[1])
+    np.testing.assert_array_equal(axis.images[0].get_array(), slices[1])
+    with pytest.raises(ValueError, match=r"2D \(H, W\) or 3D"):
+        plot_cam(slices[0, 0], heat[0, 0])
+    plt.close("all")
 
 
 # ------------------------------------------------------------------ bad input
