@@ -131,13 +131,14 @@ def fit_signature_fusion(head: SignatureFusion, signatures: np.ndarray, clinical
     >>> bool(w[1, 0] - w[0, 0] > 0)
     True
     """
-    sig = torch.as_tensor(np.asarray(signatures, dtype=np.float32))
-    clin = torch.as_tensor(np.asarray(clinical, dtype=np.float32))
-    target = torch.as_tensor(np.asarray(y, dtype=np.int64))
+    device = head.shift.device  # the head may live on a GPU with its network
+    sig = torch.as_tensor(np.asarray(signatures, dtype=np.float32), device=device)
+    clin = torch.as_tensor(np.asarray(clinical, dtype=np.float32), device=device)
+    target = torch.as_tensor(np.asarray(y, dtype=np.int64), device=device)
     with torch.no_grad():
         head.shift.copy_(sig.mean(dim=0))
         head.scale.copy_(sig.std(dim=0).clamp_min(1e-6) if len(sig) > 1 else
-                         torch.ones(sig.shape[1]))
+                         torch.ones(sig.shape[1], device=device))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for module in head.layers:
