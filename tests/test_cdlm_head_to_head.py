@@ -126,3 +126,18 @@ def test_risk_group_prognosis_matches_km_logrank_and_cox():
     assert result.table.loc["PFS", "HR"] > 1
     given = risk_group_prognosis(score, {"PFS": pfs}, groups=(score > 0).astype(int))
     assert given.table.loc["PFS", "n high"] == (score > 0).sum()
+
+
+def test_subgroups_too_small_for_delong_get_an_auc_without_interval():
+    from mvikit.model_selection import paired_statistics
+
+    y = np.array([1, 1, 1, 0, 1, 0, 0, 0])
+    a = np.array([0.9, 0.8, 0.7, 0.2, 0.6, 0.1, 0.3, 0.4])
+    b = a[::-1].copy()
+    groups = pd.DataFrame({"g": ["x"] * 5 + ["y"] * 3})
+    out = paired_statistics(y, {"a": a, "b": b}, {"a": a > 0.5, "b": b > 0.5},
+                            subgroups=groups)
+    row = out.subgroups.set_index("level").loc["x"]  # 4 events, 1 non-event
+    assert row["auc a"] == roc_auc_score(y[:5], a[:5]) and np.isnan(row["ci_low a"])
+    assert np.isnan(row["p_delong"])
+    assert np.isnan(out.subgroups.set_index("level").at["y", "auc a"])  # one class only

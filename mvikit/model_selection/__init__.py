@@ -9,9 +9,9 @@ multi-centre designs of seed 001.
 """
 
 from ._compare import compare_models
-from ._head_to_head import head_to_head, subgroup_labels
+from ._head_to_head import head_to_head, paired_statistics, subgroup_labels
 from ._results import ModelComparison
 from ._splitters import ExternalValidationSplit, LeaveOneCentreOut
 
 __all__ = ["compare_models", "ModelComparison", "LeaveOneCentreOut", "ExternalValidationSplit",
-           "head_to_head", "subgroup_labels"]
+           "head_to_head", "paired_statistics", "subgroup_labels"]

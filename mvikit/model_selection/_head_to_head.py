@@ -17,7 +17,7 @@ from sklearn.utils import Bunch
 
 from ..metrics import decision_curve, delong_test, mcnemar_test, roc_auc_ci
 
-__all__ = ["head_to_head", "subgroup_labels"]
+__all__ = ["head_to_head", "paired_statistics", "subgroup_labels"]
 
 
 def subgroup_labels(X: pd.DataFrame, *, age="age", sex="gender", afp="afp", size="size",
@@ -71,9 +71,18 @@ def subgroup_labels(X: pd.DataFrame, *, age="age", sex="gender", afp="afp", size
     return out
 
 
+def _enough(y) -> bool:
+    """DeLong's variance needs at least two events and two non-events."""
+    return min(int(np.sum(y == 1)), int(np.sum(y == 0))) >= 2
+
+
 def _auc_cell(y, score) -> tuple[float, float, float]:
     if len(np.unique(y)) < 2:
         return (np.nan, np.nan, np.nan)
+    if not _enough(y):  # an AUC, but no DeLong interval
+        from sklearn.metrics import roc_auc_score
+
+        return (float(roc_auc_score(y, score)), np.nan, np.nan)
     result = roc_auc_ci(y, score)
     return (result.auc, *result.ci)
 
@@ -89,8 +98,8 @@ def _subgroup_table(y, a, b, labels: pd.DataFrame, names) -> pd.DataFrame:
                 auc, low, high = _auc_cell(y[keep], score[keep])
                 row.update({f"auc {name}": auc, f"ci_low {name}": low,
                             f"ci_high {name}": high})
-            both = 0 < row["events"] < row["n"]
-            row["p_delong"] = delong_test(y[keep], a[keep], b[keep]).p_value if both else np.nan
+            row["p_delong"] = (delong_test(y[keep], a[keep], b[keep]).p_value
+                               if _enough(y[keep]) else np.nan)
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -146,9 +155,46 @@ def head_to_head(result, model: str, reference: str, *, subgroups: pd.DataFrame 
     common = first.index.intersection(second.index)
     first, second = first.loc[common], second.loc[common]
     y = (first["y_true"] == result.pos_label).to_numpy(dtype=int)
-    scores = [first["score"].to_numpy(float), second["score"].to_numpy(float)]
-    labels = [(f["y_pred"] == result.pos_label).to_numpy(dtype=int) for f in (first, second)]
-    names = [model, reference]
+    out = paired_statistics(
+        y, {name: frame["score"].to_numpy(float) for name, frame in ((model, first),
+                                                                     (reference, second))},
+        {name: (frame["y_pred"] == result.pos_label).to_numpy(dtype=int)
+         for name, frame in ((model, first), (reference, second))},
+        subgroups=None if subgroups is None else subgroups.reindex(common),
+        thresholds=thresholds,
+        probabilities=[m for m in (model, reference) if m in result.probability_models])
+    out.repeat = repeat
+    return out
+
+
+def paired_statistics(y, scores: dict, labels: dict, *, subgroups=None, thresholds=None,
+                      probabilities=None) -> Bunch:
+    """The statistics of `head_to_head` from two models' scores and labels on one cohort.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Binary outcome (0/1).
+    scores, labels : dict of str to array-like
+        Two entries each, same keys: ``{model: score}`` (probabilities) and ``{model:
+        0/1 label at its threshold}``; the first key is compared with the second.
+    subgroups : pandas.DataFrame, default=None
+        Subgroup labels, rows in the order of ``y``.
+    thresholds : array-like, default=None
+        Threshold probabilities of the decision curves.
+    probabilities : list of str, default=None
+        Models whose scores are probabilities (decision curves); None: both.
+
+    Returns
+    -------
+    sklearn.utils.Bunch
+        As `head_to_head`.
+    """
+    y = np.asarray(y, dtype=int)
+    names = list(scores)
+    scores = [np.asarray(scores[name], dtype=float) for name in names]
+    labels = [np.asarray(labels[name], dtype=int) for name in names]
+    model, reference = names
     auc = pd.DataFrame([
         {"model": name, **dict(zip(("auc", "ci_low", "ci_high"), _auc_cell(y, score))),
          "sensitivity": pred[y == 1].mean(), "specificity": 1 - pred[y == 0].mean(),
@@ -160,14 +206,12 @@ def head_to_head(result, model: str, reference: str, *, subgroups: pd.DataFrame 
         test = mcnemar_test(y, labels[0], labels[1], subset=subset)
         mcnemar[metric] = {model: auc.loc[model, metric], reference: auc.loc[reference, metric],
                            "statistic": test.statistic, "p_value": test.p_value}
-    curves = []
-    for name, score in zip(names, scores):
-        if name in result.probability_models:
-            curve = decision_curve(y, score, thresholds)
-            curves.append(curve.assign(model=name))
+    probabilities = names if probabilities is None else probabilities
+    curves = [decision_curve(y, score, thresholds).assign(model=name)
+              for name, score in zip(names, scores) if name in probabilities]
     table = None
     if subgroups is not None:
-        table = _subgroup_table(y, *scores, subgroups.reindex(common), names)
+        table = _subgroup_table(y, *scores, subgroups, names)
     return Bunch(auc=auc, delong=delong_test(y, *scores), mcnemar=pd.DataFrame(mcnemar).T,
                  decision_curve=pd.concat(curves, ignore_index=True) if curves else None,
-                 subgroups=table, n=len(y), repeat=repeat)
+                 subgroups=table, n=len(y))
