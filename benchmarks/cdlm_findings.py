@@ -91,7 +91,8 @@ def summarise(pred: pd.DataFrame, y: pd.Series, X: pd.DataFrame) -> None:
                     and c.split()[1] in CDLM_PHASES[modality.lower()]), key=aucs.get)
         for other in (best, "score Clinical model"):
             s = delong_test(yy, pred[f"score CDLM-{modality}"], pred[other])
-            print(f"CDLM-{modality} {s.auc_a:.3f} vs {other.split(' ', 1)[1]} {s.auc_b:.3f}: difference "
+            label = other.split(" ", 1)[1]
+            print(f"CDLM-{modality} {s.auc_a:.3f} vs {label} {s.auc_b:.3f}: difference "
                   f"{s.difference:+.3f} (95% CI {s.ci[0]:+.3f} to {s.ci[1]:+.3f}), paired "
                   f"DeLong p = {s.p_value:.3g}")
     h2h = paired_statistics(
