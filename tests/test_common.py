@@ -96,13 +96,13 @@ EXPECTED_FAILED_CHECKS.update({name: dict(_ROI_TRANSFORMER_FAILS) for name in (
     "VolumeDownsampler", "HeterogeneityScore")})
 
 
-# mvikit.deep: VolumeNetClassifier and MDNetClassifier train 3D networks on a cohort
+# mvikit.deep: VolumeNetClassifier, MDNetClassifier and CDLMClassifier train networks on a cohort
 # DataFrame whose cells are Volumes (a tumour-mask column centres the crop; MD-Net
 # also needs clinical columns) and reject numeric arrays with CohortError, so every
 # check that fits on a random numeric array fails at the first line of fit.  The
 # contract (clone, cross_val_score, pickling, skorch save/load, bit-identical reruns,
 # not-fitted errors, bad input) is tested on volume frames in
-# tests/test_deep_estimators.py and tests/test_deep_mdnet.py.
+# tests/test_deep_estimators.py, tests/test_deep_mdnet.py and tests/test_deep_cdlm.py.
 _DEEP_FRAME = ("the check fits on a numeric array; deep estimators need a cohort DataFrame "
                "with Volume cells (and a tumour mask) and raise CohortError")
 _DEEP_FRAME_MSG = ("the check expects sklearn's message for this array or target; deep "
@@ -132,11 +132,13 @@ _DEEP_FAILS = {
         "check_requires_y_none", "check_supervised_y_2d")},
 }
 EXPECTED_FAILED_CHECKS.update({name: dict(_DEEP_FAILS) for name in (
-    "MDNetClassifier", "VolumeNetClassifier")})
+    "CDLMClassifier", "MDNetClassifier", "VolumeNetClassifier")})
 # tiny networks: the checks that do run (construction, params, not-fitted errors) stay fast
 INSTANCES.update({name: {"width": 0.0625, "max_epochs": 1, "crop_size": (8, 16, 16),
                          "random_state": 0} for name in ("MDNetClassifier",
                                                          "VolumeNetClassifier")})
+INSTANCES["CDLMClassifier"] = {"width": 0.0625, "max_epochs": 1, "slice_size": 16,
+                               "random_state": 0}
 
 
 # mvikit.radiomics: RadiomicsFeatures takes a cohort frame with Volume cells, and

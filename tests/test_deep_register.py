@@ -14,6 +14,7 @@ import torch
 
 from mvikit import Volume
 from mvikit.deep import (
+    CDLMClassifier,
     CohortTensorizer,
     MDNetClassifier,
     VolumeNetClassifier,
@@ -142,7 +143,7 @@ def test_every_architecture_trains_reproducibly_pickles_and_explains(name):
 
 
 def test_shared_parameters_are_declared_once():
-    for cls in (VolumeNetClassifier, MDNetClassifier, DeepCoxSurvival):
+    for cls in (VolumeNetClassifier, MDNetClassifier, CDLMClassifier, DeepCoxSurvival):
         signature = inspect.signature(cls.__init__).parameters
         defaults = {name: signature[name].default for name in SHARED_PARAMETERS}
         assert defaults == SHARED_PARAMETERS, cls.__name__

@@ -225,7 +225,10 @@ def make_hcc_cohort(n_patients=270, task="mvi_grade", *, sequences=("PRE", "HBP"
         jitter; ``"full"``: a ``(48, 192, 192)`` abdomen-like volume with a
         liver and a ``liver_mask`` column.  None: no images.
     modality : {"mri", "ct"}, default="mri"
-        Which family of sequence names is allowed.
+        Which family of sequence names is allowed.  The patients do not depend
+        on it: one ``random_state`` gives the same patients (centre, latents,
+        tumour and mask, clinical items, outcomes) for ``"mri"`` and ``"ct"``;
+        only the image columns differ (`make_paired_cohort` joins them).
     n_centers : int, default=4
         Number of centres (1-6; unequal sizes, 45/25/18/12 % for 4).  The last
         centre is flagged external.

@@ -10,6 +10,8 @@ architecture), `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augme
 """
 
 from ._ablation import mdnet_ablation_models
+from ._cdlm import CDLM_PHASES, CDLMClassifier, PretrainedWeightsError
+from ._cdlm_models import CDLM_CLINICAL, CDLM_RADIOLOGICAL, cdlm_models
 from ._gradcam import GradCAMResult, gradcam
 from ._mdnet import MDNetClassifier
 from ._tables import MDNetTablesResult, mdnet_tables
@@ -18,11 +20,17 @@ from ._volume_net import VolumeNetClassifier
 from .nets import get_architecture, list_architectures, register_architecture
 
 __all__ = [
+    "CDLMClassifier",
+    "CDLM_CLINICAL",
+    "CDLM_PHASES",
+    "CDLM_RADIOLOGICAL",
     "CohortTensorizer",
     "GradCAMResult",
     "MDNetClassifier",
     "MDNetTablesResult",
+    "PretrainedWeightsError",
     "VolumeNetClassifier",
+    "cdlm_models",
     "get_architecture",
     "gradcam",
     "list_architectures",

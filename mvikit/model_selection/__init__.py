@@ -10,9 +10,11 @@ multi-centre designs of seed 001.
 
 from ._compare import compare_models
 from ._compare_survival import compare_survival_models
+from ._head_to_head import head_to_head, paired_statistics, subgroup_labels
 from ._results import ModelComparison
 from ._splitters import ExternalValidationSplit, LeaveOneCentreOut
 from ._survival_results import SurvivalComparison
 
 __all__ = ["compare_models", "compare_survival_models", "ModelComparison", "SurvivalComparison",
-           "LeaveOneCentreOut", "ExternalValidationSplit"]
+           "LeaveOneCentreOut", "ExternalValidationSplit", "head_to_head", "paired_statistics",
+           "subgroup_labels"]

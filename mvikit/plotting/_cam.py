@@ -17,9 +17,11 @@ def _array_and_spacing(value, name: str):
     if hasattr(value, "array") and hasattr(value, "spacing"):
         return np.asarray(value.array), tuple(value.spacing)
     array = np.asarray(value)
+    if array.ndim == 2:  # one slice (a 2D network's input): a volume of one slice
+        array = array[None]
     if array.ndim != 3:
-        raise ValueError(f"`{name}` must be a 3D (D, H, W) Volume or array; got shape "
-                         f"{array.shape}.")
+        raise ValueError(f"`{name}` must be a 2D (H, W) or 3D (D, H, W) Volume or array; got "
+                         f"shape {array.shape}.")
     return array, None
 
 
@@ -83,12 +85,14 @@ def plot_cam(volume, cam, mask=None, *, ax=None, slices="middle", views=("axial"
 
     Parameters
     ----------
-    volume : Volume or ndarray of shape (D, H, W)
-        The image (e.g. a cohort cell, or ``GradCAMResult.inputs[seq][i]``).
-    cam : Volume or ndarray of shape (D, H, W)
+    volume : Volume or ndarray of shape (D, H, W) or (H, W)
+        The image (e.g. a cohort cell, or ``GradCAMResult.inputs[seq][i]``: for
+        slice networks such as CDLM, the stack of input slices); a 2D array is
+        one axial slice.
+    cam : Volume or ndarray of shape (D, H, W) or (H, W)
         The heatmap on the same grid (``gradcam(...).to_volumes()`` for an image
         cell, ``gradcam(...)[seq][i]`` for the network's crop).
-    mask : Volume or ndarray of shape (D, H, W), default=None
+    mask : Volume or ndarray of shape (D, H, W) or (H, W), default=None
         Tumour mask whose contour is drawn.
     ax : matplotlib Axes or sequence of Axes, default=None
         One Axes per panel (``len(views) * len(slices)``); None makes a new

@@ -22,6 +22,7 @@ from ._metrics import (
     time_dependent_roc,
     uno_c_ci,
 )
+from ._prognosis import risk_group_prognosis
 from ._scorers import SurvivalScorer, make_survival_scorer
 from ._stratify import RiskStratifier
 from ._target import Surv, check_survival_y, make_survival_target
@@ -53,6 +54,7 @@ __all__ = [
     "logrank_test",
     "make_survival_scorer",
     "make_survival_target",
+    "risk_group_prognosis",
 ]
 
 #: Public names whose modules import torch: resolved on first access (PEP 562).

@@ -10,6 +10,7 @@ from .blocks import (
 )
 from .fusion import ClinicalGates, channel_gate
 from .involution import Involution, InvResNetBlock, involution_groups
+from .signature_fusion import SignatureFusion, fit_signature_fusion, signature_values
 
 __all__ = [
     "ClinicalGates",
@@ -17,10 +18,13 @@ __all__ = [
     "ConvTrunk3d",
     "InvResNetBlock",
     "Involution",
+    "SignatureFusion",
     "SymmetricAttention",
     "channel_gate",
+    "fit_signature_fusion",
     "global_avg_max_pool",
     "involution_groups",
     "scaled_channels",
+    "signature_values",
     "trunk_gradcam_layers",
 ]

@@ -10,6 +10,7 @@ from ._registry import (
                         register_architecture,
 )
 from .baselines import CNN3DNet, ConcatNet, LSTMNet
+from .cdlm import CDLMNet
 from .mdnet import MRIClinicalFusionModule, MRIOnlyModule, StudentNet, TeacherNet
 from .multitask import SegmentationClassifierNet
 from .resnet2d import SliceResNet, resnet18_trunk
@@ -17,6 +18,7 @@ from .resnet2d import SliceResNet, resnet18_trunk
 __all__ = [
     "Architecture",
     "ArchitectureContractError",
+    "CDLMNet",
     "CNN3DNet",
     "ConcatNet",
     "LSTMNet",

@@ -202,7 +202,7 @@ def register_architecture(name: str, builder: Callable[..., nn.Module], *, clini
 
 def _ensure_builtin() -> None:
     # the built-in architectures register themselves when their modules are imported
-    from . import baselines, mdnet, multitask, resnet2d  # noqa: F401
+    from . import baselines, cdlm, mdnet, multitask, resnet2d  # noqa: F401
 
 
 def get_architecture(name: str) -> Architecture:
@@ -237,7 +237,7 @@ def list_architectures(**facts: Any) -> list[str]:
     >>> "mdnet_teacher" in list_architectures(clinical="required")
     True
     >>> list_architectures(input_kind="slices", spatial_dims=2)
-    ['resnet18_slices']
+    ['cdlm', 'resnet18_slices']
     """
     _ensure_builtin()
     return sorted(name for name, spec in _REGISTER.items()
