@@ -5,6 +5,7 @@ from .blocks import (ConvBlock3d, ConvTrunk3d, global_avg_max_pool, scaled_chann
                      trunk_gradcam_layers)
 from .fusion import ClinicalGates, channel_gate
 from .involution import Involution, InvResNetBlock, involution_groups
+from .localisation import SpatialAttentionLocalisation
 
 __all__ = [
     "ClinicalGates",
@@ -12,6 +13,7 @@ __all__ = [
     "ConvTrunk3d",
     "InvResNetBlock",
     "Involution",
+    "SpatialAttentionLocalisation",
     "SymmetricAttention",
     "channel_gate",
     "global_avg_max_pool",

@@ -4,6 +4,7 @@ architecture register (`register_architecture`, `get_architecture`, `list_archit
 from ._registry import (Architecture, ArchitectureContractError, check_module_output,
                         get_architecture, list_architectures, register_architecture)
 from .baselines import CNN3DNet, ConcatNet, LSTMNet
+from .cmir import CMIR_VARIANTS, CMIRNet, build_cmir
 from .mdnet import MRIClinicalFusionModule, MRIOnlyModule, StudentNet, TeacherNet
 from .multitask import SegmentationClassifierNet
 from .resnet2d import SliceResNet, resnet18_trunk
@@ -11,6 +12,8 @@ from .resnet2d import SliceResNet, resnet18_trunk
 __all__ = [
     "Architecture",
     "ArchitectureContractError",
+    "CMIRNet",
+    "CMIR_VARIANTS",
     "CNN3DNet",
     "ConcatNet",
     "LSTMNet",
@@ -20,6 +23,7 @@ __all__ = [
     "SliceResNet",
     "StudentNet",
     "TeacherNet",
+    "build_cmir",
     "check_module_output",
     "get_architecture",
     "list_architectures",
