@@ -10,6 +10,7 @@ architecture), `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augme
 """
 
 from ._ablation import mdnet_ablation_models
+from ._cmir import cmir_models
 from ._gradcam import GradCAMResult, gradcam
 from ._mdnet import MDNetClassifier
 from ._tensorizer import CohortTensorizer
@@ -21,6 +22,7 @@ __all__ = [
     "GradCAMResult",
     "MDNetClassifier",
     "VolumeNetClassifier",
+    "cmir_models",
     "get_architecture",
     "gradcam",
     "list_architectures",

@@ -8,8 +8,10 @@ summary, Wilcoxon and DeLong tests and the pooled out-of-fold predictions.
 multi-centre designs of seed 001.
 """
 
+from ._centre_performance import centre_performance
 from ._compare import compare_models
 from ._results import ModelComparison
 from ._splitters import ExternalValidationSplit, LeaveOneCentreOut
 
-__all__ = ["compare_models", "ModelComparison", "LeaveOneCentreOut", "ExternalValidationSplit"]
+__all__ = ["compare_models", "ModelComparison", "LeaveOneCentreOut", "ExternalValidationSplit",
+           "centre_performance"]
