@@ -8,7 +8,7 @@ threads together), the wall seconds and the ratio to M1's CPU time measured in
 the same process.  The issue's budget is one CPU-preset fit <= 5 minutes on 2
 cores.
 
-Run: ``python benchmarks/bench_cmir.py [--rows Ours,M1] [--threads 2] [--cube]``
+Run: ``python benchmarks/bench_cmir.py [--rows Ours,M1] [--threads 1] [--cube]``
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from mvikit.deep import VolumeNetClassifier, cmir_models
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="M1,Ours", help="comma-separated Table 2 rows")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (on shared cores more threads spin)")
     parser.add_argument("--cube", action="store_true", help="also fit 'cmir_cube'")
     parser.add_argument("--n-patients", type=int, default=270)
     args = parser.parse_args()
