@@ -9,7 +9,7 @@ out as the internal validation set), tested on C3, C4 and C5 -- and prints
 Table 3: ACC, AUC, SEN and SPE with 95 % confidence intervals per centre.  Then it
 draws the SA localisation map of one patient.
 
-About a CPU-minute and a half (four fits of some 20 CPU-seconds): the ``"cpu"``
+About 40 CPU-seconds (four fits of 5-15 CPU-seconds each): the ``"cpu"``
 preset's networks are far below the paper's size (``preset="paper"``) and the test
 centres hold 10-32 patients each, so the intervals are wide.
 """
