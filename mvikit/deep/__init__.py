@@ -12,6 +12,7 @@ architecture), `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augme
 from ._ablation import mdnet_ablation_models
 from ._cdlm import CDLM_PHASES, CDLMClassifier, PretrainedWeightsError
 from ._cdlm_models import CDLM_CLINICAL, CDLM_RADIOLOGICAL, cdlm_models
+from ._cmir import cmir_models
 from ._gradcam import GradCAMResult, gradcam
 from ._mdnet import MDNetClassifier
 from ._tables import MDNetTablesResult, mdnet_tables
@@ -31,6 +32,7 @@ __all__ = [
     "PretrainedWeightsError",
     "VolumeNetClassifier",
     "cdlm_models",
+    "cmir_models",
     "get_architecture",
     "gradcam",
     "list_architectures",

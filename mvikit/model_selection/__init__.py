@@ -8,6 +8,7 @@ summary, Wilcoxon and DeLong tests and the pooled out-of-fold predictions.
 multi-centre designs of seed 001.
 """
 
+from ._centre_performance import centre_performance
 from ._compare import compare_models
 from ._compare_survival import compare_survival_models
 from ._head_to_head import head_to_head, paired_statistics, subgroup_labels
@@ -16,5 +17,5 @@ from ._splitters import ExternalValidationSplit, LeaveOneCentreOut
 from ._survival_results import SurvivalComparison
 
 __all__ = ["compare_models", "compare_survival_models", "ModelComparison", "SurvivalComparison",
-           "LeaveOneCentreOut", "ExternalValidationSplit", "head_to_head", "paired_statistics",
-           "subgroup_labels"]
+           "LeaveOneCentreOut", "ExternalValidationSplit", "centre_performance", "head_to_head",
+           "paired_statistics", "subgroup_labels"]

@@ -10,6 +10,7 @@ from .blocks import (
 )
 from .fusion import ClinicalGates, channel_gate
 from .involution import Involution, InvResNetBlock, involution_groups
+from .localisation import SpatialAttentionLocalisation
 from .signature_fusion import SignatureFusion, fit_signature_fusion, signature_values
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "InvResNetBlock",
     "Involution",
     "SignatureFusion",
+    "SpatialAttentionLocalisation",
     "SymmetricAttention",
     "channel_gate",
     "fit_signature_fusion",

@@ -11,6 +11,7 @@ from ._registry import (
 )
 from .baselines import CNN3DNet, ConcatNet, LSTMNet
 from .cdlm import CDLMNet
+from .cmir import CMIR_VARIANTS, CMIRNet, build_cmir
 from .mdnet import MRIClinicalFusionModule, MRIOnlyModule, StudentNet, TeacherNet
 from .multitask import SegmentationClassifierNet
 from .resnet2d import SliceResNet, resnet18_trunk
@@ -19,6 +20,8 @@ __all__ = [
     "Architecture",
     "ArchitectureContractError",
     "CDLMNet",
+    "CMIRNet",
+    "CMIR_VARIANTS",
     "CNN3DNet",
     "ConcatNet",
     "LSTMNet",
@@ -28,6 +31,7 @@ __all__ = [
     "SliceResNet",
     "StudentNet",
     "TeacherNet",
+    "build_cmir",
     "check_module_output",
     "get_architecture",
     "list_architectures",

@@ -99,8 +99,9 @@ class Architecture:
         low, high = self.sequences
         if n_sequences < low or (high is not None and n_sequences > high):
             span = f"{low}" if low == high else f"{low} to {high if high else 'any number'}"
-            raise ValueError(f"architecture {self.name!r} takes {span} volume column(s); got "
-                             f"{n_sequences}. Pass volumes=[...] with that many sequences.")
+            about = f" ({self.description})" if self.description else ""
+            raise ValueError(f"architecture {self.name!r}{about} takes {span} volume column(s); "
+                             f"got {n_sequences}. Pass volumes=[...] with that many sequences.")
         if self.clinical == "none" and n_clinical:
             raise ValueError(f"architecture {self.name!r} reads images only: set "
                              "use_clinical=False, or choose an architecture with clinical "
@@ -202,7 +203,7 @@ def register_architecture(name: str, builder: Callable[..., nn.Module], *, clini
 
 def _ensure_builtin() -> None:
     # the built-in architectures register themselves when their modules are imported
-    from . import baselines, cdlm, mdnet, multitask, resnet2d  # noqa: F401
+    from . import baselines, cdlm, cmir, mdnet, multitask, resnet2d  # noqa: F401
 
 
 def get_architecture(name: str) -> Architecture:
@@ -236,8 +237,8 @@ def list_architectures(**facts: Any) -> list[str]:
     >>> from mvikit.deep.nets import list_architectures
     >>> "mdnet_teacher" in list_architectures(clinical="required")
     True
-    >>> list_architectures(input_kind="slices", spatial_dims=2)
-    ['cdlm', 'resnet18_slices']
+    >>> "resnet18_slices" in list_architectures(input_kind="slices", spatial_dims=2)
+    True
     """
     _ensure_builtin()
     return sorted(name for name, spec in _REGISTER.items()
