@@ -4,6 +4,7 @@ architecture register (`register_architecture`, `get_architecture`, `list_archit
 from ._registry import (Architecture, ArchitectureContractError, check_module_output,
                         get_architecture, list_architectures, register_architecture)
 from .baselines import CNN3DNet, ConcatNet, LSTMNet
+from .dmmgnet import DMMGNet
 from .mdnet import MRIClinicalFusionModule, MRIOnlyModule, StudentNet, TeacherNet
 from .multitask import SegmentationClassifierNet
 from .resnet2d import SliceResNet, resnet18_trunk
@@ -13,6 +14,7 @@ __all__ = [
     "ArchitectureContractError",
     "CNN3DNet",
     "ConcatNet",
+    "DMMGNet",
     "LSTMNet",
     "MRIClinicalFusionModule",
     "MRIOnlyModule",
