@@ -9,7 +9,7 @@ PyTorch pieces live in `mvikit.deep.nets` (the register, one file per
 architecture), `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augment`.
 """
 
-from ._ablation import mdnet_ablation_models
+from ._ablation import dmmgnet_models, mdnet_ablation_models
 from ._gradcam import GradCAMResult, gradcam
 from ._mdnet import MDNetClassifier
 from ._tensorizer import CohortTensorizer
@@ -21,6 +21,7 @@ __all__ = [
     "GradCAMResult",
     "MDNetClassifier",
     "VolumeNetClassifier",
+    "dmmgnet_models",
     "get_architecture",
     "gradcam",
     "list_architectures",

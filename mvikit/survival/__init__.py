@@ -8,6 +8,7 @@ The deep Cox model and the torch loss (`DeepCoxSurvival`, `CoxPartialLikelihoodL
 Kaplan-Meier user does not import torch and skorch.
 """
 
+from ._compare import SurvivalComparison, compare_survival_models
 from ._cox import CoxPHSurvival
 from ._horizon import HorizonLabels, horizon_labels
 from ._km import LogRankResult, hazard_ratio, km_summary, logrank_test
@@ -24,9 +25,11 @@ __all__ = [
     "LogRankResult",
     "RiskStratifier",
     "Surv",
+    "SurvivalComparison",
     "SurvivalScorer",
     "calibration_at_horizon",
     "check_survival_y",
+    "compare_survival_models",
     "cox_partial_likelihood_loss",
     "hazard_ratio",
     "horizon_labels",
