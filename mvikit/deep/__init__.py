@@ -9,7 +9,7 @@ PyTorch pieces live in `mvikit.deep.nets` (the register, one file per
 architecture), `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augment`.
 """
 
-from ._ablation import mdnet_ablation_models
+from ._ablation import dmmgnet_models, mdnet_ablation_models
 from ._cdlm import CDLM_PHASES, CDLMClassifier, PretrainedWeightsError
 from ._cdlm_models import CDLM_CLINICAL, CDLM_RADIOLOGICAL, cdlm_models
 from ._cmir import cmir_models
@@ -33,6 +33,7 @@ __all__ = [
     "VolumeNetClassifier",
     "cdlm_models",
     "cmir_models",
+    "dmmgnet_models",
     "get_architecture",
     "gradcam",
     "list_architectures",

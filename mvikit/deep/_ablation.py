@@ -1,4 +1,5 @@
-"""`mdnet_ablation_models`: the configurations of MD-Net's Tables II-IV."""
+"""`mdnet_ablation_models` and `dmmgnet_models`: the configurations of MD-Net's Tables
+II-IV and of DMMGNet's Table 1."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from ._mdnet import MDNetClassifier
 from ._volume_net import VolumeNetClassifier
 from .nets import get_architecture
 
-__all__ = ["mdnet_ablation_models"]
+__all__ = ["DMMGNET_TABLE_1", "dmmgnet_models", "mdnet_ablation_models"]
 
 TABLES = ("II", "III", "IV")
 
@@ -109,3 +110,68 @@ def _only_clinical() -> BaseEstimator:
     from ..preprocessing import ClinicalPreprocessor
 
     return make_pipeline(ClinicalPreprocessor(), LogisticRegression(max_iter=1000))
+
+
+#: Table 1 of DMMGNet (seed 002): row name -> registered architecture.
+DMMGNET_TABLE_1 = {
+    "Baseline": "dmmgnet_baseline",
+    "Baseline+SGCM": "dmmgnet_sgcm",
+    "Baseline+MMDFM": "dmmgnet_mmdfm",
+    "Baseline+CMTFM": "dmmgnet_cmtfm",
+    "Baseline+SGCM+MMDFM": "dmmgnet_sgcm_mmdfm",
+    "Baseline+SGCM+CMTFM": "dmmgnet_sgcm_cmtfm",
+    "Baseline+MMDFM+CMTFM": "dmmgnet_mmdfm_cmtfm",
+    "DMMGNet": "dmmgnet",
+}
+
+
+def dmmgnet_models(task: str = "classification", *, t2: str = "T2", pv: str = "PV",
+                   **params) -> dict[str, BaseEstimator]:
+    """Unfitted estimators for the eight rows of DMMGNet's Table 1 (seed 002).
+
+    The baseline (four liver/tumour CNN branches read by an LSTM), the baseline with
+    each graph module (SGCM, MMDFM, CMTFM), with each pair, and the full DMMGNet;
+    one architecture with module switches (`mvikit.deep.nets.DMMGNet`), registered
+    once per row.
+
+    Parameters
+    ----------
+    task : {"classification", "survival"}, default="classification"
+        ``"classification"``: `VolumeNetClassifier` (1-year progression, for
+        `mvikit.model_selection.compare_models`: ACC, AUC, F1); ``"survival"``:
+        `mvikit.survival.DeepCoxSurvival` (PFS with the Cox partial likelihood, eq. 9,
+        for `mvikit.survival.risk_groups_by_fold`: C-index and HR).
+    t2, pv : str, default="T2", "PV"
+        The two volume columns, in the paper's order (PV's tumour mask places CMTFM's
+        patches).
+    **params
+        Passed to every estimator (``preset``, ``random_state``, ``max_epochs``...).
+
+    Returns
+    -------
+    dict
+        ``{row name: estimator}`` in the table's order: ``"Baseline"``,
+        ``"Baseline+SGCM"``, ``"Baseline+MMDFM"``, ``"Baseline+CMTFM"``,
+        ``"Baseline+SGCM+MMDFM"``, ``"Baseline+SGCM+CMTFM"``,
+        ``"Baseline+MMDFM+CMTFM"``, ``"DMMGNet"``.
+
+    Examples
+    --------
+    >>> from mvikit.deep import dmmgnet_models
+    >>> models = dmmgnet_models(random_state=0)
+    >>> models["Baseline+CMTFM"].architecture, models["DMMGNet"].volumes
+    ('dmmgnet_cmtfm', ['T2', 'PV'])
+    >>> type(dmmgnet_models("survival")["DMMGNet"]).__name__
+    'DeepCoxSurvival'
+    """
+    if task not in ("classification", "survival"):
+        raise ValueError(f"task={task!r}; choose 'classification' (1-year progression) or "
+                         "'survival' (PFS).")
+    if task == "survival":
+        from ..survival import DeepCoxSurvival as estimator
+    else:
+        estimator = VolumeNetClassifier
+    for architecture in DMMGNET_TABLE_1.values():
+        get_architecture(architecture)  # the rows' networks come from the register
+    return {row: estimator(architecture, volumes=[t2, pv], **params)
+            for row, architecture in DMMGNET_TABLE_1.items()}

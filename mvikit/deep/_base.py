@@ -224,9 +224,7 @@ class DeepCohortEstimator(BaseEstimator, metaclass=ABCMeta):
             "batch_size": s["batch_size"],
             "iterator_train__shuffle": True,
             "train_split": None,
-            "callbacks": [("lr_scheduler", LRScheduler(policy=torch.optim.lr_scheduler.StepLR,
-                                                       step_size=self.lr_step,
-                                                       gamma=self.lr_gamma))],
+            "callbacks": [("lr_scheduler", self._lr_scheduler(s.get("lr_schedule")))],
             "device": self.device,
             "verbose": int(self.verbose),
             "augmenter": self._augmenter(spec),
@@ -237,6 +235,22 @@ class DeepCohortEstimator(BaseEstimator, metaclass=ABCMeta):
             "n_outputs": n_outputs,
             "auxiliary": dict(spec.auxiliary),
         }
+
+    def _lr_scheduler(self, schedule: dict | None) -> LRScheduler:
+        """StepLR (``lr_step``, ``lr_gamma``), or the schedule an architecture's preset
+        names (``{"policy": "plateau", "factor", "patience", "monitor"}``:
+        `torch.optim.lr_scheduler.ReduceLROnPlateau` on a history key, e.g. the epoch's
+        training loss)."""
+        if not schedule or schedule.get("policy") == "step":
+            return LRScheduler(policy=torch.optim.lr_scheduler.StepLR, step_size=self.lr_step,
+                               gamma=self.lr_gamma)
+        if schedule.get("policy") != "plateau":
+            raise ValueError(f"Unknown learning-rate schedule {schedule!r}; an architecture's "
+                             "preset may name {'policy': 'plateau', ...} or 'step'.")
+        return LRScheduler(policy=torch.optim.lr_scheduler.ReduceLROnPlateau,
+                           monitor=schedule.get("monitor", "train_loss"),
+                           factor=schedule.get("factor", self.lr_gamma),
+                           patience=schedule.get("patience", 0))
 
     def _build_module(self, spec: Architecture, n_outputs: int, n_clinical: int,
                       **options) -> torch.nn.Module:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ..imaging import Volume
 
-__all__ = ["slab_slices", "square_box", "mask_slab"]
+__all__ = ["slab_slices", "square_box", "mask_slab", "touches_edge"]
 
 
 def slab_slices(mask: np.ndarray, k: int) -> tuple[np.ndarray, bool]:
@@ -70,6 +70,26 @@ def square_box(mask: np.ndarray, margin: float) -> tuple[int, int, int]:
     top = int(np.floor((rows[0] + rows[-1] + 1) / 2 - side / 2))
     left = int(np.floor((cols[0] + cols[-1] + 1) / 2 - side / 2))
     return top, left, side
+
+
+def touches_edge(mask: np.ndarray) -> bool:
+    """Whether ``mask`` has a voxel on a face of its volume (first/last slice, row or
+    column): the structure may extend beyond the field of view, and its square box
+    then leaves the image (`mask_slab` repeats the edge pixels there).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mask = np.zeros((4, 6, 6), bool); mask[1:3, 2:4, 2:4] = True
+    >>> touches_edge(mask)
+    False
+    >>> mask[1, 2:4, 0] = True
+    >>> touches_edge(mask)
+    True
+    """
+    mask = np.asarray(mask)
+    return bool(any(np.take(mask, index, axis=axis).any()
+                    for axis in range(mask.ndim) for index in (0, -1)))
 
 
 def _cut(array: np.ndarray, top: int, left: int, side: int) -> np.ndarray:

@@ -284,19 +284,22 @@ class CohortTensorizer(BaseEstimator):
             structures["liver_"] = [self.liver_mask_column_] * len(self.volume_columns_)
         data = {}
         for prefix, mask_columns in structures.items():
-            images, masks, _ = self._slabs(frame, mask_columns, warn=True)
+            # a liver cut by the field of view is common and harmless; a cut tumour is not
+            images, masks, _ = self._slabs(frame, mask_columns, warn=True,
+                                           edge_warning=prefix == "")
             data[f"{prefix}volumes"] = torch.from_numpy(images)
             data[f"{prefix}masks"] = torch.from_numpy(masks)
         return data
 
-    def _slabs(self, frame: pd.DataFrame, mask_columns: list[str], warn: bool = False
-               ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-        from ._slices import mask_slab
+    def _slabs(self, frame: pd.DataFrame, mask_columns: list[str], warn: bool = False,
+               edge_warning: bool = False) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+        from ._slices import mask_slab, touches_edge
 
         shape = (len(frame), len(self.volume_columns_)) + self.grid_
         images, masks = np.empty(shape, np.float32), np.empty(shape, np.uint8)
         geometry: dict[str, list] = {}
         padded: dict[str, list] = {}  # mask column -> patients whose mask is too thin
+        at_edge: dict[str, list] = {}  # mask column -> patients whose mask touches the edge
         for j, (column, mask_column) in enumerate(zip(self.volume_columns_, mask_columns)):
             cells = []
             for i, pid in enumerate(frame.index):
@@ -311,6 +314,9 @@ class CohortTensorizer(BaseEstimator):
                 cells.append(cell)
                 if short and pid not in padded.setdefault(mask_column, []):
                     padded[mask_column].append(pid)
+                if (edge_warning and pid not in at_edge.setdefault(mask_column, [])
+                        and touches_edge(mask.array)):
+                    at_edge[mask_column].append(pid)
             geometry[column] = cells
         for mask_column, ids in padded.items():
             if warn and ids:
@@ -318,6 +324,13 @@ class CohortTensorizer(BaseEstimator):
                     f"{mask_column!r} spans fewer than n_slices={self.n_slices} slices for "
                     f"{len(ids)} patient(s) ({_patients(ids)}); their edge slices are "
                     "repeated.", DataWarning, stacklevel=4)
+        for mask_column, ids in at_edge.items():
+            if warn and ids:
+                warnings.warn(
+                    f"{mask_column!r} touches the edge of the image for {len(ids)} patient(s) "
+                    f"({_patients(ids)}): the tumour may extend beyond the field of view, and "
+                    "their slabs repeat the image's edge pixels where the box around it leaves "
+                    "the image.", DataWarning, stacklevel=4)
         return images, masks, pd.DataFrame(geometry, index=frame.index)
 
     # -------------------------------------------------------------- geometry

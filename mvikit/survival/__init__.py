@@ -10,6 +10,7 @@ Kaplan-Meier user does not import torch and skorch.
 
 from ._concordance import ConcordanceResult, concordance_index
 from ._cox import CoxPHSurvival
+from ._fold_risk_groups import RiskGroupsByFold, risk_groups_by_fold
 from ._horizon import HorizonLabels, horizon_labels
 from ._km import LogRankResult, hazard_ratio, km_summary, logrank_test
 from ._metrics import (
@@ -43,10 +44,12 @@ __all__ = [
     "LogRankResult",
     "RiskStratifier",
     "Surv",
+    "RiskGroupsByFold",
     "SurvivalScorer",
     "calibration_at_horizon",
     "check_survival_y",
     "concordance_index",
+    "risk_groups_by_fold",
     "cox_partial_likelihood_loss",
     "hazard_ratio",
     "horizon_labels",

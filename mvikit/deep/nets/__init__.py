@@ -12,6 +12,7 @@ from ._registry import (
 from .baselines import CNN3DNet, ConcatNet, LSTMNet
 from .cdlm import CDLMNet
 from .cmir import CMIR_VARIANTS, CMIRNet, build_cmir
+from .dmmgnet import DMMGNet
 from .mdnet import MRIClinicalFusionModule, MRIOnlyModule, StudentNet, TeacherNet
 from .multitask import SegmentationClassifierNet
 from .resnet2d import SliceResNet, resnet18_trunk
@@ -24,6 +25,7 @@ __all__ = [
     "CMIR_VARIANTS",
     "CNN3DNet",
     "ConcatNet",
+    "DMMGNet",
     "LSTMNet",
     "MRIClinicalFusionModule",
     "MRIOnlyModule",
