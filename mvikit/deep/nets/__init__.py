@@ -5,6 +5,7 @@ from ._registry import (Architecture, ArchitectureContractError, check_module_ou
                         get_architecture, list_architectures, register_architecture)
 from .baselines import CNN3DNet, ConcatNet, LSTMNet
 from .mdnet import MRIClinicalFusionModule, MRIOnlyModule, StudentNet, TeacherNet
+from .mtnet import ClinicalBlock, MTNet
 from .multitask import SegmentationClassifierNet
 from .resnet2d import SliceResNet, resnet18_trunk
 
@@ -12,8 +13,10 @@ __all__ = [
     "Architecture",
     "ArchitectureContractError",
     "CNN3DNet",
+    "ClinicalBlock",
     "ConcatNet",
     "LSTMNet",
+    "MTNet",
     "MRIClinicalFusionModule",
     "MRIOnlyModule",
     "SegmentationClassifierNet",
