@@ -4,7 +4,8 @@
 (`mvikit.deep.nets.list_architectures`: the 3D baselines, MD-Net's networks alone,
 a 2D slice ResNet, a multi-task UNet, and any architecture a user registers);
 `MDNetClassifier` trains MD-Net's teacher and student jointly and predicts from
-images only.  `CohortTensorizer` is the cohort-to-tensor stage they share.  The
+images only; `MTNetClassifier` is MTnet (seed 004) and its four comparison
+models.  `CohortTensorizer` is the cohort-to-tensor stage they share.  The
 PyTorch pieces live in `mvikit.deep.nets` (the register, one file per
 architecture), `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augment`.
 """
@@ -12,6 +13,14 @@ architecture), `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augme
 from ._ablation import mdnet_ablation_models
 from ._gradcam import GradCAMResult, gradcam
 from ._mdnet import MDNetClassifier
+from ._mtnet import (
+                     MTNetClassifier,
+                     RiskCalculator,
+                     RiskReport,
+                     dice_coefficient,
+                     horizon_task,
+                     mtnet_models,
+)
 from ._tensorizer import CohortTensorizer
 from ._volume_net import VolumeNetClassifier
 from .nets import get_architecture, list_architectures, register_architecture
@@ -20,10 +29,16 @@ __all__ = [
     "CohortTensorizer",
     "GradCAMResult",
     "MDNetClassifier",
+    "MTNetClassifier",
+    "RiskCalculator",
+    "RiskReport",
     "VolumeNetClassifier",
+    "dice_coefficient",
     "get_architecture",
     "gradcam",
+    "horizon_task",
     "list_architectures",
     "mdnet_ablation_models",
+    "mtnet_models",
     "register_architecture",
 ]
