@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from mvikit import Volume
-from mvikit.deep import (CohortTensorizer, MDNetClassifier, VolumeNetClassifier, gradcam,
-                         register_architecture)
+from mvikit.deep import (CohortTensorizer, MDNetClassifier, MTNetClassifier,
+                         VolumeNetClassifier, gradcam, register_architecture)
 from mvikit.deep._base import SHARED_CONSTRAINTS, SHARED_PARAMETERS
 from mvikit.deep._slices import mask_slab, slab_slices
 from mvikit.deep._trainers import dice_ce_loss
@@ -133,7 +133,7 @@ def test_every_architecture_trains_reproducibly_pickles_and_explains(name):
 
 
 def test_shared_parameters_are_declared_once():
-    for cls in (VolumeNetClassifier, MDNetClassifier, DeepCoxSurvival):
+    for cls in (VolumeNetClassifier, MDNetClassifier, MTNetClassifier, DeepCoxSurvival):
         signature = inspect.signature(cls.__init__).parameters
         defaults = {name: signature[name].default for name in SHARED_PARAMETERS}
         assert defaults == SHARED_PARAMETERS, cls.__name__
