@@ -8,7 +8,7 @@ import torch
 
 from mvikit import Volume
 from mvikit.clinical import StepwiseSelector
-from mvikit.deep import (MTNetClassifier, dice_coefficient, horizon_task, mtnet_models)
+from mvikit.deep import MTNetClassifier, dice_coefficient, horizon_task, mtnet_models
 from mvikit.deep._trainers import CohortTrainer, MultiTaskTrainer, dice_ce_loss
 from mvikit.deep.nets import MTNet, get_architecture
 from mvikit.exceptions import CohortError, ColumnRoleError
@@ -268,3 +268,25 @@ def test_multiclass_target_is_refused():
     X, _ = _frame(n=12)
     with pytest.raises(ValueError, match="binary outcome.*horizon_task"):
         MTNetClassifier("DR", **TINY).fit(X, np.arange(12) % 3)
+
+
+def test_mtnet_with_a_cox_head_trains_the_partial_likelihood_plus_segmentation():
+    from mvikit.survival import DeepCoxSurvival
+    from mvikit.survival._deep_cox import CoxTrainer, MultiTaskCoxTrainer
+
+    X, _ = _frame(n=12, seed=4)
+    survival = Surv.from_arrays(event=[1, 0, 1] * 4, time=np.arange(1.0, 13.0))
+    cox = DeepCoxSurvival("mtnet", use_clinical=True, **TINY).fit(X, survival)
+    assert type(cox.net_) is MultiTaskCoxTrainer
+    last = cox.net_.history[-1, "batches", -1]
+    assert last["train_loss"] == pytest.approx(last["loss_main"] + last["loss_segmentation"],
+                                               rel=1e-5)
+    assert cox.predict(X).shape == (12,) and 0 <= cox.score(X, survival) <= 1
+    off = DeepCoxSurvival("mtnet", auxiliary_weights={"segmentation": 0.0}, **TINY).fit(
+        X, survival)
+    assert "loss_segmentation" not in off.net_.history[-1, "batches", -1]
+    noseg = DeepCoxSurvival("mtnet_noseg", use_clinical=True, **TINY).fit(X, survival)
+    assert type(noseg.net_) is CoxTrainer
+    with pytest.raises(ValueError, match="auxiliary outputs"):
+        DeepCoxSurvival("concat", auxiliary_weights={"segmentation": 1.0}, **TINY).fit(
+            X, survival)
