@@ -290,3 +290,27 @@ def test_mtnet_with_a_cox_head_trains_the_partial_likelihood_plus_segmentation()
     with pytest.raises(ValueError, match="auxiliary outputs"):
         DeepCoxSurvival("concat", auxiliary_weights={"segmentation": 1.0}, **TINY).fit(
             X, survival)
+
+
+def test_risk_group_survival_matches_km_logrank_and_the_inverse_hazard_ratio():
+    from mvikit.deep import risk_group_survival
+    from mvikit.survival import hazard_ratio, km_summary, logrank_test
+
+    rng = np.random.default_rng(0)
+    groups = np.array(["low"] * 40 + ["high"] * 40)
+    time = np.r_[rng.exponential(40, 40), rng.exponential(15, 40)]
+    event = rng.random(80) < 0.8
+    mavi = Surv.from_arrays(event=event, time=time)
+    os_ = Surv.from_arrays(event=rng.random(80) < 0.7, time=time * 1.5 + 2)
+    result = risk_group_survival(groups, {"MaVI": mavi, "OS": os_})
+    assert list(result.tests.index) == ["MaVI", "OS"]
+    km = km_summary(mavi, groups)
+    assert result.km.loc[("MaVI", "high"), "median"] == km.loc["high", "median"]
+    assert result.tests.loc["MaVI", "p"] == pytest.approx(logrank_test(mavi, groups).p_value)
+    # one binary covariate: HR(low vs high) = 1 / HR(high vs low), CI bounds swapped
+    high = hazard_ratio(mavi, groups, reference="low").loc["high"]
+    assert result.tests.loc["MaVI", "HR"] == pytest.approx(1 / high["HR"], rel=1e-4)
+    assert result.tests.loc["MaVI", "HR lower"] == pytest.approx(1 / high["HR upper"], rel=1e-4)
+    assert result.tests.loc["MaVI", "HR"] < 1
+    with pytest.raises(ValueError, match="both 'low' and 'high'"):
+        risk_group_survival(np.array(["low"] * 80), {"MaVI": mavi})

@@ -14,12 +14,14 @@ from ._ablation import mdnet_ablation_models
 from ._gradcam import GradCAMResult, gradcam
 from ._mdnet import MDNetClassifier
 from ._mtnet import (
-                     MTNetClassifier,
-                     RiskCalculator,
-                     RiskReport,
-                     dice_coefficient,
-                     horizon_task,
-                     mtnet_models,
+    MTNetClassifier,
+    RiskCalculator,
+    RiskGroupSurvival,
+    RiskReport,
+    dice_coefficient,
+    horizon_task,
+    mtnet_models,
+    risk_group_survival,
 )
 from ._tensorizer import CohortTensorizer
 from ._volume_net import VolumeNetClassifier
@@ -31,6 +33,7 @@ __all__ = [
     "MDNetClassifier",
     "MTNetClassifier",
     "RiskCalculator",
+    "RiskGroupSurvival",
     "RiskReport",
     "VolumeNetClassifier",
     "dice_coefficient",
@@ -41,4 +44,5 @@ __all__ = [
     "mdnet_ablation_models",
     "mtnet_models",
     "register_architecture",
+    "risk_group_survival",
 ]
