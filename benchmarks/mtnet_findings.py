@@ -150,7 +150,8 @@ def main() -> None:
     dice = held_out_dice(cohort, X, y, labels, cv, args.preset, args.seed)
 
     from mvikit.report import write_report
-    write_report(result, out / "report", overwrite=True, title="MTnet: five models (Figure 4, Table S2)")
+    write_report(result, out / "report", overwrite=True,
+                 title="MTnet: five models (Figure 4, Table S2)")
     text = ["# MTnet findings", "", f"{labels.counts}, {args.folds} folds x {args.repeats}",
             "", "## Table S2 (pooled out-of-fold, repeat 0)", table.to_markdown(floatfmt=".3f"),
             "", "## Orderings", checks.to_markdown(floatfmt=".3f"), "",
