@@ -126,6 +126,9 @@ def test_model_cr_is_an_mlp_on_the_clinical_items_and_needs_no_image():
         model.predict_proba(clinical)[:, 1][y == 0].mean()
     with pytest.raises(ValueError, match="no image features"):
         model.transform(clinical)
+    # the image columns of a cohort frame are ignored
+    full = MTNetClassifier("CR", max_epochs=5, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(full.predict_proba(X), model.predict_proba(clinical))
     with pytest.raises(ValueError, match="no segmentation decoder"):
         model.predict_segmentation(clinical)
 

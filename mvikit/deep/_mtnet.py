@@ -478,7 +478,7 @@ device, precision, random_state, verbose
         self.selected_clinical_ = self.selector_ = self.clinical_model_ = None
         if self.variant == "CR":
             y_encoded = self._fit_clinical_only(X, y)
-            risk = self.clinical_model_.predict_proba(X)[:, 1]
+            risk = self.clinical_model_.predict_proba(X[self.risk_clinical_columns_])[:, 1]
         else:
             y_encoded, risk = self._fit_network(X, y)
         self._fit_threshold(X, y_encoded, risk)
