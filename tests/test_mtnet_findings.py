@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import RepeatedStratifiedKFold
 
 from mvikit.datasets import make_hcc_cohort
 from mvikit.deep import horizon_task, mtnet_models, risk_group_survival
@@ -30,7 +30,7 @@ def comparison():
     cohort = make_hcc_cohort(task="mavi", sequences=("CT_PV",), modality="ct", random_state=0)
     X, y, _ = horizon_task(cohort.X, cohort.y, 12)
     result = compare_models(mtnet_models(preset="cpu", random_state=0), X, y,
-                            cv=StratifiedKFold(3, shuffle=True, random_state=0),
+                            cv=RepeatedStratifiedKFold(n_splits=3, n_repeats=1, random_state=0),
                             threshold="youden", threshold_cv="train", scoring=["auc"],
                             random_state=0)
     assert len(result.failures) == 0
