@@ -132,10 +132,11 @@ _DEEP_FAILS = {
         "check_requires_y_none", "check_supervised_y_2d")},
 }
 EXPECTED_FAILED_CHECKS.update({name: dict(_DEEP_FAILS) for name in (
-    "CDLMClassifier", "MDNetClassifier", "VolumeNetClassifier")})
+    "CDLMClassifier", "MDNetClassifier", "MTNetClassifier", "VolumeNetClassifier")})
 # tiny networks: the checks that do run (construction, params, not-fitted errors) stay fast
 INSTANCES.update({name: {"width": 0.0625, "max_epochs": 1, "crop_size": (8, 16, 16),
                          "random_state": 0} for name in ("MDNetClassifier",
+                                                         "MTNetClassifier",
                                                          "VolumeNetClassifier")})
 INSTANCES["CDLMClassifier"] = {"width": 0.0625, "max_epochs": 1, "slice_size": 16,
                                "random_state": 0}

@@ -17,6 +17,7 @@ from mvikit.deep import (
     CDLMClassifier,
     CohortTensorizer,
     MDNetClassifier,
+    MTNetClassifier,
     VolumeNetClassifier,
     gradcam,
     register_architecture,
@@ -151,7 +152,8 @@ def test_every_architecture_trains_reproducibly_pickles_and_explains(name):
 
 
 def test_shared_parameters_are_declared_once():
-    for cls in (VolumeNetClassifier, MDNetClassifier, CDLMClassifier, DeepCoxSurvival):
+    for cls in (VolumeNetClassifier, MDNetClassifier, CDLMClassifier, MTNetClassifier,
+                DeepCoxSurvival):
         signature = inspect.signature(cls.__init__).parameters
         defaults = {name: signature[name].default for name in SHARED_PARAMETERS}
         assert defaults == SHARED_PARAMETERS, cls.__name__

@@ -4,7 +4,8 @@
 (`mvikit.deep.nets.list_architectures`: the 3D baselines, MD-Net's networks alone,
 a 2D slice ResNet, a multi-task UNet, and any architecture a user registers);
 `MDNetClassifier` trains MD-Net's teacher and student jointly and predicts from
-images only.  `CohortTensorizer` is the cohort-to-tensor stage they share.  The
+images only; `MTNetClassifier` is MTnet (seed 004) and its four comparison
+models.  `CohortTensorizer` is the cohort-to-tensor stage they share.  The
 PyTorch pieces live in `mvikit.deep.nets` (the register, one file per
 architecture), `mvikit.deep.layers`, `mvikit.deep.losses` and `mvikit.deep.augment`.
 """
@@ -15,6 +16,16 @@ from ._cdlm_models import CDLM_CLINICAL, CDLM_RADIOLOGICAL, cdlm_models
 from ._cmir import cmir_models
 from ._gradcam import GradCAMResult, gradcam
 from ._mdnet import MDNetClassifier
+from ._mtnet import (
+    MTNetClassifier,
+    RiskCalculator,
+    RiskGroupSurvival,
+    RiskReport,
+    dice_coefficient,
+    horizon_task,
+    mtnet_models,
+    risk_group_survival,
+)
 from ._tables import MDNetTablesResult, mdnet_tables
 from ._tensorizer import CohortTensorizer
 from ._volume_net import VolumeNetClassifier
@@ -34,10 +45,18 @@ __all__ = [
     "cdlm_models",
     "cmir_models",
     "dmmgnet_models",
+    "MTNetClassifier",
+    "RiskCalculator",
+    "RiskGroupSurvival",
+    "RiskReport",
+    "dice_coefficient",
     "get_architecture",
     "gradcam",
+    "horizon_task",
     "list_architectures",
     "mdnet_ablation_models",
     "mdnet_tables",
+    "mtnet_models",
     "register_architecture",
+    "risk_group_survival",
 ]

@@ -258,14 +258,18 @@ class DeepCohortEstimator(BaseEstimator, metaclass=ABCMeta):
                           n_clinical=n_clinical, width=self.settings_["width"], **options)
 
     # ---------------------------------------------------------------- fit
-    def _prepare_fit(self, X, y) -> tuple[dict, np.ndarray]:
-        """Validate, fit the tensorizer, encode the target and build the training tensors."""
+    def _prepare_fit(self, X, y, *, clinical=None) -> tuple[dict, np.ndarray]:
+        """Validate, fit the tensorizer, encode the target and build the training tensors.
+
+        ``clinical`` overrides the ``clinical`` parameter (columns chosen inside fit,
+        e.g. by MTnet's backward logistic selection)."""
         X = check_cohort_frame(X)
         spec = self._architecture()
         self.settings_ = self._settings(spec)
         s = self.settings_
         self.tensorizer_ = CohortTensorizer(
-            input_kind=spec.input_kind, volumes=self.volumes, clinical=self.clinical,
+            input_kind=spec.input_kind, volumes=self.volumes,
+            clinical=self.clinical if clinical is None else clinical,
             masks=self.masks, use_clinical=self._uses_clinical_input(),
             cube=s.get("cube"), downsample=s.get("downsample"), n_slices=s["n_slices"],
             slice_size=s["slice_size"], normalize=self.normalize,

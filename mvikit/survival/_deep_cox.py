@@ -23,7 +23,7 @@ from sksurv.metrics import concordance_index_censored
 from torch.utils.data import DataLoader, Sampler
 
 from ..deep._base import DeepCohortEstimator, _seed
-from ..deep._trainers import CohortTrainer
+from ..deep._trainers import CohortTrainer, MultiTaskTrainer
 from ..deep.nets import Architecture, get_architecture, list_architectures
 from ..exceptions import TrainingError
 from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context
@@ -108,6 +108,12 @@ class CoxTrainer(CohortTrainer):
         return state
 
 
+class MultiTaskCoxTrainer(CoxTrainer, MultiTaskTrainer):
+    """`CoxTrainer` whose loss adds the architecture's auxiliary losses (internal): the
+    Cox partial likelihood + ``sum_k weight_k * aux_k`` (`MultiTaskTrainer`), with
+    event-stratified batches (e.g. MTnet's segmentation, seed 004, with a Cox head)."""
+
+
 class LinearClinicalSkip(torch.nn.Module):
     """Risk = image network output + a linear term of the clinical vector (internal).
 
@@ -182,6 +188,10 @@ class DeepCoxSurvival(SurvivalAnalysisMixin, DeepCohortEstimator):
     min_events_per_batch : int, default=2
         Every training batch holds at least this many events (a batch without events
         has no partial likelihood); with few events, batches grow beyond ``batch_size``.
+    auxiliary_weights : dict of str to float or None, default=None
+        Architectures with auxiliary outputs (``"mtnet"``, ``"unet_multitask"``: the
+        tumour segmentation) train multi-task: the Cox loss plus these weights times
+        the auxiliary losses (missing outputs weigh 1, 0 removes a term).
     volumes, clinical, masks, cube, downsample, crop_size, n_slices, slice_size, width, \
 max_epochs, batch_size, lr, preset, lr_step, lr_gamma, weight_decay, augment, normalize, \
 device, precision, random_state, verbose
@@ -272,15 +282,17 @@ device, precision, random_state, verbose
         "clinical_lr": [Interval(Real, 0, None, closed="left"), None],
         "ties": [StrOptions({"breslow", "efron"})],
         "min_events_per_batch": [Interval(Integral, 1, None, closed="left")],
+        "auxiliary_weights": [dict, None],
     }
 
     def __init__(self, architecture="concat", *, use_clinical=False, clinical_fusion="late",
                  clinical_init="cox", clinical_penalizer=1.0, clinical_lr=None, ties="breslow",
-                 min_events_per_batch=2, volumes="auto", clinical="auto", masks="auto",
-                 cube=None, downsample=None, crop_size=None, n_slices=None, slice_size=None,
-                 width=None, max_epochs=None, batch_size=None, lr=None, preset="cpu",
-                 lr_step=2, lr_gamma=0.9, weight_decay=0.0, augment=True, normalize="zscore",
-                 device="cpu", precision="float32", random_state=None, verbose=0):
+                 min_events_per_batch=2, auxiliary_weights=None, volumes="auto",
+                 clinical="auto", masks="auto", cube=None, downsample=None, crop_size=None,
+                 n_slices=None, slice_size=None, width=None, max_epochs=None, batch_size=None,
+                 lr=None, preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, augment=True,
+                 normalize="zscore", device="cpu", precision="float32", random_state=None,
+                 verbose=0):
         self.architecture = architecture
         self.use_clinical = use_clinical
         self.clinical_fusion = clinical_fusion
@@ -288,6 +300,7 @@ device, precision, random_state, verbose
         self.clinical_penalizer = clinical_penalizer
         self.clinical_lr = clinical_lr
         self.ties = ties
+        self.auxiliary_weights = auxiliary_weights
         self.min_events_per_batch = min_events_per_batch
         self.volumes = volumes
         self.clinical = clinical
@@ -314,10 +327,10 @@ device, precision, random_state, verbose
 
     def _architecture(self) -> Architecture:
         spec = get_architecture(self.architecture)
-        if spec.auxiliary:
-            raise ValueError(f"architecture {spec.name!r} has auxiliary outputs "
-                             f"{sorted(spec.auxiliary)}, which DeepCoxSurvival does not train; "
-                             "use VolumeNetClassifier for it.")
+        unknown = set(self.auxiliary_weights or {}) - set(spec.auxiliary)
+        if unknown:
+            raise ValueError(f"auxiliary_weights names {sorted(unknown)}; architecture "
+                             f"{spec.name!r} has auxiliary outputs {sorted(spec.auxiliary)}.")
         return spec
 
     def _uses_clinical_input(self) -> bool:
@@ -369,11 +382,15 @@ device, precision, random_state, verbose
 
         spec = self._architecture()
 
+        trainer, extra = CoxTrainer, {}
+        if spec.auxiliary:
+            trainer, extra = MultiTaskCoxTrainer, {"auxiliary_weights": self.auxiliary_weights}
+
         def build_net() -> CoxTrainer:
             module = self._module(spec, data["clinical"].shape[1], init)
-            return CoxTrainer(module, criterion, augment_seed=seed,
-                              min_events_per_batch=self.min_events_per_batch,
-                              **self._cox_trainer_kwargs())
+            return trainer(module, criterion, augment_seed=seed,
+                           min_events_per_batch=self.min_events_per_batch, **extra,
+                           **self._cox_trainer_kwargs())
 
         self.net_ = self._train(build_net, data, target, seed)
         outputs = self.net_.outputs(data)

@@ -14,6 +14,7 @@ from .cdlm import CDLMNet
 from .cmir import CMIR_VARIANTS, CMIRNet, build_cmir
 from .dmmgnet import DMMGNet
 from .mdnet import MRIClinicalFusionModule, MRIOnlyModule, StudentNet, TeacherNet
+from .mtnet import ClinicalBlock, MTNet
 from .multitask import SegmentationClassifierNet
 from .resnet2d import SliceResNet, resnet18_trunk
 
@@ -24,9 +25,11 @@ __all__ = [
     "CMIRNet",
     "CMIR_VARIANTS",
     "CNN3DNet",
+    "ClinicalBlock",
     "ConcatNet",
     "DMMGNet",
     "LSTMNet",
+    "MTNet",
     "MRIClinicalFusionModule",
     "MRIOnlyModule",
     "SegmentationClassifierNet",

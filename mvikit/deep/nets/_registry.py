@@ -203,7 +203,7 @@ def register_architecture(name: str, builder: Callable[..., nn.Module], *, clini
 
 def _ensure_builtin() -> None:
     # the built-in architectures register themselves when their modules are imported
-    from . import baselines, cdlm, cmir, dmmgnet, mdnet, multitask, resnet2d  # noqa: F401
+    from . import baselines, cdlm, cmir, dmmgnet, mdnet, mtnet, multitask, resnet2d  # noqa: F401
 
 
 def get_architecture(name: str) -> Architecture:

@@ -1,0 +1,811 @@
+"""`MTNetClassifier`: MTnet (seed 004) and its four comparison models, as one estimator.
+
+Fu et al. predict *future* macrovascular invasion (MaVI) of hepatocellular
+carcinoma from the portal-venous CT, clinical factors and radiological
+characteristics with a multi-task UNet (`mvikit.deep.nets.MTNet`) and compare
+five models (Sec. 2.7, Figure 4, Tables S2-S6):
+
+=====================  ============================================================
+variant                what it is here
+=====================  ============================================================
+``"DR"``               the image block alone (UNet encoder + decoder, no clinical
+                       block): deep-learning radiomics
+``"CR"``               the clinical/radiological block alone: two FC layers and an
+                       output layer on the preprocessed clinical vector, a plain
+                       multilayer perceptron with no image input.  It is trained
+                       by scikit-learn's `MLPClassifier` (ReLU, Adam), not by the
+                       deep machinery: it needs no image column and no tumour mask
+``"CR-DR"``            the whole MTnet: image block, clinical block, fusion block
+``"NoSeg-CR-DR"``      CR-DR without the decoder (no decoder parameters, no
+                       segmentation loss)
+``"Logistic-CR-DR"``   CR-DR whose clinical block reads only the clinical items kept
+                       by backward logistic selection (likelihood-ratio test, SPSS
+                       "Backward: LR") run inside ``fit`` on the training rows
+=====================  ============================================================
+
+The segmenting variants (DR, CR-DR, Logistic-CR-DR) need a tumour mask column:
+it is the segmentation target and centres the cube.  NoSeg-CR-DR uses the mask
+only to centre the cube (volumes already cut to the cube need none); CR needs no
+image at all.
+
+After training, the Youden cut-off of the training predictions (the paper's
+0.157) splits patients into low and high risk (`predict_risk_group`);
+`risk_calculator` turns the fitted model into the paper's "applet".
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from ..exceptions import CohortError, ColumnRoleError
+from ..imaging import as_volume
+from ..utils._roles import check_cohort_frame, mask_column_for, resolve_columns
+from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context
+from ._base import DeepCohortClassifier, _seed
+from ._trainers import CohortTrainer, FocalCriterion, MultiTaskTrainer
+from .nets._registry import Architecture, get_architecture
+
+__all__ = ["MTNetClassifier", "MTNET_VARIANTS", "RiskCalculator", "RiskGroupSurvival",
+           "RiskReport", "dice_coefficient", "horizon_task", "mtnet_models",
+           "risk_group_survival"]
+
+#: The five models of seed 004, in the paper's order.
+MTNET_VARIANTS = ("DR", "CR", "CR-DR", "NoSeg-CR-DR", "Logistic-CR-DR")
+#: Variants whose network segments the tumour (they need a tumour mask column).
+SEGMENTING_VARIANTS = ("DR", "CR-DR", "Logistic-CR-DR")
+
+
+def _patients(ids) -> str:
+    ids = list(ids)
+    shown = ", ".join(map(repr, ids[:5]))
+    return shown + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+
+
+def dice_coefficient(prediction, reference) -> float:
+    """Dice similarity of two binary masks, ``2 |A n B| / (|A| + |B|)`` (MONAI's).
+
+    Parameters
+    ----------
+    prediction, reference : array-like or Volume of the same shape
+        Non-zero voxels are the structure.
+
+    Returns
+    -------
+    float
+        In [0, 1]; 1 when both masks are empty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.zeros((4, 4, 4)); a[:2] = 1
+    >>> b = np.zeros((4, 4, 4)); b[1:3] = 1
+    >>> dice_coefficient(a, a), dice_coefficient(a, b), dice_coefficient(a, 1 - a)
+    (1.0, 0.5, 0.0)
+    """
+    from monai.metrics import compute_dice
+
+    a = np.asarray(getattr(prediction, "array", prediction)) > 0
+    b = np.asarray(getattr(reference, "array", reference)) > 0
+    if a.shape != b.shape:
+        raise ValueError(f"the masks have different shapes: {a.shape} and {b.shape}.")
+    value = compute_dice(torch.from_numpy(a)[None, None].float(),
+                         torch.from_numpy(b)[None, None].float(), include_background=True,
+                         ignore_empty=False)
+    return float(value.item())
+
+
+def horizon_task(X, survival, horizon, *, censored="exclude"):
+    """The patients and binary labels of a horizon classification (future MaVI).
+
+    "Macrovascular invasion within ``horizon``": label 1 when the event happens at
+    or before the horizon, 0 when the patient is followed beyond it without the
+    event (`mvikit.survival.horizon_labels`).  Patients censored at or before
+    the horizon have no label and are left out (``censored="exclude"``) or kept
+    with inverse-probability-of-censoring weights for the metrics
+    (``censored="ipcw"``: the unknown ones still leave the training rows).
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Cohort frame, one row per patient.
+    survival : structured ndarray
+        Time to macrovascular invasion (``make_hcc_cohort(task="mavi").y``).
+    horizon : float
+        In the unit of the times (months for the simulated cohort); must lie
+        before the last follow-up.
+    censored : {"exclude", "ipcw"}, default="exclude"
+
+    Returns
+    -------
+    X_known : pandas.DataFrame
+        The rows with a known label.
+    y_known : ndarray of int
+    labels : HorizonLabels
+        Every patient's label, the weights and the ``counts`` (events,
+        event-free, censored before the horizon: the patients left out).
+
+    Raises
+    ------
+    ValueError
+        The horizon is not before the last follow-up (nobody is observed beyond it).
+
+    Examples
+    --------
+    >>> from mvikit.datasets import make_hcc_cohort
+    >>> cohort = make_hcc_cohort(40, task="mavi", sequences=None, layout=None,
+    ...                          random_state=0)
+    >>> X, y, labels = horizon_task(cohort.X, cohort.y, 12)
+    >>> len(X) + labels.counts["censored_before_horizon"] == 40
+    True
+    """
+    from ..survival import horizon_labels
+
+    X = check_cohort_frame(X)
+    labels = horizon_labels(survival, horizon, censored=censored)
+    if labels.mask.shape[0] != len(X):
+        raise ValueError(f"X has {len(X)} patients but the survival target has "
+                         f"{labels.mask.shape[0]}.")
+    return X.loc[labels.mask], labels.labels[labels.mask].astype(np.int64), labels
+
+
+@dataclass
+class RiskGroupSurvival:
+    """Outcomes of the low- and high-risk groups (seed 004, Figure 6), per outcome.
+
+    Returned by `risk_group_survival`.
+
+    Attributes
+    ----------
+    km : pandas.DataFrame
+        Indexed by (outcome, group): ``n``, ``events``, ``median``, ``median lower``,
+        ``median upper`` (Kaplan-Meier; ``inf``: never reaches 0.5).
+    tests : pandas.DataFrame
+        Indexed by outcome: the log-rank ``chi2`` and ``p``, and the hazard ratio of
+        the low- against the high-risk group (the paper's direction: HR < 1 when the
+        low-risk group fares better) with its 95 % CI and Wald ``HR p``.
+    """
+
+    km: pd.DataFrame
+    tests: pd.DataFrame
+
+    def __str__(self) -> str:
+        return f"{self.km.round(3)}\n\n{self.tests.round(4)}"
+
+
+def risk_group_survival(groups, outcomes, *, alpha=0.05) -> RiskGroupSurvival:
+    """Kaplan-Meier medians, log-rank test and hazard ratio of two risk groups.
+
+    Parameters
+    ----------
+    groups : array-like of {"low", "high"}
+        Risk group of every patient (`MTNetClassifier.predict_risk_group`).
+    outcomes : dict of str to structured ndarray
+        Survival targets by name, e.g. ``{"time to MaVI": ..., "OS": ...}``.
+    alpha : float, default=0.05
+
+    Returns
+    -------
+    RiskGroupSurvival
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mvikit.survival import Surv
+    >>> groups = np.array(["low"] * 6 + ["high"] * 6)
+    >>> y = Surv.from_arrays(event=[0, 1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1],
+    ...                      time=[30, 10, 28, 40, 35, 50, 5, 8, 32, 20, 9, 45])
+    >>> result = risk_group_survival(groups, {"MaVI": y})
+    >>> int(result.km.loc[("MaVI", "high"), "events"]), bool(result.tests.loc["MaVI", "HR"] < 1)
+    (5, True)
+    """
+    from ..survival import hazard_ratio, km_summary, logrank_test
+
+    groups = np.asarray(groups)
+    if set(np.unique(groups)) != {"low", "high"}:
+        raise ValueError(f"groups must hold both 'low' and 'high'; got {sorted(set(groups))}. "
+                         "With one group only there is nothing to compare.")
+    tables, rows = {}, {}
+    for name, y in outcomes.items():
+        tables[name] = km_summary(y, groups, alpha=alpha).loc[["low", "high"]]
+        test = logrank_test(y, groups)
+        hr = hazard_ratio(y, groups, reference="high", alpha=alpha).loc["low"]
+        rows[name] = {"chi2": test.statistic, "p": test.p_value, "HR": hr["HR"],
+                      "HR lower": hr["HR lower"], "HR upper": hr["HR upper"], "HR p": hr["p"]}
+    km = pd.concat(tables, names=["outcome", "group"])
+    tests = pd.DataFrame.from_dict(rows, orient="index")
+    tests.index.name = "outcome"
+    return RiskGroupSurvival(km=km, tests=tests)
+
+
+@dataclass
+class RiskReport:
+    """One patient's MTnet risk and the numbers behind it (`RiskCalculator`).
+
+    Attributes
+    ----------
+    patient : object
+        The patient id.
+    risk : float
+        Predicted probability of future macrovascular invasion.
+    group : {"low", "high"}
+        ``"high"`` when ``risk >= threshold``.
+    threshold : float
+        The Youden cut-off of the training predictions.
+    sensitivity, specificity : float
+        Of the cut-off on the training patients.
+    group_patients : int
+        Training patients in the same risk group.
+    group_event_rate : float
+        Observed share of events among them.
+    clinical : dict
+        The clinical items the model read, as given (NaN: imputed as in training).
+    imputed : list of str
+        Those items that were missing.
+    tumour_volume_ml : float or None
+        Volume of the segmented tumour (segmenting variants).
+    """
+
+    patient: Any
+    risk: float
+    group: str
+    threshold: float
+    sensitivity: float
+    specificity: float
+    group_patients: int
+    group_event_rate: float
+    clinical: dict = field(default_factory=dict)
+    imputed: list = field(default_factory=list)
+    tumour_volume_ml: float | None = None
+
+    def __str__(self) -> str:
+        lines = [f"patient {self.patient}: risk of future macrovascular invasion "
+                 f"{self.risk:.3f} -> {self.group} risk (cut-off {self.threshold:.3f}, "
+                 f"training sensitivity {self.sensitivity:.2f}, specificity "
+                 f"{self.specificity:.2f})",
+                 f"  training patients in the {self.group}-risk group: {self.group_patients}, "
+                 f"observed event rate {self.group_event_rate:.3f}"]
+        if self.tumour_volume_ml is not None:
+            lines.append(f"  segmented tumour volume: {self.tumour_volume_ml:.1f} ml")
+        if self.imputed:
+            lines.append(f"  imputed (missing) items: {', '.join(self.imputed)}")
+        return "\n".join(lines)
+
+
+@dataclass
+class RiskCalculator:
+    """The paper's "applet" (Figure 5): a patient row in, the risk report out.
+
+    Built by `MTNetClassifier.risk_calculator`; call it with a dict, a Series or
+    a one-row DataFrame holding the clinical items and the image cells (`Volume`
+    or file paths).
+    """
+
+    model: MTNetClassifier
+
+    def __call__(self, patient) -> RiskReport:
+        model = self.model
+        if isinstance(patient, pd.DataFrame):
+            if len(patient) != 1:
+                raise ValueError(f"the risk calculator takes one patient; got {len(patient)} "
+                                 "rows. Use predict_proba for many.")
+            frame = patient
+        else:
+            row = pd.Series(patient)
+            frame = pd.DataFrame([row.to_dict()], index=[row.name if row.name is not None
+                                                         else "patient"])
+        pid = frame.index[0]
+        risk = float(model.predict_proba(frame)[0, 1])
+        group = "high" if risk >= model.threshold_ else "low"
+        train = model.training_summary_
+        in_group = train["group"] == group
+        columns = model.risk_clinical_columns_
+        values = {c: frame.iloc[0][c] if c in frame.columns else np.nan for c in columns}
+        imputed = [c for c, v in values.items() if pd.isna(v)]
+        volume = None
+        if model.variant in SEGMENTING_VARIANTS:
+            mask = model.predict_segmentation(frame).iloc[0]
+            volume = float(mask.array.sum() * np.prod(mask.spacing) / 1000.0)
+        return RiskReport(
+            patient=pid, risk=risk, group=group, threshold=float(model.threshold_),
+            sensitivity=float(model.youden_.sensitivity),
+            specificity=float(model.youden_.specificity),
+            group_patients=int(in_group.sum()),
+            group_event_rate=float(train.loc[in_group, "event"].mean()) if in_group.any()
+            else float("nan"),
+            clinical=values, imputed=imputed, tumour_volume_ml=volume)
+
+
+class MTNetClassifier(DeepCohortClassifier):
+    """MTnet (seed 004): multi-task UNet + clinical block + fusion, and its variants.
+
+    Parameters
+    ----------
+    variant : {"DR", "CR", "CR-DR", "NoSeg-CR-DR", "Logistic-CR-DR"}, default="CR-DR"
+        Which of the paper's five models (see the module docstring): image only,
+        clinical only (an MLP), both, both without the segmentation decoder, both
+        with the clinical items chosen by backward logistic selection in ``fit``.
+    segmentation_weight : float, default=1.0
+        Weight of the Dice + cross-entropy loss of the segmentation (segmenting
+        variants); 0 trains the decoder through the classification loss only.
+    clinical_hidden : int, default=32
+        Units of the two clinical layers and of the fusion layer (and of the two
+        hidden layers of Model CR).
+    selection_alpha : float, default=0.05
+        Logistic-CR-DR: significance of the univariable screen and of the
+        backward likelihood-ratio steps.
+    class_weight : "balanced", dict or None, default=None
+        Class weights of the classification loss.
+    volumes, clinical, masks, cube, downsample, crop_size, n_slices, slice_size, width, \
+max_epochs, batch_size, lr, preset, lr_step, lr_gamma, weight_decay, augment, normalize, \
+device, precision, random_state, verbose
+        As `VolumeNetClassifier`.  ``volumes``: the paper reads ``CT_PV`` alone;
+        every volume column becomes an input channel.  ``preset="cpu"`` reads the
+        20x80x80 cube at half the in-plane resolution (16x32x32 crops) with a
+        quarter-width UNet (8-64 features); ``"paper"`` the full-width UNet
+        (32-256 features) on 16x64x64 crops.  Model CR uses ``max_epochs`` (the
+        MLP's passes, x20), ``lr``, ``batch_size``, ``weight_decay`` (its L2
+        ``alpha``, at least 1e-4) and ``random_state``.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The two class labels (the second is the event).
+    threshold_ : float
+        Youden cut-off of the training predictions (high risk: ``risk >= threshold_``).
+    youden_ : YoudenResult
+        The cut-off with its training sensitivity, specificity and J.
+    training_summary_ : pandas.DataFrame
+        Per training patient: ``risk``, ``event`` (0/1) and ``group``.
+    selected_clinical_ : list of str or None
+        Logistic-CR-DR: the clinical columns kept by the selection.
+    selector_ : StepwiseSelector or None
+        Logistic-CR-DR: the fitted selection (its path and univariable table).
+    clinical_model_ : sklearn.pipeline.Pipeline or None
+        Model CR: the fitted preprocessing + MLP.
+    net_ : skorch.NeuralNet
+        The trained network (image variants).
+    tensorizer_, settings_, volume_columns_, mask_columns_, clinical_columns_
+        As `VolumeNetClassifier` (image variants).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    See Also
+    --------
+    mtnet_models : the five variants for `compare_models`.
+    horizon_task : future macrovascular invasion as a horizon classification.
+    mvikit.deep.nets.MTNet : the network.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from mvikit import Volume
+    >>> from mvikit.deep import MTNetClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> mask = np.zeros((16, 32, 32), np.uint8); mask[6:10, 12:20, 12:20] = 1
+    >>> X = pd.DataFrame({
+    ...     "age": rng.normal(60, 8, 8), "afp": rng.lognormal(3, 1, 8),
+    ...     "CT_PV": [Volume(rng.normal(size=(16, 32, 32))) for _ in range(8)],
+    ...     "tumor_mask": [Volume(mask)] * 8}, index=[f"p{i}" for i in range(8)])
+    >>> y = np.array([0, 1] * 4)
+    >>> model = MTNetClassifier(cube=(16, 32, 32), downsample=1, crop_size=(16, 32, 32),
+    ...                         width=0.125, max_epochs=1, batch_size=4,
+    ...                         random_state=0).fit(X, y)
+    >>> model.predict_proba(X).shape, model.predict_risk_group(X).shape
+    ((8, 2), (8,))
+    >>> model.predict_segmentation(X).loc["p0"].shape
+    (16, 32, 32)
+    """
+
+    _parameter_constraints: dict = {
+        **DeepCohortClassifier._parameter_constraints,
+        "variant": [StrOptions(set(MTNET_VARIANTS))],
+        "segmentation_weight": [Interval(Real, 0, None, closed="left")],
+        "clinical_hidden": [Interval(Integral, 1, None, closed="left")],
+        "selection_alpha": [Interval(Real, 0, 1, closed="right")],
+    }
+
+    def __init__(self, variant="CR-DR", *, segmentation_weight=1.0, clinical_hidden=32,
+                 selection_alpha=0.05, class_weight=None, volumes="auto", clinical="auto",
+                 masks="auto", cube=None, downsample=None, crop_size=None, n_slices=None,
+                 slice_size=None, width=None, max_epochs=None, batch_size=None, lr=None,
+                 preset="cpu", lr_step=2, lr_gamma=0.9, weight_decay=0.0, augment=True,
+                 normalize="zscore", device="cpu", precision="float32", random_state=None,
+                 verbose=0):
+        self.variant = variant
+        self.segmentation_weight = segmentation_weight
+        self.clinical_hidden = clinical_hidden
+        self.selection_alpha = selection_alpha
+        self.class_weight = class_weight
+        self.volumes = volumes
+        self.clinical = clinical
+        self.masks = masks
+        self.cube = cube
+        self.downsample = downsample
+        self.crop_size = crop_size
+        self.n_slices = n_slices
+        self.slice_size = slice_size
+        self.width = width
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.preset = preset
+        self.lr_step = lr_step
+        self.lr_gamma = lr_gamma
+        self.weight_decay = weight_decay
+        self.augment = augment
+        self.normalize = normalize
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------ the variant
+    def _architecture(self) -> Architecture:
+        return get_architecture("mtnet_noseg" if self.variant == "NoSeg-CR-DR" else "mtnet")
+
+    def _uses_clinical_input(self) -> bool:
+        return self.variant != "DR"
+
+    def _segments(self) -> bool:
+        return self.variant in SEGMENTING_VARIANTS
+
+    # -------------------------------------------------------------------- fit
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the variant and choose the Youden cut-off on its training predictions.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Cohort frame: the volume column(s) (``CT_PV``), a tumour mask column
+            (segmenting variants), the clinical columns (all but Model DR).
+        y : array-like of shape (n_patients,)
+            Binary labels (e.g. macrovascular invasion within a horizon,
+            `horizon_task`).
+
+        Returns
+        -------
+        self : MTNetClassifier
+        """
+        X = check_cohort_frame(X)
+        self.selected_clinical_ = self.selector_ = self.clinical_model_ = None
+        if self.variant == "CR":
+            y_encoded = self._fit_clinical_only(X, y)
+            risk = self.clinical_model_.predict_proba(X[self.risk_clinical_columns_])[:, 1]
+        else:
+            y_encoded, risk = self._fit_network(X, y)
+        self._fit_threshold(X, y_encoded, risk)
+        return self
+
+    def _check_binary(self) -> None:
+        if len(self.classes_) != 2:
+            raise ValueError(f"MTNetClassifier predicts a binary outcome (macrovascular "
+                             f"invasion within a horizon); y has {len(self.classes_)} classes "
+                             f"{self.classes_.tolist()}. Use horizon_task to make the labels.")
+
+    def _fit_clinical_only(self, X: pd.DataFrame, y) -> np.ndarray:
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.pipeline import make_pipeline
+
+        from ..preprocessing import ClinicalPreprocessor
+
+        y_encoded = self._encode_labels(X, y)
+        self._check_binary()
+        columns = self._clinical_columns(X)
+        s = self._settings(self._architecture())
+        self.settings_ = s
+        mlp = MLPClassifier(hidden_layer_sizes=(self.clinical_hidden, self.clinical_hidden),
+                            alpha=max(float(self.weight_decay), 1e-4),
+                            batch_size=int(s["batch_size"]), learning_rate_init=float(s["lr"]),
+                            max_iter=max(1, 20 * int(s["max_epochs"])),
+                            random_state=_seed(self.random_state))
+        with warnings.catch_warnings():
+            # a fixed number of passes, as the networks' epochs: no convergence warning
+            from sklearn.exceptions import ConvergenceWarning
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.clinical_model_ = make_pipeline(ClinicalPreprocessor(clinical=columns),
+                                                 mlp).fit(X[columns], y_encoded)
+        self.risk_clinical_columns_ = columns
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return y_encoded
+
+    def _clinical_columns(self, X: pd.DataFrame) -> list[str]:
+        roles = resolve_columns(X, clinical=self.clinical, volumes=self.volumes,
+                                masks=self.masks)
+        if not roles.clinical:
+            raise ColumnRoleError(
+                f"MTNetClassifier(variant={self.variant!r}) reads the clinical and "
+                "radiological items, but X has no clinical column (or clinical=None). Add "
+                "them, name them with clinical=[...], or use variant='DR' (image only).")
+        return list(roles.clinical)
+
+    def _check_masks(self, X: pd.DataFrame) -> None:
+        """Segmenting variants need a non-empty tumour mask for every patient."""
+        roles = resolve_columns(X, clinical=self.clinical, volumes=self.volumes,
+                                masks=self.masks)
+        if not self._segments():
+            return
+        if not roles.masks:
+            raise ColumnRoleError(
+                f"MTNetClassifier(variant={self.variant!r}) segments the tumour and needs a "
+                f"tumour mask column ('tumor_mask' or '<SEQ>_mask'); X has none (columns: "
+                f"{list(X.columns)[:12]}). Add the manual tumour masks, or use "
+                "variant='NoSeg-CR-DR' (no segmentation; volumes already cut to `cube`) or "
+                "'CR' (no images).")
+        for volume in roles.volumes:
+            column = mask_column_for(volume, list(roles.masks))
+            empty = [pid for pid, cell in X[column].items()
+                     if cell is not None and not (isinstance(cell, float) and np.isnan(cell))
+                     and not np.any(as_volume(cell, patient_id=pid, column=column).array)]
+            if empty:
+                raise CohortError(
+                    f"Column {column!r}: the tumour mask is empty for patient(s) "
+                    f"{_patients(empty)}. MTnet learns to segment the tumour from these masks "
+                    "and centres the cube on them: draw the tumour, or drop these patients.")
+
+    def _select_clinical(self, X: pd.DataFrame, y_encoded: np.ndarray) -> list[str]:
+        """Backward logistic selection (LR test) on the training rows -> clinical columns."""
+        from ..clinical import StepwiseSelector
+        from ..clinical._selection import EmptySelectionError
+        from ..preprocessing import ClinicalPreprocessor
+
+        columns = self._clinical_columns(X)
+        pre = ClinicalPreprocessor(clinical=columns).set_output(transform="pandas")
+        design = pre.fit_transform(X[columns])
+        self.selector_ = StepwiseSelector(selection="backward", criterion="lr",
+                                          alpha_enter=self.selection_alpha,
+                                          alpha_remove=self.selection_alpha)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # separation notes of the intermediate fits
+                self.selector_.fit(design, y_encoded)
+            features = list(self.selector_.selected_features_)
+        except EmptySelectionError:
+            # nothing significant in this fold: keep the single most significant item
+            table = StepwiseSelector(selection="univariable", screen=False).fit(
+                design, y_encoded).univariable_summary_
+            features = [str(table["p"].astype(float).idxmin())]
+            warnings.warn(f"MTNetClassifier(variant='Logistic-CR-DR'): the backward selection "
+                          f"kept no clinical item at alpha={self.selection_alpha}; the clinical "
+                          f"block reads the most significant one, {features[0]!r}.",
+                          UserWarning, stacklevel=3)
+        return [c for c in columns if any(f == c or f.startswith(f"{c}=")
+                                          or f == f"{c}_missing" for f in features)]
+
+    def _fit_network(self, X: pd.DataFrame, y) -> tuple[np.ndarray, np.ndarray]:
+        self._check_masks(X)
+        clinical = None
+        if self.variant == "Logistic-CR-DR":
+            y_check = self._encode_labels(X, y)
+            self._check_binary()
+            clinical = self.selected_clinical_ = self._select_clinical(X, y_check)
+        elif self._uses_clinical_input():
+            self._clinical_columns(X)  # a clear error before the images are cropped
+        spec = self._architecture()
+        data, y_encoded = self._prepare_fit(X, y, clinical=clinical)
+        self._check_binary()
+        self.risk_clinical_columns_ = (list(self.clinical_columns_)
+                                       if self._uses_clinical_input() else [])
+        seed = _seed(self.random_state)
+        criterion = FocalCriterion(0.0, self._class_weight_tensor(y_encoded))
+        extra, trainer = {}, CohortTrainer
+        if spec.auxiliary:
+            trainer = MultiTaskTrainer
+            extra = {"auxiliary_weights": {"segmentation": float(self.segmentation_weight)}}
+
+        def build_net() -> CohortTrainer:
+            module = self._build_module(spec, 2, data["clinical"].shape[1],
+                                        clinical_hidden=int(self.clinical_hidden))
+            return trainer(module, criterion, augment_seed=seed, **extra,
+                           **self._trainer_kwargs(2))
+
+        self.net_ = self._train(build_net, data, y_encoded, seed)
+        logits = torch.from_numpy(self.net_.outputs(data)["logits"]).double()
+        return y_encoded, torch.softmax(logits, dim=1)[:, 1].numpy()
+
+    def _fit_threshold(self, X: pd.DataFrame, y_encoded: np.ndarray, risk: np.ndarray) -> None:
+        from ..metrics import youden_threshold
+
+        self.youden_ = youden_threshold(y_encoded, risk)
+        self.threshold_ = float(self.youden_.threshold)
+        self.training_summary_ = pd.DataFrame(
+            {"risk": risk, "event": y_encoded,
+             "group": np.where(risk >= self.threshold_, "high", "low")}, index=X.index)
+
+    # ---------------------------------------------------------------- predict
+    def _fitted(self) -> None:
+        check_is_fitted(self, "threshold_")
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities of the two classes (the second: the event).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+
+        Returns
+        -------
+        ndarray of shape (n_patients, 2)
+        """
+        self._fitted()
+        if self.clinical_model_ is not None:
+            return self.clinical_model_.predict_proba(check_cohort_frame(X)[
+                self.risk_clinical_columns_])
+        return super().predict_proba(X)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Log-odds of the event.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+
+        Returns
+        -------
+        ndarray of shape (n_patients,)
+        """
+        self._fitted()
+        if self.clinical_model_ is not None:
+            p = np.clip(self.predict_proba(X)[:, 1], 1e-15, 1 - 1e-15)
+            return np.log(p) - np.log1p(-p)
+        return super().decision_function(X)
+
+    def transform(self, X) -> np.ndarray:
+        """The features the fusion block reads (image, then clinical).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+
+        Returns
+        -------
+        ndarray of shape (n_patients, n_features)
+        """
+        self._fitted()
+        if self.clinical_model_ is not None:
+            raise ValueError("Model CR has no image features; transform applies to the "
+                             "image variants.")
+        return super().transform(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class of each patient (at probability 0.5, not the Youden cut-off).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+
+        Returns
+        -------
+        ndarray of shape (n_patients,)
+        """
+        self._fitted()
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def predict_risk_group(self, X) -> np.ndarray:
+        """``"high"`` where the risk reaches the training Youden cut-off, else ``"low"``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+
+        Returns
+        -------
+        ndarray of str, shape (n_patients,)
+        """
+        self._fitted()
+        return np.where(self.predict_proba(X)[:, 1] >= self.threshold_, "high", "low")
+
+    def predict_segmentation(self, X, *, space="image") -> pd.Series:
+        """The tumour segmented by the decoder, as binary masks.
+
+        The network segments its input crop (the centre crop of the, possibly
+        downsampled, cube); the tumour probability is placed back on each
+        patient's image grid through the tensorizer's geometry (resampled
+        linearly where the cube was downsampled) and thresholded at 0.5.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Cohort frame with the volume and mask columns seen in fit.
+        space : {"image", "crop"}, default="image"
+            ``"image"``: masks on the grid of the first volume column (zero outside
+            the crop); ``"crop"``: the network's input crop with its geometry.
+
+        Returns
+        -------
+        pandas.Series of Volume (uint8), indexed by patient.
+        """
+        from ._gradcam import _crop_geometry, _paste
+
+        self._fitted()
+        if not self._segments():
+            raise ValueError(f"variant {self.variant!r} has no segmentation decoder; "
+                             f"predict_segmentation needs one of {SEGMENTING_VARIANTS}.")
+        if space not in ("image", "crop"):
+            raise ValueError(f"space must be 'image' or 'crop', got {space!r}.")
+        X = check_cohort_frame(X)
+        logits = torch.from_numpy(self._student_outputs(X)["segmentation"])
+        tumour = torch.softmax(logits.double(), dim=1)[:, 1].float().numpy()
+        column = self.volume_columns_[0]
+        crops = _crop_geometry(self, X)[column]
+        cells = []
+        for i, pid in enumerate(X.index):
+            crop = crops.loc[pid].with_array(tumour[i])
+            if space == "image":
+                image = as_volume(X.at[pid, column], patient_id=pid, column=column)
+                crop = _paste(crop, image, pid, column)
+            cells.append(crop.with_array((crop.array >= 0.5).astype(np.uint8)))
+        return pd.Series(cells, index=X.index, name="predicted_tumor_mask")
+
+    def segmentation_dice(self, X, *, space="image") -> pd.Series:
+        """Dice of the predicted tumour against the tumour mask column of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        space : {"image", "crop"}, default="image"
+            ``"image"``: on the image grid (tumour outside the network's crop
+            counts as missed); ``"crop"``: inside the crop, against the mask the
+            network was trained on.
+
+        Returns
+        -------
+        pandas.Series of float, indexed by patient.
+        """
+        X = check_cohort_frame(X)
+        predicted = self.predict_segmentation(X, space=space)
+        if space == "crop":
+            data = self._inference_data(X, with_clinical=False)
+            truth = self.net_.augmenter.inference(data["masks"].float())[:, 0].numpy()
+            values = [dice_coefficient(p, t) for p, t in zip(predicted, truth)]
+        else:
+            column = mask_column_for(self.volume_columns_[0], self.mask_columns_)
+            values = [dice_coefficient(predicted.loc[pid],
+                                       as_volume(X.at[pid, column], patient_id=pid,
+                                                 column=column)) for pid in X.index]
+        return pd.Series(values, index=X.index, name="dice")
+
+    def risk_calculator(self) -> RiskCalculator:
+        """The paper's applet: a patient row -> risk, group and the numbers behind them.
+
+        Returns
+        -------
+        RiskCalculator
+            ``calculator(patient)`` with a dict, Series or one-row DataFrame
+            (clinical items + image cells or paths) returns a `RiskReport`.
+        """
+        self._fitted()
+        return RiskCalculator(self)
+
+
+def mtnet_models(**params) -> dict[str, MTNetClassifier]:
+    """The five models of seed 004 (Model CR-DR first, the reference) for `compare_models`.
+
+    Parameters
+    ----------
+    **params
+        Passed to every `MTNetClassifier` (``preset``, ``random_state``,
+        ``max_epochs``...).
+
+    Returns
+    -------
+    dict of str to MTNetClassifier
+        ``"Model CR-DR"``, ``"Model DR"``, ``"Model CR"``, ``"Model NoSeg-CR-DR"``,
+        ``"Model Logistic-CR-DR"``.
+
+    Examples
+    --------
+    >>> from mvikit.deep import mtnet_models
+    >>> list(mtnet_models(random_state=0))
+    ['Model CR-DR', 'Model DR', 'Model CR', 'Model NoSeg-CR-DR', 'Model Logistic-CR-DR']
+    """
+    order = ("CR-DR", "DR", "CR", "NoSeg-CR-DR", "Logistic-CR-DR")
+    return {f"Model {v}": MTNetClassifier(v, **params) for v in order}
