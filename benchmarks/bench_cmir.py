@@ -46,7 +46,7 @@ def main() -> None:
         n_params = sum(p.numel() for p in model.net_.module_.parameters())
         print(f"{name:10s} {model.architecture:10s} params {n_params:9,d}  "
               f"CPU {times[name][0]:7.1f} s  wall {times[name][1]:7.1f} s  "
-              f"settings width={model.settings_['width']} slices={model.settings_['grid']} "
+              f"settings width={model.settings_['width']} grid={model.settings_['grid']} "
               f"epochs={model.settings_['max_epochs']}", flush=True)
     if "M1" in times:
         for name, (cpu, _) in times.items():
