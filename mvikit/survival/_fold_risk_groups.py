@@ -76,6 +76,7 @@ class RiskGroupsByFold:
             options = {"group_names": {0: "low risk", 1: "high risk"}, "at_risk": False, **kwargs}
             if test["group"].nunique() == 2:
                 plot_km(y, test["group"].to_numpy(), ax=ax, **options)
+                ax.legend(loc="lower left")  # the log-rank and HR text sits top right
             ax.set_title(f"{model}, fold {fold + 1}")
         figure.tight_layout()
         return figure
