@@ -207,8 +207,8 @@ def risk_group_survival(groups, outcomes, *, alpha=0.05) -> RiskGroupSurvival:
     """
     from ..survival import hazard_ratio, km_summary, logrank_test
 
-    groups = np.asarray(groups)
-    if set(np.unique(groups)) != {"low", "high"}:
+    groups = np.asarray([str(g) for g in np.asarray(groups)], dtype=object)
+    if set(groups) != {"low", "high"}:
         raise ValueError(f"groups must hold both 'low' and 'high'; got {sorted(set(groups))}. "
                          "With one group only there is nothing to compare.")
     tables, rows = {}, {}
