@@ -42,7 +42,61 @@ class _Fold:
         return len(self.classes)
 
 
-class ModelComparison:
+class _SectionedResult:
+    """What the comparison results share: tables as attributes, and Markdown, HTML and
+    ``repr`` built from their ``_sections`` and ``_header`` (subclasses set ``_title``)."""
+
+    _title = "Model comparison"
+
+    def __init__(self, **tables):
+        for name, value in tables.items():
+            setattr(self, name, value)
+
+    def to_markdown(self, digits=3) -> str:
+        """The comparison as Markdown (GitHub tables).
+
+        Parameters
+        ----------
+        digits : int, default=3
+            Decimals shown.
+
+        Returns
+        -------
+        str
+        """
+        parts = [f"## {self._title}", "", self._header(), ""]
+        for title, frame in self._sections(digits):
+            parts += [f"### {title}", "", _markdown_table(frame), ""]
+        return "\n".join(parts)
+
+    def to_html(self, digits=3) -> str:
+        """The comparison as an HTML fragment (shown by Jupyter).
+
+        Parameters
+        ----------
+        digits : int, default=3
+            Decimals shown.
+
+        Returns
+        -------
+        str
+        """
+        parts = ['<div class="mvikit-comparison">', f"<h2>{html.escape(self._title)}</h2>",
+                 f"<p>{html.escape(self._header())}</p>"]
+        for title, frame in self._sections(digits):
+            parts += [f"<h3>{html.escape(title)}</h3>",
+                      frame.to_html(index=False, border=0, classes="mvikit-table", na_rep="")]
+        parts.append("</div>")
+        return "\n".join(parts)
+
+    def _repr_html_(self):
+        return self.to_html()
+
+    def __repr__(self):
+        return f"<{type(self).__name__}: {self._header()}>"
+
+
+class ModelComparison(_SectionedResult):
     """Result of :func:`compare_models`: scores, tests, predictions, failures.
 
     Built by :func:`compare_models`; not meant to be created by hand.  All tables
@@ -105,10 +159,6 @@ class ModelComparison:
     compare_models : Produces this object.
     mvikit.report.write_report : Writes it as a Markdown/HTML report with figures.
     """
-
-    def __init__(self, **tables):
-        for name, value in tables.items():
-            setattr(self, name, value)
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -247,49 +297,6 @@ class ModelComparison:
         n_repeats = self.splits["repeat"].nunique()
         return (f"{len(self.models)} models, {len(self.splits)} splits ({n_repeats} repeat(s)) of "
                 f"{self.cv}; reference: {self.reference}; threshold: {self.threshold}.")
-
-    def to_markdown(self, digits=3) -> str:
-        """The comparison as Markdown (GitHub tables).
-
-        Parameters
-        ----------
-        digits : int, default=3
-            Decimals shown.
-
-        Returns
-        -------
-        str
-        """
-        parts = ["## Model comparison", "", self._header(), ""]
-        for title, frame in self._sections(digits):
-            parts += [f"### {title}", "", _markdown_table(frame), ""]
-        return "\n".join(parts)
-
-    def to_html(self, digits=3) -> str:
-        """The comparison as an HTML fragment (tables only; see :mod:`mvikit.report` for figures).
-
-        Parameters
-        ----------
-        digits : int, default=3
-            Decimals shown.
-
-        Returns
-        -------
-        str
-        """
-        parts = ['<div class="mvikit-comparison">', "<h2>Model comparison</h2>",
-                 f"<p>{html.escape(self._header())}</p>"]
-        for title, frame in self._sections(digits):
-            parts += [f"<h3>{html.escape(title)}</h3>",
-                      frame.to_html(index=False, border=0, classes="mvikit-table", na_rep="")]
-        parts.append("</div>")
-        return "\n".join(parts)
-
-    def _repr_html_(self):
-        return self.to_html()
-
-    def __repr__(self):
-        return f"<ModelComparison: {self._header()}>"
 
 
 def _split_table(splits, groups) -> pd.DataFrame:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
 from ..exceptions import MetricInputError
-from ._results import _check_failures, _markdown_table
+from ._results import _check_failures, _SectionedResult
 from ._stats import wilcoxon_table
 
 __all__ = ["SurvivalComparison"]
@@ -20,7 +18,7 @@ PAIRED_COLUMNS = ["model", "reference", "repeat", "n", "c", "c_reference", "diff
                   "ci_low", "ci_high", "statistic", "p_value"]
 
 
-class SurvivalComparison:
+class SurvivalComparison(_SectionedResult):
     """Result of :func:`compare_models` on a survival target.
 
     Built by :func:`compare_models` (through :func:`compare_survival_models`); all tables
@@ -72,9 +70,7 @@ class SurvivalComparison:
         ``model, repeat, fold, error, message, traceback`` of every failed fit.
     """
 
-    def __init__(self, **tables):
-        for name, value in tables.items():
-            setattr(self, name, value)
+    _title = "Survival model comparison"
 
     @classmethod
     def _from_folds(cls, *, names, reference, splits, split_table, outputs, y, sample_ids,
@@ -203,46 +199,6 @@ class SurvivalComparison:
         return (f"{len(self.models)} survival models, {len(self.splits)} splits ({n_repeats} "
                 f"repeat(s)) of {self.cv}; reference: {self.reference}; horizons: {horizons}.")
 
-    def to_markdown(self, digits=3):
-        """The comparison as Markdown (GitHub tables).
-
-        Parameters
-        ----------
-        digits : int, default=3
-
-        Returns
-        -------
-        str
-        """
-        parts = ["## Survival model comparison", "", self._header(), ""]
-        for title, frame in self._sections(digits):
-            parts += [f"### {title}", "", _markdown_table(frame), ""]
-        return "\n".join(parts)
-
-    def to_html(self, digits=3):
-        """The comparison as an HTML fragment (tables only).
-
-        Parameters
-        ----------
-        digits : int, default=3
-
-        Returns
-        -------
-        str
-        """
-        parts = ['<div class="mvikit-comparison">', "<h2>Survival model comparison</h2>",
-                 f"<p>{html.escape(self._header())}</p>"]
-        for title, frame in self._sections(digits):
-            parts += [f"<h3>{html.escape(title)}</h3>",
-                      frame.to_html(index=False, border=0, classes="mvikit-table", na_rep="")]
-        parts.append("</div>")
-        return "\n".join(parts)
-
-    def _repr_html_(self):
-        return self.to_html()
-
-    def __repr__(self):
-        return f"<SurvivalComparison: {self._header()}>"
 
 
 def _p(p):
