@@ -22,7 +22,9 @@ class SummaryReprMixin:
         return hasattr(self, "summary_")
 
     def _summary_html(self) -> str:
-        raise NotImplementedError
+        # the one method a model using this mixin must write: its fitted summary as HTML
+        raise NotImplementedError(
+            f"{type(self).__name__} uses SummaryReprMixin but defines no _summary_html().")
 
     @property
     def _repr_html_(self):
