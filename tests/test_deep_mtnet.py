@@ -295,9 +295,8 @@ def test_mtnet_with_a_cox_head_trains_the_partial_likelihood_plus_segmentation()
             X, survival)
 
 
-def test_risk_group_survival_matches_km_logrank_and_the_inverse_hazard_ratio():
-    from mvikit.deep import risk_group_survival
-    from mvikit.survival import hazard_ratio, km_summary, logrank_test
+def test_figure_6_numbers_match_km_logrank_and_the_inverse_hazard_ratio():
+    from mvikit.survival import hazard_ratio, km_summary, logrank_test, risk_group_summary
 
     rng = np.random.default_rng(0)
     groups = np.array(["low"] * 40 + ["high"] * 40)
@@ -305,7 +304,8 @@ def test_risk_group_survival_matches_km_logrank_and_the_inverse_hazard_ratio():
     event = rng.random(80) < 0.8
     mavi = Surv.from_arrays(event=event, time=time)
     os_ = Surv.from_arrays(event=rng.random(80) < 0.7, time=time * 1.5 + 2)
-    result = risk_group_survival(groups, {"MaVI": mavi, "OS": os_})
+    # the paper's direction: low against high risk
+    result = risk_group_summary(groups, {"MaVI": mavi, "OS": os_}, reference="high")
     assert list(result.tests.index) == ["MaVI", "OS"]
     km = km_summary(mavi, groups)
     assert result.km.loc[("MaVI", "high"), "median"] == km.loc["high", "median"]
@@ -315,5 +315,5 @@ def test_risk_group_survival_matches_km_logrank_and_the_inverse_hazard_ratio():
     assert result.tests.loc["MaVI", "HR"] == pytest.approx(1 / high["HR"], rel=1e-4)
     assert result.tests.loc["MaVI", "HR lower"] == pytest.approx(1 / high["HR upper"], rel=1e-4)
     assert result.tests.loc["MaVI", "HR"] < 1
-    with pytest.raises(ValueError, match="both 'low' and 'high'"):
-        risk_group_survival(np.array(["low"] * 80), {"MaVI": mavi})
+    with pytest.raises(ValueError, match="one group"):
+        risk_group_summary(np.array(["low"] * 80), {"MaVI": mavi})

@@ -19,12 +19,10 @@ from ._mdnet import MDNetClassifier
 from ._mtnet import (
     MTNetClassifier,
     RiskCalculator,
-    RiskGroupSurvival,
     RiskReport,
     dice_coefficient,
     horizon_task,
     mtnet_models,
-    risk_group_survival,
 )
 from ._tables import MDNetTablesResult, mdnet_tables
 from ._tensorizer import CohortTensorizer
@@ -47,7 +45,6 @@ __all__ = [
     "dmmgnet_models",
     "MTNetClassifier",
     "RiskCalculator",
-    "RiskGroupSurvival",
     "RiskReport",
     "dice_coefficient",
     "get_architecture",
@@ -58,5 +55,4 @@ __all__ = [
     "mdnet_tables",
     "mtnet_models",
     "register_architecture",
-    "risk_group_survival",
 ]

@@ -29,8 +29,9 @@ only to centre the cube (volumes already cut to the cube need none); CR needs no
 image at all.
 
 After training, the Youden cut-off of the training predictions (the paper's
-0.157) splits patients into low and high risk (`predict_risk_group`);
-`risk_calculator` turns the fitted model into the paper's "applet".
+0.157) splits patients into low and high risk (`predict_risk_group`;
+`mvikit.survival.risk_group_summary` with ``reference="high"`` gives the Figure 6
+numbers); `risk_calculator` turns the fitted model into the paper's "applet".
 """
 
 from __future__ import annotations
@@ -52,9 +53,8 @@ from ._base import DeepCohortClassifier, _seed
 from ._trainers import CohortTrainer, FocalCriterion, MultiTaskTrainer
 from .nets._registry import Architecture, get_architecture
 
-__all__ = ["MTNetClassifier", "MTNET_VARIANTS", "RiskCalculator", "RiskGroupSurvival",
-           "RiskReport", "dice_coefficient", "horizon_task", "mtnet_models",
-           "risk_group_survival"]
+__all__ = ["MTNetClassifier", "MTNET_VARIANTS", "RiskCalculator", "RiskReport",
+           "dice_coefficient", "horizon_task", "mtnet_models"]
 
 #: The five models of seed 004, in the paper's order.
 MTNET_VARIANTS = ("DR", "CR", "CR-DR", "NoSeg-CR-DR", "Logistic-CR-DR")
@@ -153,75 +153,6 @@ def horizon_task(X, survival, horizon, *, censored="exclude"):
         raise ValueError(f"X has {len(X)} patients but the survival target has "
                          f"{labels.mask.shape[0]}.")
     return X.loc[labels.mask], labels.labels[labels.mask].astype(np.int64), labels
-
-
-@dataclass
-class RiskGroupSurvival:
-    """Outcomes of the low- and high-risk groups (seed 004, Figure 6), per outcome.
-
-    Returned by `risk_group_survival`.
-
-    Attributes
-    ----------
-    km : pandas.DataFrame
-        Indexed by (outcome, group): ``n``, ``events``, ``median``, ``median lower``,
-        ``median upper`` (Kaplan-Meier; ``inf``: never reaches 0.5).
-    tests : pandas.DataFrame
-        Indexed by outcome: the log-rank ``chi2`` and ``p``, and the hazard ratio of
-        the low- against the high-risk group (the paper's direction: HR < 1 when the
-        low-risk group fares better) with its 95 % CI and Wald ``HR p``.
-    """
-
-    km: pd.DataFrame
-    tests: pd.DataFrame
-
-    def __str__(self) -> str:
-        return f"{self.km.round(3)}\n\n{self.tests.round(4)}"
-
-
-def risk_group_survival(groups, outcomes, *, alpha=0.05) -> RiskGroupSurvival:
-    """Kaplan-Meier medians, log-rank test and hazard ratio of two risk groups.
-
-    Parameters
-    ----------
-    groups : array-like of {"low", "high"}
-        Risk group of every patient (`MTNetClassifier.predict_risk_group`).
-    outcomes : dict of str to structured ndarray
-        Survival targets by name, e.g. ``{"time to MaVI": ..., "OS": ...}``.
-    alpha : float, default=0.05
-
-    Returns
-    -------
-    RiskGroupSurvival
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from mvikit.survival import Surv
-    >>> groups = np.array(["low"] * 6 + ["high"] * 6)
-    >>> y = Surv.from_arrays(event=[0, 1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1],
-    ...                      time=[30, 10, 28, 40, 35, 50, 5, 8, 32, 20, 9, 45])
-    >>> result = risk_group_survival(groups, {"MaVI": y})
-    >>> int(result.km.loc[("MaVI", "high"), "events"]), bool(result.tests.loc["MaVI", "HR"] < 1)
-    (5, True)
-    """
-    from ..survival import hazard_ratio, km_summary, logrank_test
-
-    groups = np.asarray([str(g) for g in np.asarray(groups)], dtype=object)
-    if set(groups) != {"low", "high"}:
-        raise ValueError(f"groups must hold both 'low' and 'high'; got {sorted(set(groups))}. "
-                         "With one group only there is nothing to compare.")
-    tables, rows = {}, {}
-    for name, y in outcomes.items():
-        tables[name] = km_summary(y, groups, alpha=alpha).loc[["low", "high"]]
-        test = logrank_test(y, groups)
-        hr = hazard_ratio(y, groups, reference="high", alpha=alpha).loc["low"]
-        rows[name] = {"chi2": test.statistic, "p": test.p_value, "HR": hr["HR"],
-                      "HR lower": hr["HR lower"], "HR upper": hr["HR upper"], "HR p": hr["p"]}
-    km = pd.concat(tables, names=["outcome", "group"])
-    tests = pd.DataFrame.from_dict(rows, orient="index")
-    tests.index.name = "outcome"
-    return RiskGroupSurvival(km=km, tests=tests)
 
 
 @dataclass
