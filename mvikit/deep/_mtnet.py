@@ -36,9 +36,8 @@ numbers); `risk_calculator` turns the fitted model into the paper's "applet".
 
 from __future__ import annotations
 
+import functools
 import warnings
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,11 +49,12 @@ from ..imaging import as_volume
 from ..utils._roles import check_cohort_frame, mask_column_for, resolve_columns
 from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context
 from ._base import DeepCohortClassifier, _seed
+from ._dice import dice_coefficient
+from ._mtnet_risk import RiskCalculator
 from ._trainers import CohortTrainer, FocalCriterion, MultiTaskTrainer
 from .nets._registry import Architecture, get_architecture
 
-__all__ = ["MTNetClassifier", "MTNET_VARIANTS", "RiskCalculator", "RiskReport",
-           "dice_coefficient", "horizon_task", "mtnet_models"]
+__all__ = ["MTNetClassifier", "MTNET_VARIANTS", "mtnet_models"]
 
 #: The five models of seed 004, in the paper's order.
 MTNET_VARIANTS = ("DR", "CR", "CR-DR", "NoSeg-CR-DR", "Logistic-CR-DR")
@@ -68,189 +68,39 @@ def _patients(ids) -> str:
     return shown + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
 
 
-def dice_coefficient(prediction, reference) -> float:
-    """Dice similarity of two binary masks, ``2 |A n B| / (|A| + |B|)`` (MONAI's).
+def _clinical_or_network(name: str, clinical):
+    """A prediction method of `MTNetClassifier`: Model CR calls ``clinical(self, X)``
+    (its scikit-learn pipeline), the image variants the network's method of the base
+    class, whose docstring it keeps."""
+    network = getattr(DeepCohortClassifier, name)
 
-    Parameters
-    ----------
-    prediction, reference : array-like or Volume of the same shape
-        Non-zero voxels are the structure.
+    @functools.wraps(network)
+    def method(self, X):
+        check_is_fitted(self, "threshold_")
+        if self.clinical_model_ is None:
+            return network(self, X)
+        return clinical(self, check_cohort_frame(X))
 
-    Returns
-    -------
-    float
-        In [0, 1]; 1 when both masks are empty.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> a = np.zeros((4, 4, 4)); a[:2] = 1
-    >>> b = np.zeros((4, 4, 4)); b[1:3] = 1
-    >>> dice_coefficient(a, a), dice_coefficient(a, b), dice_coefficient(a, 1 - a)
-    (1.0, 0.5, 0.0)
-    """
-    from monai.metrics import compute_dice
-
-    a = np.asarray(getattr(prediction, "array", prediction)) > 0
-    b = np.asarray(getattr(reference, "array", reference)) > 0
-    if a.shape != b.shape:
-        raise ValueError(f"the masks have different shapes: {a.shape} and {b.shape}.")
-    value = compute_dice(torch.from_numpy(a)[None, None].float(),
-                         torch.from_numpy(b)[None, None].float(), include_background=True,
-                         ignore_empty=False)
-    return float(value.item())
+    return method
 
 
-def horizon_task(X, survival, horizon, *, censored="exclude"):
-    """The patients and binary labels of a horizon classification (future MaVI).
-
-    "Macrovascular invasion within ``horizon``": label 1 when the event happens at
-    or before the horizon, 0 when the patient is followed beyond it without the
-    event (`mvikit.survival.horizon_labels`).  Patients censored at or before
-    the horizon have no label and are left out (``censored="exclude"``) or kept
-    with inverse-probability-of-censoring weights for the metrics
-    (``censored="ipcw"``: the unknown ones still leave the training rows).
-
-    Parameters
-    ----------
-    X : pandas.DataFrame
-        Cohort frame, one row per patient.
-    survival : structured ndarray
-        Time to macrovascular invasion (``make_hcc_cohort(task="mavi").y``).
-    horizon : float
-        In the unit of the times (months for the simulated cohort); must lie
-        before the last follow-up.
-    censored : {"exclude", "ipcw"}, default="exclude"
-
-    Returns
-    -------
-    X_known : pandas.DataFrame
-        The rows with a known label.
-    y_known : ndarray of int
-    labels : HorizonLabels
-        Every patient's label, the weights and the ``counts`` (events,
-        event-free, censored before the horizon: the patients left out).
-
-    Raises
-    ------
-    ValueError
-        The horizon is not before the last follow-up (nobody is observed beyond it).
-
-    Examples
-    --------
-    >>> from mvikit.datasets import make_hcc_cohort
-    >>> cohort = make_hcc_cohort(40, task="mavi", sequences=None, layout=None,
-    ...                          random_state=0)
-    >>> X, y, labels = horizon_task(cohort.X, cohort.y, 12)
-    >>> len(X) + labels.counts["censored_before_horizon"] == 40
-    True
-    """
-    from ..survival import horizon_labels
-
-    X = check_cohort_frame(X)
-    labels = horizon_labels(survival, horizon, censored=censored)
-    if labels.mask.shape[0] != len(X):
-        raise ValueError(f"X has {len(X)} patients but the survival target has "
-                         f"{labels.mask.shape[0]}.")
-    return X.loc[labels.mask], labels.labels[labels.mask].astype(np.int64), labels
+def _clinical_proba(model, X: pd.DataFrame) -> np.ndarray:
+    return model.clinical_model_.predict_proba(X[model.risk_clinical_columns_])
 
 
-@dataclass
-class RiskReport:
-    """One patient's MTnet risk and the numbers behind it (`RiskCalculator`).
-
-    Attributes
-    ----------
-    patient : object
-        The patient id.
-    risk : float
-        Predicted probability of future macrovascular invasion.
-    group : {"low", "high"}
-        ``"high"`` when ``risk >= threshold``.
-    threshold : float
-        The Youden cut-off of the training predictions.
-    sensitivity, specificity : float
-        Of the cut-off on the training patients.
-    group_patients : int
-        Training patients in the same risk group.
-    group_event_rate : float
-        Observed share of events among them.
-    clinical : dict
-        The clinical items the model read, as given (NaN: imputed as in training).
-    imputed : list of str
-        Those items that were missing.
-    tumour_volume_ml : float or None
-        Volume of the segmented tumour (segmenting variants).
-    """
-
-    patient: Any
-    risk: float
-    group: str
-    threshold: float
-    sensitivity: float
-    specificity: float
-    group_patients: int
-    group_event_rate: float
-    clinical: dict = field(default_factory=dict)
-    imputed: list = field(default_factory=list)
-    tumour_volume_ml: float | None = None
-
-    def __str__(self) -> str:
-        lines = [f"patient {self.patient}: risk of future macrovascular invasion "
-                 f"{self.risk:.3f} -> {self.group} risk (cut-off {self.threshold:.3f}, "
-                 f"training sensitivity {self.sensitivity:.2f}, specificity "
-                 f"{self.specificity:.2f})",
-                 f"  training patients in the {self.group}-risk group: {self.group_patients}, "
-                 f"observed event rate {self.group_event_rate:.3f}"]
-        if self.tumour_volume_ml is not None:
-            lines.append(f"  segmented tumour volume: {self.tumour_volume_ml:.1f} ml")
-        if self.imputed:
-            lines.append(f"  imputed (missing) items: {', '.join(self.imputed)}")
-        return "\n".join(lines)
+def _clinical_log_odds(model, X: pd.DataFrame) -> np.ndarray:
+    p = np.clip(_clinical_proba(model, X)[:, 1], 1e-15, 1 - 1e-15)
+    return np.log(p) - np.log1p(-p)
 
 
-@dataclass
-class RiskCalculator:
-    """The paper's "applet" (Figure 5): a patient row in, the risk report out.
+def _no_image_features(model, X: pd.DataFrame):
+    raise ValueError("Model CR has no image features; transform applies to the image "
+                     "variants.")
 
-    Built by `MTNetClassifier.risk_calculator`; call it with a dict, a Series or
-    a one-row DataFrame holding the clinical items and the image cells (`Volume`
-    or file paths).
-    """
 
-    model: MTNetClassifier
-
-    def __call__(self, patient) -> RiskReport:
-        model = self.model
-        if isinstance(patient, pd.DataFrame):
-            if len(patient) != 1:
-                raise ValueError(f"the risk calculator takes one patient; got {len(patient)} "
-                                 "rows. Use predict_proba for many.")
-            frame = patient
-        else:
-            row = pd.Series(patient)
-            frame = pd.DataFrame([row.to_dict()], index=[row.name if row.name is not None
-                                                         else "patient"])
-        pid = frame.index[0]
-        risk = float(model.predict_proba(frame)[0, 1])
-        group = "high" if risk >= model.threshold_ else "low"
-        train = model.training_summary_
-        in_group = train["group"] == group
-        columns = model.risk_clinical_columns_
-        values = {c: frame.iloc[0][c] if c in frame.columns else np.nan for c in columns}
-        imputed = [c for c, v in values.items() if pd.isna(v)]
-        volume = None
-        if model.variant in SEGMENTING_VARIANTS:
-            mask = model.predict_segmentation(frame).iloc[0]
-            volume = float(mask.array.sum() * np.prod(mask.spacing) / 1000.0)
-        return RiskReport(
-            patient=pid, risk=risk, group=group, threshold=float(model.threshold_),
-            sensitivity=float(model.youden_.sensitivity),
-            specificity=float(model.youden_.specificity),
-            group_patients=int(in_group.sum()),
-            group_event_rate=float(train.loc[in_group, "event"].mean()) if in_group.any()
-            else float("nan"),
-            clinical=values, imputed=imputed, tumour_volume_ml=volume)
+def _most_probable(model, X: pd.DataFrame) -> np.ndarray:
+    # at probability 0.5, not at the Youden cut-off (that is predict_risk_group)
+    return model.classes_[np.argmax(model.predict_proba(X), axis=1)]
 
 
 class MTNetClassifier(DeepCohortClassifier):
@@ -555,70 +405,11 @@ device, precision, random_state, verbose
     def _fitted(self) -> None:
         check_is_fitted(self, "threshold_")
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Probabilities of the two classes (the second: the event).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-
-        Returns
-        -------
-        ndarray of shape (n_patients, 2)
-        """
-        self._fitted()
-        if self.clinical_model_ is not None:
-            return self.clinical_model_.predict_proba(check_cohort_frame(X)[
-                self.risk_clinical_columns_])
-        return super().predict_proba(X)
-
-    def decision_function(self, X) -> np.ndarray:
-        """Log-odds of the event.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-
-        Returns
-        -------
-        ndarray of shape (n_patients,)
-        """
-        self._fitted()
-        if self.clinical_model_ is not None:
-            p = np.clip(self.predict_proba(X)[:, 1], 1e-15, 1 - 1e-15)
-            return np.log(p) - np.log1p(-p)
-        return super().decision_function(X)
-
-    def transform(self, X) -> np.ndarray:
-        """The features the fusion block reads (image, then clinical).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-
-        Returns
-        -------
-        ndarray of shape (n_patients, n_features)
-        """
-        self._fitted()
-        if self.clinical_model_ is not None:
-            raise ValueError("Model CR has no image features; transform applies to the "
-                             "image variants.")
-        return super().transform(X)
-
-    def predict(self, X) -> np.ndarray:
-        """Most probable class of each patient (at probability 0.5, not the Youden cut-off).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-
-        Returns
-        -------
-        ndarray of shape (n_patients,)
-        """
-        self._fitted()
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+    # Model CR answers from its clinical pipeline, the image variants from the network
+    predict_proba = _clinical_or_network("predict_proba", _clinical_proba)
+    decision_function = _clinical_or_network("decision_function", _clinical_log_odds)
+    transform = _clinical_or_network("transform", _no_image_features)
+    predict = _clinical_or_network("predict", _most_probable)
 
     def predict_risk_group(self, X) -> np.ndarray:
         """``"high"`` where the risk reaches the training Youden cut-off, else ``"low"``.
