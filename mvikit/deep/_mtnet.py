@@ -42,7 +42,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ..exceptions import CohortError, ColumnRoleError
 from ..imaging import as_volume
@@ -239,7 +239,7 @@ device, precision, random_state, verbose
 
     # -------------------------------------------------------------------- fit
     @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the variant and choose the Youden cut-off on its training predictions.
 
         Parameters
@@ -250,18 +250,28 @@ device, precision, random_state, verbose
         y : array-like of shape (n_patients,)
             Binary labels (e.g. macrovascular invasion within a horizon,
             `horizon_task`).
+        sample_weight : array-like of shape (n_patients,), default=None
+            Non-negative weight of each patient in the classification loss (a
+            weighted mean, as class weights: ``sum w_i l_i / sum w_i`` per batch;
+            Model CR: the MLP's ``sample_weight``), e.g. the inverse-probability-
+            of-censoring weights of ``horizon_task(..., censored="ipcw")``.  None:
+            every patient 1.  The segmentation loss, the backward selection of
+            Logistic-CR-DR and the Youden cut-off stay unweighted.
 
         Returns
         -------
         self : MTNetClassifier
         """
         X = check_cohort_frame(X)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
         self.selected_clinical_ = self.selector_ = self.clinical_model_ = None
         if self.variant == "CR":
-            y_encoded = self._fit_clinical_only(X, y)
+            y_encoded = self._fit_clinical_only(X, y, sample_weight)
             risk = self.clinical_model_.predict_proba(X[self.risk_clinical_columns_])[:, 1]
         else:
-            y_encoded, risk = self._fit_network(X, y)
+            y_encoded, risk = self._fit_network(X, y, sample_weight)
         self._fit_threshold(X, y_encoded, risk)
         return self
 
@@ -271,7 +281,7 @@ device, precision, random_state, verbose
                              f"invasion within a horizon); y has {len(self.classes_)} classes "
                              f"{self.classes_.tolist()}. Use horizon_task to make the labels.")
 
-    def _fit_clinical_only(self, X: pd.DataFrame, y) -> np.ndarray:
+    def _fit_clinical_only(self, X: pd.DataFrame, y, sample_weight) -> np.ndarray:
         from sklearn.neural_network import MLPClassifier
         from sklearn.pipeline import make_pipeline
 
@@ -292,7 +302,10 @@ device, precision, random_state, verbose
             from sklearn.exceptions import ConvergenceWarning
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.clinical_model_ = make_pipeline(ClinicalPreprocessor(clinical=columns),
-                                                 mlp).fit(X[columns], y_encoded)
+                                                 mlp)
+            weights = ({} if sample_weight is None
+                       else {"mlpclassifier__sample_weight": sample_weight})
+            self.clinical_model_.fit(X[columns], y_encoded, **weights)
         self.risk_clinical_columns_ = columns
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
@@ -361,7 +374,7 @@ device, precision, random_state, verbose
         return [c for c in columns if any(f == c or f.startswith(f"{c}=")
                                           or f == f"{c}_missing" for f in features)]
 
-    def _fit_network(self, X: pd.DataFrame, y) -> tuple[np.ndarray, np.ndarray]:
+    def _fit_network(self, X: pd.DataFrame, y, sample_weight) -> tuple[np.ndarray, np.ndarray]:
         self._check_masks(X)
         clinical = None
         if self.variant == "Logistic-CR-DR":
@@ -372,6 +385,8 @@ device, precision, random_state, verbose
             self._clinical_columns(X)  # a clear error before the images are cropped
         spec = self._architecture()
         data, y_encoded = self._prepare_fit(X, y, clinical=clinical)
+        if sample_weight is not None:  # read per batch by CohortTrainer.get_loss
+            data["sample_weight"] = sample_weight.astype(np.float32)
         self._check_binary()
         self.risk_clinical_columns_ = (list(self.clinical_columns_)
                                        if self._uses_clinical_input() else [])

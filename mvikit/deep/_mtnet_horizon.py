@@ -15,14 +15,21 @@ __all__ = ["horizon_task"]
 
 
 def horizon_task(X, survival, horizon, *, censored="exclude"):
-    """The patients and binary labels of a horizon classification (future MaVI).
+    """The patients, binary labels and training weights of a horizon classification.
 
     "Macrovascular invasion within ``horizon``": label 1 when the event happens at
     or before the horizon, 0 when the patient is followed beyond it without the
-    event (`mvikit.survival.horizon_labels`).  Patients censored at or before
-    the horizon have no label and are left out (``censored="exclude"``) or kept
-    with inverse-probability-of-censoring weights for the metrics
-    (``censored="ipcw"``: the unknown ones still leave the training rows).
+    event (`mvikit.survival.horizon_labels`).  A patient censored at or before the
+    horizon has no label: it leaves the training rows and is counted in
+    ``labels.counts["censored_before_horizon"]``.  With ``censored="ipcw"`` the
+    labelled patients carry inverse-probability-of-censoring weights, which make
+    the training loss (``MTNetClassifier.fit(X_known, y_known,
+    sample_weight=labels.weights[labels.mask])``)
+    estimate the loss of the full cohort, early-censored patients included
+    (Graf et al. 1999): a case ``1 / G(T_i-)``, a control ``1 / G(horizon)``,
+    with ``G`` the Kaplan-Meier estimate of the censoring distribution, the
+    weights of mvikit's time-dependent metrics.  ``censored="exclude"`` (the
+    default) gives every labelled patient weight 1.
 
     Parameters
     ----------
@@ -34,6 +41,7 @@ def horizon_task(X, survival, horizon, *, censored="exclude"):
         In the unit of the times (months for the simulated cohort); must lie
         before the last follow-up.
     censored : {"exclude", "ipcw"}, default="exclude"
+        The weights of the labelled patients: 1, or the IPCW weights.
 
     Returns
     -------
@@ -41,8 +49,10 @@ def horizon_task(X, survival, horizon, *, censored="exclude"):
         The rows with a known label.
     y_known : ndarray of int
     labels : HorizonLabels
-        Every patient's label, the weights and the ``counts`` (events,
-        event-free, censored before the horizon: the patients left out).
+        Every patient's label and weight (``labels.weights[labels.mask]``: the
+        training weights of the rows of ``X_known``, for ``sample_weight``), and the
+        ``counts`` (events, event-free, censored before the horizon: the patients
+        left out).
 
     Raises
     ------
@@ -54,9 +64,12 @@ def horizon_task(X, survival, horizon, *, censored="exclude"):
     >>> from mvikit.datasets import make_hcc_cohort
     >>> cohort = make_hcc_cohort(40, task="mavi", sequences=None, layout=None,
     ...                          random_state=0)
-    >>> X, y, labels = horizon_task(cohort.X, cohort.y, 12)
+    >>> X, y, labels = horizon_task(cohort.X, cohort.y, 12, censored="ipcw")
     >>> len(X) + labels.counts["censored_before_horizon"] == 40
     True
+    >>> weights = labels.weights[labels.mask]  # sample_weight of MTNetClassifier.fit
+    >>> len(weights) == len(X), bool(weights.min() >= 1.0)
+    (True, True)
     """
     from ..survival import horizon_labels
 
