@@ -127,6 +127,9 @@ def test_bad_input_is_named():
         risk_group_summary(np.arange(4.0), y, cutoff="youden")
     with pytest.raises(MetricInputError, match="has 4 patients, risk 3"):
         risk_group_summary(np.array(["low", "low", "high"]), y)
+    with pytest.raises(MetricInputError, match="missing for 1 patient.*'p2'"):
+        risk_group_summary(pd.Series(["low", "low", None, "high"], index=["p0", "p1", "p2", "p3"]),
+                           y)
 
 
 def test_markdown_and_html_carry_the_numbers(lung):

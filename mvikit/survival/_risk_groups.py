@@ -289,6 +289,13 @@ fitted model, default=None
     values = np.asarray(risk)
     if values.ndim != 1:
         raise MetricInputError(f"risk must be one value per patient; got shape {values.shape}.")
+    missing = pd.isna(values)
+    if missing.any():
+        first = ids[np.argmax(missing)] if ids is not None else int(np.argmax(missing))
+        raise MetricInputError(
+            f"risk is missing for {int(missing.sum())} patient(s), the first "
+            f"{'patient' if ids is not None else 'row'} {first!r}; give every patient a group "
+            "or a score (drop the patients without one).")
     if cutoff is None:
         groups, cutoffs = _groups_from_labels(values), np.array([])
     else:
