@@ -24,9 +24,10 @@ import pytest
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from mvikit.datasets import make_hcc_cohort
-from mvikit.deep import horizon_task, mtnet_models, risk_group_survival
+from mvikit.deep import horizon_task, mtnet_models
 from mvikit.metrics import roc_auc_ci
 from mvikit.model_selection import compare_models
+from mvikit.survival import risk_group_summary
 
 
 @pytest.fixture(scope="module")
@@ -68,5 +69,5 @@ def test_held_out_high_risk_group_invades_sooner(comparison):
     oof = result.oof_predictions("Model CR-DR")
     groups = np.where(oof.loc[X.index, "y_pred"].to_numpy() == 1, "high", "low")
     mavi = cohort.y[cohort.X.index.get_indexer(X.index)]
-    tests = risk_group_survival(groups, {"MaVI": mavi}).tests.loc["MaVI"]
+    tests = risk_group_summary(groups, {"MaVI": mavi}, reference="high").tests.loc["MaVI"]
     assert tests["p"] < 0.05 and tests["HR"] < 1, tests
