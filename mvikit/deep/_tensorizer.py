@@ -325,16 +325,17 @@ class CohortTensorizer(BaseEstimator):
         entries = {prefix: [[] for _ in self.volume_columns_] for prefix in structures}
         with aggregate_patient_warnings(type(normalizer).__name__):
             for pid in frame.index:
+                loaded: dict = {}  # column -> in-memory volume: each file read once
                 for j, column in enumerate(self.volume_columns_):
                     found = self._column_slabs(
                         frame, pid, column, {p: m[j] for p, m in structures.items()},
-                        normalizer, tasks.get(column), settings)
+                        normalizer, tasks.get(column), settings, loaded)
                     for prefix, entry in found.items():
                         entries[prefix][j].append(entry)
         return entries
 
     def _column_slabs(self, frame, pid, column, mask_columns: dict, normalizer, task,
-                      settings) -> dict:
+                      settings, loaded: dict) -> dict:
         """The slabs of one patient's volume ``column`` around each structure; from
         the cache, else computed from the volumes read once."""
         from ..imaging._cache import VOLUME_CACHE
@@ -351,7 +352,9 @@ class CohortTensorizer(BaseEstimator):
         missing = [p for p, entry in found.items() if entry is None]
         if not missing:
             return found
-        loaded = {c: volumes[c].load() for c in needed}
+        for c in needed:
+            if c not in loaded:
+                loaded[c] = volumes[c].load()
         image = loaded[column]
         if normalizer is not None:
             row = pd.DataFrame({c: pd.Series([loaded[c]], index=[pid], dtype=object)
