@@ -67,6 +67,15 @@ class CohortTensorizer(BaseEstimator):
     grid_ : tuple of 3 int
         Spatial shape of each sequence's tensor.
 
+    Notes
+    -----
+    Slabs are cut one patient at a time (its volumes read once, normalised, cut,
+    dropped) and kept per patient, sequence and structure in the process-wide volume
+    cache (`mvikit.imaging.volume_cache_info`, `clear_volume_cache`), keyed by the
+    cells' ``Volume.cache_key`` and the slab parameters: later folds, ``predict`` and
+    `geometry` reuse them.  Only `Volume` cells are cached (an array or path cell is
+    re-wrapped, with a new identity, on every call).
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
