@@ -30,9 +30,10 @@ NIfTI, about 17 MB per patient on disk) and its cells are lazy volumes; each fit
 a patient's files once per process and keeps only the slabs (`CohortTensorizer`'s
 cache), so a 270-patient fit peaks at about 1.8 GiB RSS per process (measured: one
 epoch; it went out of memory at about 7 GB with the cohort in memory and a normalised
-copy of every volume).  Each CPU-preset fit on 202 training patients costs roughly
-4-5 CPU min, so 8 folds x 2 rows are about 70 CPU min and ``--rows all`` about 4.5
-CPU h (``--n-jobs 2`` on two cores halves the wall time; 1.8 GiB per job).
+copy of every volume).  Estimated cost (from 1-epoch and 120-patient fits): a
+DMMGNet fit on 202 training patients about 4 CPU min, the baseline 2.7x less, so
+8 folds x 2 rows about 45 CPU min and ``--rows all`` about 3-4 CPU h (``--n-jobs 2``
+on two cores halves the wall time; 1.8 GiB per job).
 
 Measured before (2026-12, shared 2-core machine, old 4-fold script, ``--threads 1``):
 ``--n-patients 64`` (48 training patients per fold): PFS C-index Baseline 0.532 +/-
