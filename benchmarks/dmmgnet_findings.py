@@ -2,40 +2,53 @@
 
 Finding: the full DMMGNet's PFS C-index exceeds the baseline's (four CNN branches +
 LSTM), and each graph module contributes (the Table 1 analogue).  The paper's
-evaluation: 4-fold cross-validation; per fold the C-index and the HR of high vs low
-risk (cut at the training median) for PFS (`compare_models` on the survival target:
-``fold_summary``, ``fold_risk_groups``; Cox loss eq. 9),
-and ACC / AUC / F1 for 1-year progression (`compare_models`); KM curves per fold.
+evaluation is 4-fold cross-validation; here the 4-fold split is repeated
+(``RepeatedStratifiedKFold(4, repeats)``, stratified on the PFS event: ``--repeats 2``
+gives the 8 paired folds the finding asks for), every row on the same folds.  Per
+(row, fold): the C-index of the risk on the test patients, and the hazard ratio of
+high vs low risk (Efron ties, `mvikit.survival.hazard_ratio`) with the log-rank p
+(`logrank_test`), the groups cut at the median of the *training* patients' risks
+(`RiskStratifier(method="median")`).  ``--tasks classification`` adds ACC / AUC / F1
+of 1-year progression (`VolumeNetClassifier`, class 1 at probability >= 0.5) on the
+same folds.
 
-    python benchmarks/dmmgnet_findings.py [--n-patients 270] [--folds 4] \\
-        [--repeats 1] [--models Baseline,DMMGNet | all] [--tasks survival,classification] \\
-        [--n-jobs 1] [--threads 2] [--out dmmgnet_findings]
+    python benchmarks/dmmgnet_findings.py [--n-patients 270] [--repeats 2] [--folds 8] \\
+        [--rows Baseline,DMMGNet | all] [--tasks survival[,classification]] \\
+        [--n-jobs 1] [--max-epochs E] [--cache DIR] [--out DIR] [--plots]
 
-``--repeats r`` repeats the 4-fold split ``r`` times (``--repeats 2``: the 8 paired
-folds the finding asks for) and ``--folds k`` runs the first ``k`` of them (the same
-folds for both tasks: stratified on 1-year progression); ``--models all`` runs the
-eight rows of Table 1.
-Fits use ``preset="cpu"`` (10 slices of 56 x 56 per branch, width 0.125, 8 epochs,
-Adam 5e-3, batch 16, lr x0.8 on a training-loss plateau).  Writes the per-fold
-scores (CSV) and one KM figure per model (PNG) under ``--out``.
+``--rows all`` runs the eight rows of Table 1 (baseline, + each module, + each pair,
+full) for the contribution analysis.  Fits use ``preset="cpu"`` (10 slices of 56 x 56
+per branch, width 0.125, 8 epochs, Adam 5e-3, batch 16, lr x0.8 on a training-loss
+plateau), one torch thread per job (``--n-jobs`` runs (row, fold) fits in parallel
+processes).  Each (row, fold)'s risks are cached in ``--cache`` as soon as the fit
+ends (written under a temporary name and renamed), so a stopped run resumes where it
+was; the cache key is the row's parameters, the fold and the cohort's ids and outcome.
+Jobs run fold-major: whatever has finished is a set of complete paired folds.
 
-Measured (2026-12, shared 2-core machine, ``--threads 1``): the 270-patient cohort did
-not fit in memory next to the other jobs, so only ``--n-patients 64 --folds 4 --tasks
-survival`` ran (48 training patients per fold, 226 CPU s): PFS C-index Baseline
-0.532 +/- 0.062, DMMGNet 0.602 +/- 0.061 (per fold 0.523/0.673, 0.558/0.540,
-0.596/0.566, 0.450/0.630: DMMGNet ahead in 2 of 4 folds, mean difference +0.070);
-HR high vs low 2.06 +/- 1.67 vs 1.51 +/- 0.49.  Four folds of 16 test patients
-cannot establish the ordering.  ``--n-patients 64 --repeats 2 --folds 8 --tasks
-survival --threads 2`` (8 paired folds, 775 s wall): C-index Baseline 0.515 +/- 0.079,
-DMMGNet 0.572 +/- 0.084, DMMGNet ahead in 6 of 8 folds (mean difference +0.057); HR
-2.11 +/- 1.35 vs 1.79 +/- 1.27.  The 270-patient run and the module contributions
-(``--models all``) remain to be measured.
+Memory: the cohort is simulated with ``image_dir`` (``--out``/images, uncompressed
+NIfTI, about 17 MB per patient on disk) and its cells are lazy volumes; each fit reads
+a patient's files once per process and keeps only the slabs (`CohortTensorizer`'s
+cache), so a 270-patient fit peaks at about 1.8 GiB RSS per process (measured: one
+epoch; it went out of memory at about 7 GB with the cohort in memory and a normalised
+copy of every volume).  Estimated cost (from 1-epoch and 120-patient fits): a
+DMMGNet fit on 202 training patients about 4 CPU min, the baseline 2.7x less, so
+8 folds x 2 rows about 45 CPU min and ``--rows all`` about 3-4 CPU h (``--n-jobs 2``
+on two cores halves the wall time; 1.8 GiB per job).
+
+Measured before (2026-12, shared 2-core machine, old 4-fold script, ``--threads 1``):
+``--n-patients 64`` (48 training patients per fold): PFS C-index Baseline 0.532 +/-
+0.062, DMMGNet 0.602 +/- 0.061, DMMGNet ahead in 2 of 4 folds; 8 paired folds (two
+repeats): Baseline 0.515 +/- 0.079, DMMGNet 0.572 +/- 0.084, DMMGNet ahead in 6 of 8
+(mean difference +0.057); HR 2.11 +/- 1.35 vs 1.79 +/- 1.27.  Those folds were
+stratified on 1-year progression, these on the PFS event: numbers differ by the split.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import hashlib
+import os
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -43,87 +56,194 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from joblib import Parallel, delayed
+from scipy.stats import wilcoxon
+from sklearn.base import clone
+from sklearn.model_selection import RepeatedStratifiedKFold
+
+BASELINE = "Baseline"
 
 
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def _cache_path(cache: Path, name: str, model, fold: int, X: pd.DataFrame, y) -> Path:
+    # the row's parameters, the fold and the data identify a fit (as mdnet_tables' cache)
+    text = repr((name, sorted(model.get_params(deep=False).items(), key=str), fold,
+                 list(map(str, X.index)), list(map(str, y))))
+    return cache / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.npz"
+
+
+def _save(path: Path, **arrays) -> None:
+    # a temporary name renamed at the end: a killed run leaves no partial file
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
+    with os.fdopen(handle, "wb") as stream:
+        np.savez(stream, **arrays)
+    os.replace(temporary, path)
+
+
+def fit_fold(task: str, name: str, model, X: pd.DataFrame, y, train, test, fold: int,
+             cache: Path) -> dict:
+    """One (row, fold) fit, or its cached outputs: survival -> training and test risks,
+    classification -> test probabilities; ``cpu_s`` is 0 for a cached result."""
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")  # thin-tumour DataWarnings, once per fit
+    path = _cache_path(cache, f"{task}:{name}", model, fold, X, y)
+    if path.exists():
+        with np.load(path) as stored:
+            return {**{k: stored[k] for k in stored.files}, "cpu_s": 0.0}
+    start = time.process_time()
+    fitted = clone(model).fit(X.iloc[train], y[train])
+    if task == "survival":
+        out = {"risk_train": np.asarray(fitted.predict(X.iloc[train]), dtype=float),
+               "risk_test": np.asarray(fitted.predict(X.iloc[test]), dtype=float)}
+    else:
+        out = {"proba": np.asarray(fitted.predict_proba(X.iloc[test]), dtype=float)}
+    _save(path, **out)
+    return {**out, "cpu_s": time.process_time() - start}
+
+
+def survival_scores(y_test, risk_train, risk_test) -> tuple[dict, np.ndarray]:
+    """C-index; HR (high vs low, Efron) and log-rank p of the training-median groups
+    (returned too: 1 = high risk)."""
+    from mvikit.survival import RiskStratifier, concordance_index, hazard_ratio, logrank_test
+
+    groups = RiskStratifier(method="median").fit(risk_train[:, None]).predict(
+        risk_test[:, None])
+    row = {"c_index": concordance_index(y_test, risk_test).c, "hr": np.nan,
+           "hr_lower": np.nan, "hr_upper": np.nan, "p_logrank": np.nan,
+           "n_high": int(groups.sum())}
+    if 0 < groups.sum() < len(groups) and y_test["event"].any():
+        ratio = hazard_ratio(y_test, groups, reference=0).iloc[0]
+        row.update(hr=ratio["HR"], hr_lower=ratio["HR lower"], hr_upper=ratio["HR upper"],
+                   p_logrank=logrank_test(y_test, groups).p_value)
+    return row, groups
+
+
+def classification_scores(y_test, proba) -> dict:
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    predicted = (proba[:, 1] >= 0.5).astype(int)
+    return {"accuracy": accuracy_score(y_test, predicted), "auc": roc_auc_score(
+        y_test, proba[:, 1]), "f1": f1_score(y_test, predicted, zero_division=0)}
+
+
+def summarise(scores: pd.DataFrame, metric: str, rows: list[str]) -> None:
+    """Per fold, mean +- SD (ddof=1) and the paired Wilcoxon test of each row vs the
+    baseline on ``metric``."""
+    wide = scores.pivot(index="fold", columns="model", values=metric)[rows]
+    print(f"\n{metric} per fold:\n{wide.round(4).to_string()}")
+    print(f"\n{metric}: mean +- SD over {len(wide)} folds; vs {BASELINE}: mean difference, "
+          "folds ahead, Wilcoxon signed-rank p (paired folds)")
+    for name in rows:
+        values = wide[name]
+        line = f"  {name:22s} {values.mean():.4f} +- {values.std(ddof=1):.4f}"
+        if name != BASELINE and BASELINE in wide:
+            diff = (values - wide[BASELINE]).dropna()
+            p = wilcoxon(diff).pvalue if len(diff) and np.any(diff != 0) else np.nan
+            line += (f"  diff {diff.mean():+.4f}, ahead in {int((diff > 0).sum())}/{len(diff)}"
+                     f", p = {p:.3g}")
+        print(line)
+
+
+def plot_km(predictions: pd.DataFrame, name: str, path: Path) -> None:
+    """KM curves of the test patients' training-median groups, one panel per fold (Fig. 6)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mvikit.plotting import plot_km as km
+
+    part = predictions[predictions["model"] == name]
+    folds = sorted(part["fold"].unique())
+    figure, axes = plt.subplots(1, len(folds), figsize=(4 * len(folds), 3.6), squeeze=False)
+    for ax, fold in zip(axes[0], folds):
+        test = part[part["fold"] == fold]
+        y = np.empty(len(test), dtype=[("event", bool), ("time", float)])
+        y["event"], y["time"] = test["event"], test["time"]
+        if test["group"].nunique() == 2:
+            km(y, test["group"].to_numpy(), ax=ax, at_risk=False, xlabel="months",
+               group_names={0: "low risk", 1: "high risk"})
+            ax.legend(loc="lower left")  # the log-rank and HR text sits top right
+        ax.set_title(f"{name}, fold {fold + 1}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-patients", type=int, default=270)
-    parser.add_argument("--folds", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--models", default="Baseline,DMMGNet")
-    parser.add_argument("--tasks", default="survival,classification")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--folds", type=int, default=None, help="the first k folds")
+    parser.add_argument("--rows", default=f"{BASELINE},DMMGNet", help="comma list or 'all'")
+    parser.add_argument("--tasks", default="survival")
     parser.add_argument("--n-jobs", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument("--cache", default=None)
     parser.add_argument("--out", default="dmmgnet_findings")
+    parser.add_argument("--plots", action="store_true", help="KM figure per row (PNG)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    warnings.simplefilter("ignore")  # thin-tumour DataWarnings, once per fit
-
-    from sklearn.model_selection import RepeatedStratifiedKFold
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
 
     from mvikit.datasets import make_hcc_cohort
     from mvikit.deep import dmmgnet_models
-    from mvikit.model_selection import compare_models, compare_survival_models
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    cache = Path(args.cache or out / "cache")
+    cache.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
     cohort = make_hcc_cohort(args.n_patients, task="tace", sequences=("T2", "PV"),
-                             layout="full", random_state=args.seed)
-    X = cohort.X
-    splitter = RepeatedStratifiedKFold(n_splits=4, n_repeats=args.repeats,
-                                       random_state=args.seed)
-    splits = list(splitter.split(X, cohort.y))[:args.folds]
+                             layout="full", random_state=args.seed, n_jobs=args.n_jobs,
+                             image_dir=out / "images")
+    X, survival, progression = cohort.X, cohort.survival, np.asarray(cohort.y)
+    splits = list(RepeatedStratifiedKFold(n_splits=4, n_repeats=args.repeats,
+                                          random_state=args.seed).split(X, survival["event"]))
+    splits = splits[:args.folds]
     params = {"preset": "cpu", "random_state": args.seed}
     if args.max_epochs is not None:
         params["max_epochs"] = args.max_epochs
-    print(f"{len(X)} patients, 1-year progression {cohort.y.mean():.2f}, PFS events "
-          f"{cohort.survival['event'].mean():.2f}; folds {len(splits)} of "
-          f"{4 * args.repeats}; torch threads "
-          f"{torch.get_num_threads()}", flush=True)
+    print(f"{len(X)} patients (simulated in {time.perf_counter() - start:.0f} s), 1-year "
+          f"progression {progression.mean():.2f}, PFS events {survival['event'].mean():.2f}; "
+          f"{len(splits)} folds of {4 * args.repeats}; {args.n_jobs} job(s), 1 torch thread "
+          "each", flush=True)
     for task in args.tasks.split(","):
         models = dmmgnet_models(task, **params)
-        if args.models != "all":
-            models = {name: models[name] for name in args.models.split(",")}
-        start_cpu, start = _cpu(), time.perf_counter()
-        if task == "survival":
-            # per fold: Harrell's C and the HR of the training-median risk groups
-            result = compare_survival_models(models, X, cohort.survival, cv=splits,
-                                             n_jobs=args.n_jobs, risk_groups="median")
-            harrell = result.scores[result.scores["metric"] == "harrell_c"]
-            scores = harrell.rename(columns={"value": "c_index"}).drop(columns="metric").merge(
-                result.fold_risk_groups, on=["model", "repeat", "fold"])
-            for name in models:
-                for repeat in sorted(scores["repeat"].unique()):
-                    result.plot_km(name, repeat=repeat, xlabel="months").savefig(
-                        out / f"km_{name.replace('+', '_')}_repeat{repeat}.png", dpi=80)
-            print(result.fold_summary().to_string(index=False))
-        else:
-            if len(splits) < 2:
-                print("classification needs >= 2 folds; skipped")
-                continue
-            result = compare_models(models, X, cohort.y, cv=splits, n_jobs=args.n_jobs,
-                                    scoring=["accuracy", "auc", "f1"], threshold_cv="train")
-            scores = result.scores
-            print(result.table().to_string(index=False))
-        print(f"{task}: {_cpu() - start_cpu:.0f} CPU s, {time.perf_counter() - start:.0f} wall "
-              "s (this process; --n-jobs > 1 runs fits in workers)", flush=True)
-        scores.to_csv(out / f"scores_{task}.csv", index=False)
-        if task == "survival":
-            wide = scores.pivot(index=["repeat", "fold"], columns="model", values="c_index")
-            print("C-index per fold:\n" + wide.round(4).to_string())
-            if {"Baseline", "DMMGNet"} <= set(wide.columns):
-                diff = wide["DMMGNet"] - wide["Baseline"]
-                print(f"DMMGNet - Baseline C-index: mean {diff.mean():+.4f}, folds with "
-                      f"DMMGNet ahead {int((diff > 0).sum())}/{len(diff)}; "
-                      f"per fold {np.round(diff.to_numpy(), 4).tolist()}")
+        rows = list(models) if args.rows == "all" else args.rows.split(",")
+        y = survival if task == "survival" else progression
+        jobs = [(name, fold) for fold in range(len(splits)) for name in rows]
+        results = Parallel(n_jobs=args.n_jobs, return_as="generator")(
+            delayed(fit_fold)(task, name, models[name], X, y, *splits[fold], fold, cache)
+            for name, fold in jobs)
+        records, predictions = [], []
+        for (name, fold), result in zip(jobs, results):
+            train, test = splits[fold]
+            if task == "survival":
+                row, groups = survival_scores(y[test], result["risk_train"],
+                                              result["risk_test"])
+                predictions.append(pd.DataFrame({
+                    "model": name, "fold": fold, "patient": X.index[test],
+                    "risk": result["risk_test"], "group": groups,
+                    "time": y[test]["time"], "event": y[test]["event"]}))
+                shown = f"C-index {row['c_index']:.4f}, HR {row['hr']:.2f}"
+            else:
+                row = classification_scores(y[test], result["proba"])
+                shown = f"AUC {row['auc']:.4f}, ACC {row['accuracy']:.4f}, F1 {row['f1']:.4f}"
+            records.append({"model": name, "fold": fold, **row, "cpu_s": result["cpu_s"]})
+            print(f"{task} fold {fold} {name:22s} {shown} ({result['cpu_s']:.0f} CPU s"
+                  f"{', cached' if result['cpu_s'] == 0 else ''})", flush=True)
+            pd.DataFrame(records).to_csv(out / f"scores_{task}.csv", index=False)
+        scores = pd.DataFrame(records)
+        for metric in (["c_index", "hr"] if task == "survival" else ["auc", "accuracy", "f1"]):
+            summarise(scores, metric, rows)
+        if task == "survival" and args.plots:
+            frame = pd.concat(predictions)
+            frame.to_csv(out / "predictions_survival.csv", index=False)
+            for name in rows:
+                plot_km(frame, name, out / f"km_{name.replace('+', '_')}.png")
     pd.Series(vars(args)).to_csv(out / "arguments.csv")
+    print(f"\ntotal {time.perf_counter() - start:.0f} s wall", flush=True)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,15 @@ class CohortTensorizer(BaseEstimator):
     grid_ : tuple of 3 int
         Spatial shape of each sequence's tensor.
 
+    Notes
+    -----
+    Slabs are cut one patient at a time (its volumes read once, normalised, cut,
+    dropped) and kept per patient, sequence and structure in the process-wide volume
+    cache (`mvikit.imaging.volume_cache_info`, `clear_volume_cache`), keyed by the
+    cells' ``Volume.cache_key`` and the slab parameters: later folds, ``predict`` and
+    `geometry` reuse them.  Only `Volume` cells are cached (an array or path cell is
+    re-wrapped, with a new identity, on every call).
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
@@ -240,14 +249,19 @@ class CohortTensorizer(BaseEstimator):
             frame = VolumeDownsampler(tuple(self.downsample), **columns).fit_transform(frame)
         return frame
 
-    def _normalized(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _normalizer(self, frame: pd.DataFrame):
+        """The fitted per-patient `IntensityNormalizer` (None without ``normalize``)."""
         from ..imaging import IntensityNormalizer
 
         if self.normalize is None:
-            return frame
+            return None
         region = "roi" if self.mask_columns_ else "image"
         return IntensityNormalizer(self.normalize, region=region, volumes=self.volume_columns_,
-                                   masks=self.mask_columns_).fit_transform(frame)
+                                   masks=self.mask_columns_).fit(frame)
+
+    def _normalized(self, frame: pd.DataFrame) -> pd.DataFrame:
+        normalizer = self._normalizer(frame)
+        return frame if normalizer is None else normalizer.transform(frame)
 
     def _tumour_mask_columns(self) -> list[str]:
         return [mask_column_for(c, self.mask_columns_) for c in self.volume_columns_]
@@ -276,62 +290,127 @@ class CohortTensorizer(BaseEstimator):
         return out
 
     # ---------------------------------------------------------------- slabs
-    def _slab_tensors(self, X: pd.DataFrame) -> dict[str, torch.Tensor]:
-        self._check_volume_columns(X)
-        frame = self._normalized(X[self.volume_columns_ + self.mask_columns_])
+    # Slabs are cut patient by patient: the patient's volumes are read (lazy cells),
+    # normalised and cut, and only the slabs are kept -- in the process-wide
+    # `VOLUME_CACHE`, so later folds, ``predict`` and `geometry` reuse them.  No
+    # full-size normalised volume outlives its patient: a 270-patient full-layout
+    # cohort (48 x 192 x 192 voxels per sequence) would otherwise hold a normalised
+    # copy of every volume at once.
+    def _structures(self) -> dict[str, list[str]]:
+        """Tensor-name prefix -> the mask column of each volume column."""
         structures = {"": self._tumour_mask_columns()}
         if self.input_kind == "liver_tumor":
             structures["liver_"] = [self.liver_mask_column_] * len(self.volume_columns_)
+        return structures
+
+    def _slab_tensors(self, X: pd.DataFrame) -> dict[str, torch.Tensor]:
+        self._check_volume_columns(X)
+        frame = X[self.volume_columns_ + self.mask_columns_]
+        structures = self._structures()
+        entries = self._slab_entries(frame, structures)
         data = {}
         for prefix, mask_columns in structures.items():
             # a liver cut by the field of view is common and harmless; a cut tumour is not
-            images, masks, _ = self._slabs(frame, mask_columns, warn=True,
-                                           edge_warning=prefix == "")
+            self._warn_slabs(frame.index, entries[prefix], mask_columns, edge=prefix == "")
+            shape = (len(frame), len(self.volume_columns_)) + self.grid_
+            images, masks = np.empty(shape, np.float32), np.empty(shape, np.uint8)
+            for j, cells in enumerate(entries[prefix]):
+                for i, entry in enumerate(cells):
+                    images[i, j], masks[i, j] = entry[0], entry[1]
             data[f"{prefix}volumes"] = torch.from_numpy(images)
             data[f"{prefix}masks"] = torch.from_numpy(masks)
         return data
 
-    def _slabs(self, frame: pd.DataFrame, mask_columns: list[str], warn: bool = False,
-               edge_warning: bool = False) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    def _slab_entries(self, frame: pd.DataFrame, structures: dict) -> dict[str, list]:
+        """``entries[prefix][j][i]``: (image slab, mask slab, geometry, padded, at
+        edge) of patient ``i``, volume column ``j``, structure ``prefix``."""
+        from ..utils._warnings import aggregate_patient_warnings
+
+        normalizer = self._normalizer(frame)
+        tasks = {} if normalizer is None else {t.outputs[0]: t for t in normalizer._tasks()}
+        settings = ("CohortTensorizer.slab", int(self.n_slices), int(self.slice_size),
+                    float(self.roi_margin),
+                    None if normalizer is None else normalizer._cache_params())
+        entries = {prefix: [[] for _ in self.volume_columns_] for prefix in structures}
+        with aggregate_patient_warnings(type(normalizer).__name__):
+            for pid in frame.index:
+                loaded: dict = {}  # column -> in-memory volume: each file read once
+                for j, column in enumerate(self.volume_columns_):
+                    found = self._column_slabs(
+                        frame, pid, column, {p: m[j] for p, m in structures.items()},
+                        normalizer, tasks.get(column), settings, loaded)
+                    for prefix, entry in found.items():
+                        entries[prefix][j].append(entry)
+        return entries
+
+    def _column_slabs(self, frame, pid, column, mask_columns: dict, normalizer, task,
+                      settings, loaded: dict) -> dict:
+        """The slabs of one patient's volume ``column`` around each structure; from
+        the cache, else computed from the volumes read once."""
+        from ..imaging._cache import VOLUME_CACHE
+
+        inputs = tuple(task.inputs) if task is not None else (column,)
+        needed = list(dict.fromkeys(inputs + tuple(mask_columns.values())))
+        cells = {c: frame.at[pid, c] for c in needed}
+        # arrays and paths get a new identity on every wrap: only Volume cells are cached
+        cacheable = all(isinstance(cell, Volume) for cell in cells.values())
+        volumes = {c: as_volume(cell, patient_id=pid, column=c) for c, cell in cells.items()}
+        base = settings + tuple(volumes[c].cache_key for c in inputs)
+        keys = {p: base + (m, volumes[m].cache_key) for p, m in mask_columns.items()}
+        found = {p: VOLUME_CACHE.get(k) if cacheable else None for p, k in keys.items()}
+        missing = [p for p, entry in found.items() if entry is None]
+        if not missing:
+            return found
+        for c in needed:
+            if c not in loaded:
+                loaded[c] = volumes[c].load()
+        image = loaded[column]
+        if normalizer is not None:
+            row = pd.DataFrame({c: pd.Series([loaded[c]], index=[pid], dtype=object)
+                                for c in inputs})
+            image = normalizer._transform_row(row, pid, [task], None, cache=False)[column]
+        for prefix in missing:
+            found[prefix] = self._slab_entry(image, loaded[mask_columns[prefix]], pid,
+                                             mask_columns[prefix])
+            if cacheable:
+                VOLUME_CACHE.put(keys[prefix], found[prefix],
+                                 nbytes=found[prefix][0].nbytes + found[prefix][1].nbytes)
+        return found
+
+    def _slab_entry(self, image: Volume, mask: Volume, pid, mask_column: str) -> tuple:
         from ._slices import mask_slab, touches_edge
 
-        shape = (len(frame), len(self.volume_columns_)) + self.grid_
-        images, masks = np.empty(shape, np.float32), np.empty(shape, np.uint8)
-        geometry: dict[str, list] = {}
+        if not np.any(mask.array):
+            raise CohortError(f"patient {pid!r}, column {mask_column!r}: the mask is "
+                              "empty; the slices are chosen by its area.")
+        images, masks, cell, short = mask_slab(image, mask, int(self.n_slices),
+                                               int(self.slice_size), float(self.roi_margin))
+        images.flags.writeable = masks.flags.writeable = False  # shared through the cache
+        return images, masks, cell, short, touches_edge(mask.array)
+
+    def _warn_slabs(self, index: pd.Index, entries: list, mask_columns: list[str],
+                    edge: bool) -> None:
         padded: dict[str, list] = {}  # mask column -> patients whose mask is too thin
         at_edge: dict[str, list] = {}  # mask column -> patients whose mask touches the edge
-        for j, (column, mask_column) in enumerate(zip(self.volume_columns_, mask_columns)):
-            cells = []
-            for i, pid in enumerate(frame.index):
-                image = as_volume(frame.at[pid, column], patient_id=pid, column=column)
-                mask = as_volume(frame.at[pid, mask_column], patient_id=pid, column=mask_column)
-                if not np.any(mask.array):
-                    raise CohortError(f"patient {pid!r}, column {mask_column!r}: the mask is "
-                                      "empty; the slices are chosen by its area.")
-                images[i, j], masks[i, j], cell, short = mask_slab(
-                    image, mask, int(self.n_slices), int(self.slice_size),
-                    float(self.roi_margin))
-                cells.append(cell)
-                if short and pid not in padded.setdefault(mask_column, []):
+        for cells, mask_column in zip(entries, mask_columns):
+            for pid, entry in zip(index, cells):
+                if entry[3] and pid not in padded.setdefault(mask_column, []):
                     padded[mask_column].append(pid)
-                if (edge_warning and pid not in at_edge.setdefault(mask_column, [])
-                        and touches_edge(mask.array)):
+                if edge and entry[4] and pid not in at_edge.setdefault(mask_column, []):
                     at_edge[mask_column].append(pid)
-            geometry[column] = cells
         for mask_column, ids in padded.items():
-            if warn and ids:
+            if ids:
                 warnings.warn(
                     f"{mask_column!r} spans fewer than n_slices={self.n_slices} slices for "
                     f"{len(ids)} patient(s) ({_patients(ids)}); their edge slices are "
                     "repeated.", DataWarning, stacklevel=4)
         for mask_column, ids in at_edge.items():
-            if warn and ids:
+            if ids:
                 warnings.warn(
                     f"{mask_column!r} touches the edge of the image for {len(ids)} patient(s) "
                     f"({_patients(ids)}): the tumour may extend beyond the field of view, and "
                     "their slabs repeat the image's edge pixels where the box around it leaves "
                     "the image.", DataWarning, stacklevel=4)
-        return images, masks, pd.DataFrame(geometry, index=frame.index)
 
     # -------------------------------------------------------------- geometry
     def geometry(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -349,9 +428,13 @@ class CohortTensorizer(BaseEstimator):
         check_is_fitted(self, "volume_columns_")
         X = check_cohort_frame(X)
         if self.input_kind != "cube":
-            frame = X[self.volume_columns_ + self.mask_columns_]
             self._check_volume_columns(X)
-            return self._slabs(frame, self._tumour_mask_columns())[2]
+            frame = X[self.volume_columns_ + self.mask_columns_]
+            structures = {"": self._tumour_mask_columns()}
+            entries = self._slab_entries(frame, structures)[""]
+            return pd.DataFrame({c: [entry[2] for entry in cells]
+                                 for c, cells in zip(self.volume_columns_, entries)},
+                                index=frame.index)
         frame = self.cube_frame(X)
         out: dict[str, Any] = {}
         for column in self.volume_columns_:

@@ -173,7 +173,9 @@ class VolumeTransformerBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             out[column] = pd.Series(cells, index=X.index, dtype=object)
         return out
 
-    def _transform_row(self, X, patient_id, tasks, memory) -> dict:
+    def _transform_row(self, X, patient_id, tasks, memory, cache: bool = True) -> dict:
+        # cache=False: for callers that keep only a small cut of the (full-size)
+        # result, which would otherwise fill the in-process cache and evict crops.
         cells: dict = {}
         loaded: dict = {}
 
@@ -208,7 +210,7 @@ class VolumeTransformerBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                 )
             key = (type(self).__name__, self._cache_params(), task.kind,
                    tuple(v.cache_key for v in inputs))
-            result = VOLUME_CACHE.get(key)
+            result = VOLUME_CACHE.get(key) if cache else None
             if result is None:
                 def compute(task=task):
                     volumes = [load(column) for column in task.inputs]
@@ -218,7 +220,8 @@ class VolumeTransformerBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                     result = memory.cache(_disk_cached, ignore=["compute"])(key, compute)
                 else:
                     result = compute()
-                VOLUME_CACHE.put(key, result)
+                if cache:
+                    VOLUME_CACHE.put(key, result)
             row.update(zip(task.outputs, result))
         return row
 

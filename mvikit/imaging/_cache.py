@@ -40,8 +40,10 @@ class _VolumeCache:
             self.misses += 1
             return None
 
-    def put(self, key, value) -> None:
-        size = sum(v.array.nbytes for v in value if not v.is_lazy)
+    def put(self, key, value, nbytes: int | None = None) -> None:
+        # ``nbytes``: the size of a value that is not a tuple of Volume (e.g. slabs)
+        size = nbytes if nbytes is not None else sum(v.array.nbytes for v in value
+                                                     if not v.is_lazy)
         if size > self.max_bytes:
             return
         with self._lock:
