@@ -166,9 +166,13 @@ def _cdlm_gradcam(model, X, y, split, out: Path) -> str:
     fig, axes = plt.subplots(len(phases), 3, figsize=(7.5, 2.5 * len(phases)), squeeze=False)
     for row, phase in zip(axes, phases):
         plot_cam(cam.inputs[phase][0], cam[phase][0], ax=row, slices=[0, 1, 2], title=False)
-        row[0].set_ylabel(phase)
+        row[0].text(-0.08, 0.5, phase, transform=row[0].transAxes, rotation=90, ha="right",
+                    va="center")  # plot_cam hides the axes, so no ylabel
+    for k, ax in enumerate(axes[0]):
+        ax.set_title(f"slice {k + 1} of 3", fontsize=8)
+    fig.tight_layout()
     fig.suptitle(f"CDLM-MRI Grad-CAM, patient {patient.index[0]} (MVI {y[chosen]}, held out, "
-                 f"risk {risk[np.flatnonzero(test == chosen)[0]]:.2f})", fontsize=9)
+                 f"risk {risk[np.flatnonzero(test == chosen)[0]]:.2f})", fontsize=9, y=1.01)
     return _save(fig, out / "cdlm_gradcam.png")
 
 
@@ -257,7 +261,10 @@ def _group_statistics(y, groups) -> dict:
 
 def _mtnet_risk_groups(result, cohort, labelled, out: Path):
     """Model CR-DR's out-of-fold labels at its training-fold Youden cut-offs as risk
-    groups; KM, log-rank and HR for time to MaVI and OS."""
+    groups; KM, log-rank and HR for time to MaVI and OS.
+
+    Returns ``{"groups": Series by patient, "endpoints": {name: survival target},
+    "statistics": {name: KM table, log-rank p, HR}}``, the text and the figure names."""
     import matplotlib.pyplot as plt
 
     from .plotting import plot_km
@@ -271,10 +278,13 @@ def _mtnet_risk_groups(result, cohort, labelled, out: Path):
                  "OS": Surv.from_arrays(event=outcomes["os_event"].astype(bool),
                                         time=outcomes["os_time"].astype(float))}
     sizes = {g: int(np.sum(groups == g)) for g in ("low", "high")}
+    found = {"groups": pd.Series(groups, index=labelled), "endpoints": endpoints,
+             "statistics": {}}
     if min(sizes.values()) < 2:
-        return {}, (f"Held-out risk groups of Model CR-DR: {sizes['high']} high-risk and "
+        return found, (f"Held-out risk groups of Model CR-DR: {sizes['high']} high-risk and "
                     f"{sizes['low']} low-risk patients; too few in one group for KM."), []
-    stats = {name: _group_statistics(y, groups) for name, y in endpoints.items()}
+    stats = found["statistics"] = {name: _group_statistics(y, groups)
+                                   for name, y in endpoints.items()}
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     for ax, (name, y) in zip(axes, endpoints.items()):
         plot_km(y, groups, ax=ax, reference="low", xlabel="months")
@@ -287,7 +297,7 @@ def _mtnet_risk_groups(result, cohort, labelled, out: Path):
                          for name, s in stats.items()}).T
     text = (f"Held-out risk groups of Model CR-DR ({sizes['high']} high, {sizes['low']} low; "
             f"HR high vs low, medians in months, inf = not reached):\n\n" + _md(rows))
-    return stats, text, [figure]
+    return found, text, [figure]
 
 
 def _mtnet_dice(X, y, split, params) -> pd.Series:
