@@ -124,7 +124,8 @@ def cdlm_section(settings: SeedSettings, out: Path, *, random_state=0, n_jobs=No
     result = compare_models(models, X, y, cv=folds, threshold_cv="train", n_jobs=n_jobs,
                             scoring=["auc", "sensitivity", "specificity"],
                             random_state=random_state)
-    h2h = head_to_head(result, "CDLM-MRI", "CDLM-CT", subgroups=subgroup_labels(X))
+    subgroups = subgroup_labels(X)
+    h2h = head_to_head(result, "CDLM-MRI", "CDLM-CT", subgroups=subgroups)
     write_report(result, out / "report", title="CDLM (seed 003): CT vs MRI, same patients")
     figure = _cdlm_gradcam(clone(models["CDLM-MRI"]), X, y, folds[0], out)
     d = h2h.delong
@@ -144,7 +145,8 @@ def cdlm_section(settings: SeedSettings, out: Path, *, random_state=0, n_jobs=No
                              "auc CDLM-CT", "p_delong"]], index=False),
     ]
     return _finish("cdlm", "CDLM (seed 003): CT vs MRI on the same patients", intro, blocks,
-                   out, [figure], {"comparison": result, "head_to_head": h2h}, stream)
+                   out, [figure], {"comparison": result, "head_to_head": h2h,
+                                   "subgroups": subgroups}, stream)
 
 
 def _cdlm_gradcam(model, X, y, split, out: Path) -> str:
