@@ -7,9 +7,11 @@ combined radiomics nomogram, a plain 3D CNN student and MD-Net) with
 comparison, runs a survival section (clinical Cox model and a deep Cox model
 with a linear clinical term compared on the same folds by
 :func:`mvikit.model_selection.compare_survival_models`, Kaplan-Meier risk groups) and
-writes figures and one report holding both comparisons.  Everything is written into a
-temporary folder and moved into place at the end, so an interrupted demo
-leaves nothing half-written.
+writes figures and one report holding both comparisons.  The full demo then runs
+the seed-paper sections (CDLM, MTnet, CMIR, DMMGNet; :mod:`mvikit._demo_seeds`), each
+on its own simulated cohort, into ``seeds.md`` and one folder per seed.  Everything
+is written into a temporary folder and moved into place at the end, so an
+interrupted demo leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+
+from ._demo_seeds import SEED_SECTIONS, SeedSettings, check_sections, run_seed_section
 
 logger = logging.getLogger("mvikit.demo")
 
@@ -40,22 +44,30 @@ class DemoSettings:
     radiomics: bool
     deep: bool
     radiomics_classes: tuple = ("firstorder",)
+    #: Seed-paper sections to run after the main comparison (names of SEED_SECTIONS).
+    seed_sections: tuple = ()
+    #: Their sizes (cohorts, folds, preset).
+    seeds: SeedSettings = field(default_factory=SeedSettings)
 
 
 def demo_settings(quick: bool) -> DemoSettings:
-    """The full demo (5-fold CV x 5 repeats, as MD-Net) or the quick one.
+    """The full demo (5-fold CV x 5 repeats, as MD-Net, and the four seed sections) or
+    the quick one (no seed section).
 
     Examples
     --------
-    >>> demo_settings(quick=True).n_repeats
-    1
+    >>> demo_settings(quick=True).n_repeats, demo_settings(quick=True).seed_sections
+    (1, ())
+    >>> demo_settings(quick=False).seed_sections
+    ('cdlm', 'mtnet', 'cmir', 'dmmgnet')
     """
     if quick:
         return DemoSettings(n_patients=270, n_splits=3, n_repeats=1, deep_preset="demo",
                             radiomics=True, deep=True)
     return DemoSettings(n_patients=270, n_splits=5, n_repeats=5, deep_preset="cpu",
                         radiomics=True, deep=True,
-                        radiomics_classes=("firstorder", "shape", "glcm"))
+                        radiomics_classes=("firstorder", "shape", "glcm"),
+                        seed_sections=SEED_SECTIONS)
 
 
 class _Progress:
@@ -265,8 +277,21 @@ def _survival_section(cohort, settings: DemoSettings, out: Path, random_state, n
     return result, text
 
 
+def _seed_sections(settings: DemoSettings, staging: Path, random_state, n_jobs, progress,
+                   stream) -> list:
+    """The seed-paper sections of the full demo, one progress step each."""
+    sections = []
+    for name in settings.seed_sections:
+        progress.begin(f"Seed section {name}")
+        sections.append(run_seed_section(name, settings.seeds, staging,
+                                         random_state=random_state, n_jobs=n_jobs,
+                                         stream=stream))
+        progress.end(", ".join(f"{name}/{f.name}" for f in sections[-1].figures))
+    return sections
+
+
 def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, overwrite=False,
-             settings: DemoSettings | None = None, stream=None):
+             settings: DemoSettings | None = None, sections=None, stream=None):
     """Run the demo and write its report into ``out``.
 
     Parameters
@@ -283,6 +308,11 @@ def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, ove
         Replace ``out`` if it exists.
     settings : DemoSettings, default=None
         Override the quick/full settings (used by the tests).
+    sections : sequence of str, default=None
+        Seed-paper sections to run after the main comparison, from ``"cdlm"``,
+        ``"mtnet"``, ``"cmir"``, ``"dmmgnet"`` (each on its own cohort, at the full
+        demo's sizes, written to ``<out>/<name>/`` and ``<out>/seeds.md``); ``()``
+        for none.  ``None``: all four in the full demo, none with ``quick``.
     stream : file-like, default=sys.stdout
         Where the tables are printed.
 
@@ -305,8 +335,10 @@ def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, ove
             f"Output folder {str(out)!r} exists; pass --overwrite (overwrite=True) to replace it."
         )
     settings = settings or demo_settings(quick)
+    if sections is not None:
+        settings = replace(settings, seed_sections=check_sections(sections))
     n_jobs = -1 if n_jobs is None else n_jobs
-    progress = _Progress(5)
+    progress = _Progress(5 + len(settings.seed_sections))
     staging = Path(tempfile.mkdtemp(prefix=".mvikit-demo-", dir=out.parent.resolve()))
     try:
         progress.begin(f"Simulating the HCC cohort ({settings.n_patients} patients, PRE+HBP)")
@@ -340,6 +372,8 @@ def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, ove
         survival, survival_text = _survival_section(cohort, settings, staging, random_state,
                                                     n_jobs, stream)
         progress.end()
+        seed_sections = _seed_sections(settings, staging, random_state, n_jobs, progress,
+                                       stream)
 
         progress.begin("Writing the report, the nomogram and the figures")
         stream.write(_nomogram_figure(models["Clinical nomogram (backward)"], cohort, staging)
@@ -353,6 +387,9 @@ def run_demo(out="mvikit-demo", *, quick=False, random_state=0, n_jobs=None, ove
                      survival=survival)
         (staging / "survival.md").write_text(
             "# Survival section\n\n" + survival_text + "\n![KM](km_risk_groups.png)\n")
+        if seed_sections:
+            (staging / "seeds.md").write_text(
+                "# Seed-paper sections\n\n" + "\n".join(s.markdown for s in seed_sections))
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)

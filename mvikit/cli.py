@@ -59,10 +59,22 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fewer folds, repeats and epochs (about 3 minutes on 2 cores)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.add_argument("--n-jobs", type=int, default=None, help="parallel folds (joblib)")
+    demo.add_argument("--sections", type=_sections, default=None,
+                      help="seed-paper sections, comma-separated, from cdlm,mtnet,cmir,dmmgnet, "
+                           "or 'none' (default: all four in the full demo, none with --quick)")
     demo.add_argument("--overwrite", action="store_true",
                       help="replace the output folder if it exists")
     _study_commands(commands)
     return parser
+
+
+def _sections(value: str) -> tuple:
+    from ._demo_seeds import check_sections
+
+    try:
+        return check_sections(value.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _cohort_arguments(command, *, outcome_required=False):
@@ -160,7 +172,7 @@ def _demo(args) -> int:
     from ._demo import run_demo
 
     run_demo(out=args.out, quick=args.quick, random_state=args.seed, n_jobs=args.n_jobs,
-             overwrite=args.overwrite)
+             overwrite=args.overwrite, sections=args.sections)
     return 0
 
 
