@@ -156,3 +156,19 @@ def test_groups_series_is_matched_to_patients_by_id(cohort):
     pd.testing.assert_frame_equal(by_id.centre_metrics, in_order.centre_metrics)
     with pytest.raises(CohortError, match=r"no centre for patient\(s\) 'P000'"):
         compare_models(_models(), X, y, groups=series.drop("P000"))
+
+
+def test_centre_with_one_event_gets_auc_without_ci_not_a_crash(cohort):
+    # DeLong's variance needs two patients of each class; one event in a centre still
+    # has an AUC (the share of non-events ranked below it), only not its interval
+    X, y, centres = cohort
+    y = y.copy()
+    c4 = np.flatnonzero(centres == "C4")
+    y[c4] = 0
+    y[c4[0]] = 1
+    res = compare_models(_models(), X, y, groups=centres, threshold=0.5)
+    row = res.centre_metrics.query("model == 'logistic' and centre == 'C4'").iloc[0]
+    held_out = res.predictions.query("model == 'logistic' and centre == 'C4'")
+    assert len(held_out) == len(c4)
+    assert row["auc"] == pytest.approx(roc_auc_score(held_out["y_true"], held_out["score"]))
+    assert np.isnan(row["auc_ci_low"]) and np.isnan(row["auc_ci_high"])

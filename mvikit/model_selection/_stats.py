@@ -125,8 +125,11 @@ def _binary_centre_metrics(frame, positive, is_probability) -> dict:
            "accuracy": float(np.mean(y_pred == y_true)),
            "calibration_intercept": np.nan, "calibration_slope": np.nan, "brier": np.nan}
     if 0 < y_true.sum() < len(y_true):
-        auc = roc_auc_ci(y_true, score)
-        out.update(auc=auc.auc, auc_ci_low=auc.ci[0], auc_ci_high=auc.ci[1])
+        if min(y_true.sum(), len(y_true) - y_true.sum()) >= 2:
+            auc = roc_auc_ci(y_true, score)
+            out.update(auc=auc.auc, auc_ci_low=auc.ci[0], auc_ci_high=auc.ci[1])
+        else:  # DeLong's variance needs two of each class: the AUC without its interval
+            out["auc"] = float(skm.roc_auc_score(y_true, score))
         if is_probability:
             out.update(_calibration(calibration_stats, y_true, score))
     return out
