@@ -147,6 +147,23 @@ def test_logistic_selection_runs_inside_fit_on_the_training_rows():
     assert model.risk_calculator()(X.iloc[50]).clinical == {"strong": X.iloc[50]["strong"]}
 
 
+def test_logistic_selection_that_keeps_nothing_falls_back_to_the_most_significant_item():
+    # a fold where no item survives the backward steps must still give the clinical
+    # block an input: the univariable table's smallest p, with a warning naming it
+    X, y = _frame(n=60, seed=3)
+    train = X.index[:48]
+    design = ClinicalPreprocessor(clinical=["strong", "noise", "sex"]).set_output(
+        transform="pandas").fit_transform(X.loc[train, ["strong", "noise", "sex"]])
+    table = StepwiseSelector(selection="univariable", screen=False).fit(
+        design, y[:48]).univariable_summary_
+    best = str(table.loc[table["p_variable"].astype(float).idxmin(), "variable"])
+    with pytest.warns(UserWarning, match=f"kept no clinical item.*{best!r}"):
+        model = MTNetClassifier("Logistic-CR-DR", selection_alpha=1e-300, **TINY).fit(
+            X.loc[train], y[:48])
+    assert model.selected_clinical_ == [best] == model.clinical_columns_
+    assert model.net_.module_.clinical_block.layers[0].in_features == 1
+
+
 def test_mtnet_models_are_the_five_variants():
     models = mtnet_models(preset="cpu", random_state=1)
     assert [m.variant for m in models.values()] == [

@@ -361,16 +361,24 @@ device, precision, random_state, verbose
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # separation notes of the intermediate fits
                 self.selector_.fit(design, y_encoded)
-            features = list(self.selector_.selected_features_)
+            kept = self._columns_of(columns, self.selector_.selected_features_)
         except EmptySelectionError:
+            kept = []
+        if not kept:
             # nothing significant in this fold: keep the single most significant item
             table = StepwiseSelector(selection="univariable", screen=False).fit(
                 design, y_encoded).univariable_summary_
-            features = [str(table["p"].astype(float).idxmin())]
+            best = str(table.loc[table["p_variable"].astype(float).idxmin(), "variable"])
+            kept = self._columns_of(columns, [best])
             warnings.warn(f"MTNetClassifier(variant='Logistic-CR-DR'): the backward selection "
                           f"kept no clinical item at alpha={self.selection_alpha}; the clinical "
-                          f"block reads the most significant one, {features[0]!r}.",
+                          f"block reads the most significant one, {kept[0]!r}.",
                           UserWarning, stacklevel=3)
+        return kept
+
+    @staticmethod
+    def _columns_of(columns, features) -> list[str]:
+        """The cohort columns behind the preprocessed design columns ``features``."""
         return [c for c in columns if any(f == c or f.startswith(f"{c}=")
                                           or f == f"{c}_missing" for f in features)]
 
