@@ -9,16 +9,17 @@ import numpy as np
 import pytest
 import torch
 from sklearn.pipeline import make_pipeline
+from test_deep_cdlm import TINY as CDLM_TINY  # noqa: I001 (tests on sys.path)
+from test_deep_cdlm import _frame as cdlm_frame
+from test_deep_estimators import TINY, make_frame
+from test_deep_mtnet import TINY as MTNET_TINY
+from test_deep_mtnet import _frame as mtnet_frame
 
 from mvikit.deep import CDLMClassifier, MDNetClassifier, MTNetClassifier, VolumeNetClassifier
 from mvikit.exceptions import UnsafeModelFileError
 from mvikit.study import RecalibratedClassifier, load_model, model_card, save_model
 from mvikit.study._trust import is_trusted_class
 from mvikit.survival import DeepCoxSurvival, Surv
-
-from test_deep_cdlm import TINY as CDLM_TINY, _frame as cdlm_frame  # noqa: I001 (tests on sys.path)
-from test_deep_estimators import TINY, make_frame
-from test_deep_mtnet import TINY as MTNET_TINY, _frame as mtnet_frame
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
               pytest.mark.filterwarnings("ignore:'tumor_mask' spans fewer than n_slices")]

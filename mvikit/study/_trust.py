@@ -161,7 +161,6 @@ def _is_training_type(name: str) -> bool:
         return False
     import torch
     from skorch.dataset import Dataset
-
     from torch.optim import lr_scheduler
 
     return issubclass(cls, (torch.optim.Optimizer, lr_scheduler.LRScheduler,
