@@ -6,15 +6,13 @@ import json
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.pipeline import make_pipeline
-from test_deep_cdlm import TINY as CDLM_TINY  # noqa: I001 (tests on sys.path)
-from test_deep_cdlm import _frame as cdlm_frame
-from test_deep_estimators import TINY, make_frame
-from test_deep_mtnet import TINY as MTNET_TINY
-from test_deep_mtnet import _frame as mtnet_frame
+from test_deep_estimators import TINY, make_frame  # noqa: I001 (tests on sys.path)
 
+from mvikit import Volume
 from mvikit.deep import CDLMClassifier, MDNetClassifier, MTNetClassifier, VolumeNetClassifier
 from mvikit.exceptions import UnsafeModelFileError
 from mvikit.study import RecalibratedClassifier, load_model, model_card, save_model
@@ -26,6 +24,34 @@ pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
 
 ONE = {**TINY, "max_epochs": 1}
 N_TRAIN = 14
+CDLM_TINY = dict(slice_size=16, width=0.0625, max_epochs=1, batch_size=4, inner_cv=2,
+                 random_state=0)
+MTNET_SHAPE = (16, 32, 32)  # MTnet's UNet halves each axis four times
+MTNET_TINY = dict(cube=MTNET_SHAPE, downsample=1, crop_size=MTNET_SHAPE, width=0.125,
+                  max_epochs=1, batch_size=4, random_state=0)
+
+
+def _phases_frame(n, columns, shape, box, seed=0):
+    """Noise volumes in ``columns`` with a brighter tumour ``box`` (class 1 brighter), its
+    mask, a clinical item carrying the label and a noise item."""
+    rng = np.random.default_rng(seed)
+    y = np.array([0, 1] * (n // 2))
+    mask = np.zeros(shape, np.uint8)
+    mask[box] = 1
+    data = {"afp": rng.normal(size=n) + 1.5 * y, "age": rng.normal(size=n),
+            "sex": rng.choice(["F", "M"], n)}
+    for column in columns:
+        data[column] = [Volume(rng.normal(size=shape) + (1.0 + y[i]) * mask) for i in range(n)]
+    data["tumor_mask"] = [Volume(mask)] * n
+    return pd.DataFrame(data, index=[f"p{i:02d}" for i in range(n)]), y
+
+
+def cdlm_frame(n):
+    return _phases_frame(n, ["CT_AP", "CT_PV"], (8, 16, 16), np.s_[2:6, 5:11, 5:11])
+
+
+def mtnet_frame(n):
+    return _phases_frame(n, ["CT_PV"], MTNET_SHAPE, np.s_[5:10, 10:20, 9:21])
 
 
 @pytest.fixture(scope="module")

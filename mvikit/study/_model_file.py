@@ -330,6 +330,27 @@ def save_model(model, path, *, card=None, metadata=None, overwrite=False) -> Pat
     ...                   os.path.join(tempfile.mkdtemp(), "model.mvikit"))
     >>> load_model(path).predict_proba(X).round(3)[:, 1].tolist()
     [0.192, 0.382, 0.618, 0.808]
+
+    A deep model: its network is stored as the registered architecture, the
+    builder's arguments and the weights, and predicts bit-identically after loading.
+
+    >>> import pandas as pd
+    >>> from mvikit import Volume
+    >>> from mvikit.deep import VolumeNetClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> mask = np.zeros((8, 16, 16), np.uint8); mask[3:5, 6:10, 6:10] = 1
+    >>> cohort = pd.DataFrame({
+    ...     "PRE": [Volume(rng.normal(size=(8, 16, 16))) for _ in range(8)],
+    ...     "tumor_mask": [Volume(mask)] * 8}, index=[f"p{i}" for i in range(8)])
+    >>> net = VolumeNetClassifier("cnn3d", cube=(8, 16, 16), downsample=1,
+    ...                           crop_size=(8, 16, 16), width=0.0625, max_epochs=1,
+    ...                           batch_size=4, random_state=0).fit(cohort, [0, 1] * 4)
+    >>> path = save_model(net, os.path.join(tempfile.mkdtemp(), "net.mvikit"))
+    >>> loaded = load_model(path)
+    >>> loaded.net_.module_._mvikit_build["architecture"]
+    'cnn3d'
+    >>> bool(np.array_equal(loaded.predict_proba(cohort), net.predict_proba(cohort)))
+    True
     """
     path = Path(os.fspath(path))
     if path.exists() and not overwrite:
