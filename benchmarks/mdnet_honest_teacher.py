@@ -69,6 +69,9 @@ def main() -> None:
     parser.add_argument("--n-patients", type=int, default=270)
     parser.add_argument("--rows", default=",".join(ROWS))
     parser.add_argument("--folds", type=int, default=10)
+    parser.add_argument("--only-folds", default=None,
+                        help="comma-separated fold numbers (run two processes on disjoint "
+                             "folds with one cache when memory is short)")
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--cache", default=None)
@@ -78,7 +81,8 @@ def main() -> None:
     n = args.n_patients
     cache = Path(args.cache or f"benchmarks/.cache/mdnet_honest_teacher_n{n}")
     cache.mkdir(parents=True, exist_ok=True)
-    out = Path(args.out or f"benchmarks/results/mdnet_honest_teacher_n{n}.csv")
+    suffix = "" if args.only_folds is None else "_folds" + args.only_folds.replace(",", "-")
+    out = Path(args.out or f"benchmarks/results/mdnet_honest_teacher_n{n}{suffix}.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
 
     cohort = make_hcc_cohort(n_patients=n, task="mvi_grade", random_state=0)
@@ -89,7 +93,9 @@ def main() -> None:
     models = {name: model for name, model in build_rows(args.temperature).items()
               if name in args.rows.split(",")}
     # fold-major order: whatever has finished is a set of complete paired folds
-    tasks = [(name, fold) for fold in range(len(splits)) for name in models]
+    folds = (range(len(splits)) if args.only_folds is None
+             else [int(k) for k in args.only_folds.split(",")])
+    tasks = [(name, fold) for fold in folds for name in models]
     jobs = (delayed(_timed_fit)(name, models[name], X, y, *splits[fold], fold, cache)
             for name, fold in tasks)
     records = []

@@ -44,10 +44,10 @@ import pandas as pd
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from mvikit.datasets import make_hcc_cohort
-from mvikit.deep import MTNetClassifier, horizon_task, mtnet_models, risk_group_survival
+from mvikit.deep import MTNetClassifier, horizon_task, mtnet_models
 from mvikit.metrics import delong_test, idi, nri, roc_auc_ci
 from mvikit.model_selection import compare_models
-from mvikit.survival import Surv
+from mvikit.survival import Surv, risk_group_summary
 
 REFERENCE = "Model CR-DR"
 
@@ -92,7 +92,8 @@ def held_out_groups(result, cohort, labelled: pd.Index):
     mavi = cohort.y[position]
     os_ = Surv.from_arrays(event=outcomes["os_event"].astype(bool),
                            time=outcomes["os_time"].astype(float))
-    return risk_group_survival(groups, {"time to MaVI": mavi, "OS": os_})
+    # the paper prints the HR of low against high risk
+    return risk_group_summary(groups, {"time to MaVI": mavi, "OS": os_}, reference="high")
 
 
 def held_out_dice(cohort, X, y, labels, cv, preset, seed) -> dict:

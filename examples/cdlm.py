@@ -21,7 +21,7 @@ from mvikit.datasets import make_paired_cohort  # noqa: E402
 from mvikit.deep import cdlm_models, gradcam  # noqa: E402
 from mvikit.model_selection import compare_models, head_to_head, subgroup_labels  # noqa: E402
 from mvikit.plotting import plot_cam  # noqa: E402
-from mvikit.survival import Surv, risk_group_prognosis  # noqa: E402
+from mvikit.survival import Surv, risk_group_summary  # noqa: E402
 
 pair = make_paired_cohort(150, random_state=0)
 X, y = pair.X, np.asarray(pair.y)
@@ -59,6 +59,5 @@ oof = result.oof_predictions("CDLM-MRI")
 outcomes = pair.outcomes.loc[oof.index]
 endpoints = {"PFS": Surv.from_arrays(outcomes["pfs_event"].astype(bool), outcomes["pfs_time"]),
              "OS": Surv.from_arrays(outcomes["os_event"].astype(bool), outcomes["os_time"])}
-prognosis = risk_group_prognosis(oof["score"], endpoints, groups=oof["y_pred"])
-print(prognosis.table[["n low", "n high", "median low", "median high", "logrank p", "HR"]]
-      .round(3).to_string())
+prognosis = risk_group_summary(oof["y_pred"], endpoints, score=oof["score"])
+print(prognosis.table().to_string(index=False))

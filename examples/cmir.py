@@ -27,7 +27,9 @@ cohort = make_hcc_cohort(n_patients=200, task="mvi", sequences=("AP", "PV"), n_c
                          random_state=0)
 X, y, centres = cohort.X, cohort.y, cohort.centers
 
-# Table 2's rows: S1 reads the arterial phase only; every row fuses the clinical items
+# Table 2's rows: S1 reads the arterial phase only; every row fuses the clinical items.
+# Each phase's three largest-tumour slices feed 2D networks; spatial_dims=3 gives the same
+# rows as 3D networks on each phase's tumour cube ("cmir_m1_cube", ..., "cmir_cube").
 models = cmir_models(["S1", "M1", "Ours"], preset="cpu", random_state=0)
 design = ExternalValidationSplit(external=["C3", "C4", "C5"], internal_test_size=0.2,
                                  random_state=0)

@@ -22,9 +22,9 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from mvikit.datasets import make_hcc_cohort
-from mvikit.deep import MTNetClassifier, horizon_task, risk_group_survival
+from mvikit.deep import MTNetClassifier, horizon_task
 from mvikit.metrics import delong_test
-from mvikit.survival import Surv
+from mvikit.survival import Surv, risk_group_summary
 
 
 def main() -> None:
@@ -49,9 +49,10 @@ def main() -> None:
     overall = Surv.from_arrays(event=outcomes["os_event"].astype(bool),
                                time=outcomes["os_time"].astype(float))
     if len(set(groups)) == 2:
-        survival = risk_group_survival(groups, {"time to MaVI": cohort.y[position],
-                                                "OS": overall})
-        print(survival)
+        # the paper's direction: HR of low against high risk
+        survival = risk_group_summary(groups, {"time to MaVI": cohort.y[position],
+                                               "OS": overall}, reference="high")
+        print(survival.table().to_string(index=False))
     else:
         print(f"every held-out patient is in the {groups[0]}-risk group")
 

@@ -100,32 +100,36 @@ def test_head_to_head_equals_the_metrics_on_pooled_oof_predictions(comparison):
         delong_test(y[first], a["score"][first], b["score"][first]).p_value)
 
 
-def test_risk_group_prognosis_matches_km_logrank_and_cox():
+def test_risk_group_summary_of_the_cdlm_score_matches_km_logrank_and_cox():
     from lifelines import CoxPHFitter
 
-    from mvikit.survival import Surv, hazard_ratio, km_summary, logrank_test, risk_group_prognosis
+    from mvikit.survival import Surv, hazard_ratio, km_summary, logrank_test, risk_group_summary
 
     cohort = make_hcc_cohort(120, "mvi", sequences=None, random_state=2)
     out = cohort.outcomes
     pfs = Surv.from_arrays(out["pfs_event"].astype(bool), out["pfs_time"])
     os_ = Surv.from_arrays(out["os_event"].astype(bool), out["os_time"])
     score = cohort.truth["r"].to_numpy()  # the true MVI risk drives progression and death
-    result = risk_group_prognosis(score, {"PFS": pfs, "OS": os_})
+    result = risk_group_summary(score, {"PFS": pfs, "OS": os_}, cutoff="median")
     high = score > np.median(score)
     assert (result.groups == "high").to_numpy().tolist() == high.tolist()
     labels = np.where(high, "high", "low")
-    row = result.table.loc["PFS"]
-    assert row["logrank p"] == pytest.approx(logrank_test(pfs, labels).p_value)
+    row = result.tests.loc["PFS"]
+    assert row["p"] == pytest.approx(logrank_test(pfs, labels).p_value)
     assert row["HR"] == pytest.approx(hazard_ratio(pfs, labels, reference="low").at["high",
-                                                                                     "HR"])
-    assert row["median high"] == km_summary(pfs, labels).at["high", "median"]
+                                                                                    "HR"])
+    assert result.km.at[("PFS", "high"), "median"] == km_summary(pfs, labels).at["high",
+                                                                                 "median"]
     frame = pd.DataFrame({"z": (score - score.mean()) / score.std(ddof=1), "t": os_["time"],
                           "e": os_["event"]})
     hr = CoxPHFitter().fit(frame, "t", "e").summary.at["z", "exp(coef)"]
-    assert result.table.loc["OS", "HR per SD"] == pytest.approx(hr)
-    assert result.table.loc["PFS", "HR"] > 1
-    given = risk_group_prognosis(score, {"PFS": pfs}, groups=(score > 0).astype(int))
-    assert given.table.loc["PFS", "n high"] == (score > 0).sum()
+    assert result.tests.loc["OS", "HR per SD"] == pytest.approx(hr, rel=1e-5)
+    assert row["HR"] > 1
+    # the groups of compare_models (training-fold thresholds), the score for the HR per SD
+    given = risk_group_summary((score > 0).astype(int), {"PFS": pfs}, score=score)
+    assert given.km.at[("PFS", "high"), "n"] == (score > 0).sum()
+    assert given.tests.loc["PFS", "HR per SD"] == pytest.approx(
+        result.tests.loc["PFS", "HR per SD"])
 
 
 def test_subgroups_too_small_for_delong_get_an_auc_without_interval():

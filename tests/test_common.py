@@ -133,6 +133,16 @@ _DEEP_FAILS = {
 }
 EXPECTED_FAILED_CHECKS.update({name: dict(_DEEP_FAILS) for name in (
     "CDLMClassifier", "MDNetClassifier", "MTNetClassifier", "VolumeNetClassifier")})
+# MTNetClassifier.fit takes sample_weight (IPCW horizon labels), so sklearn adds its
+# sample-weight checks, which fit on numeric arrays as well; tested on volume frames in
+# tests/test_deep_mtnet.py (ones = no weights, a weighted mean of the loss, bad weights)
+EXPECTED_FAILED_CHECKS["MTNetClassifier"].update({
+    **{name: _DEEP_FRAME for name in (
+        "check_sample_weights_pandas_series", "check_sample_weights_not_an_array",
+        "check_sample_weights_list", "check_sample_weights_shape",
+        "check_sample_weights_not_overwritten", "check_sample_weight_equivalence_on_dense_data")},
+    **{name: _DEEP_FRAME_MSG for name in (
+        "check_all_zero_sample_weights_error", "check_classifiers_one_label_sample_weights")}})
 # tiny networks: the checks that do run (construction, params, not-fitted errors) stay fast
 INSTANCES.update({name: {"width": 0.0625, "max_epochs": 1, "crop_size": (8, 16, 16),
                          "random_state": 0} for name in ("MDNetClassifier",

@@ -118,6 +118,64 @@ def test_three_dimensional_variant_reads_cubes():
     assert net(batch)["logits"].shape == (2, 2)
 
 
+def _rows_3d():
+    """The five rows of ``cmir_models(spatial_dims=3)`` built as their estimators build them
+    (width 0.125, three clinical inputs): ``{row: network}``."""
+    nets = {}
+    for row, model in cmir_models(spatial_dims=3, preset="cpu").items():
+        torch.manual_seed(0)
+        nets[row] = get_architecture(model.architecture).build(
+            n_sequences=len(model.volumes), n_outputs=2, n_clinical=3, width=0.125)
+    return nets
+
+
+def test_cmir_models_in_3d_add_one_module_per_row():
+    """Each row of Table 2 in 3D differs from the previous one exactly by the module the
+    table adds: the parameter names present in one row and absent in the other."""
+    nets = _rows_3d()
+    params = {row: {n: tuple(p.shape) for n, p in net.named_parameters()}
+              for row, net in nets.items()}
+
+    def change(before, after):
+        return set(params[after]) - set(params[before]), set(params[before]) - set(params[after])
+
+    # every convolution is 3D; involution is 3D with K = 3 (a K^3 kernel per group)
+    for net in nets.values():
+        convs = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))]
+        assert convs and all(isinstance(m, torch.nn.Conv3d) for m in convs)
+    inv = params["M2"]["encoders.0.layer4.0.conv2.span.weight"]
+    assert inv == (27 * 4, 16, 1, 1, 1)  # K^3 x G (64 channels / 16) kernels from 64 / r
+    # S1 -> M1: a second phase encoder, nothing else
+    added, removed = change("S1", "M1")
+    assert removed == set()
+    assert added == {n.replace("encoders.0.", "encoders.1.", 1) for n in params["S1"]
+                     if n.startswith("encoders.0.")}
+    # M1 -> M2: the second 3x3x3 convolution of each convolution block becomes involution
+    involved = [f"encoders.{i}.layer{s}.0.conv2" for i in range(2) for s in (2, 3, 4)]
+    added, removed = change("M1", "M2")
+    assert removed == {f"{layer}.weight" for layer in involved}
+    assert added == {f"{layer}.{p}" for layer in involved
+                     for p in ("reduce.weight", "norm.weight", "norm.bias", "span.weight",
+                               "span.bias")}
+    # M2 -> M3: CMAM; M3 -> Ours: SA localisation (one per phase)
+    for before, after, module in (("M2", "M3", "cmam."), ("M3", "Ours", "localisation.")):
+        added, removed = change(before, after)
+        assert removed == set() and added and all(n.startswith(module) for n in added)
+    assert {n.split(".")[1] for n in change("M3", "Ours")[0]} == {"0", "1"}
+    # shared parameters keep their shapes, but the classifier's input (more features)
+    for before, after in zip(list(params)[:-1], list(params)[1:]):
+        reshaped = {n for n in set(params[before]) & set(params[after])
+                    if params[before][n] != params[after][n]}
+        assert reshaped <= {"head.classifier.weight"}, (before, after)
+    # every row reads cubes: (B, S, D, H, W), one input channel per phase
+    batch = {"volumes": torch.randn(2, 2, 16, 32, 32), "clinical": torch.randn(2, 3)}
+    with torch.no_grad():
+        for row, net in nets.items():
+            volumes = batch["volumes"][:, :1] if row == "S1" else batch["volumes"]
+            out = net.eval()({**batch, "volumes": volumes})
+            assert out["logits"].shape == (2, 2), row
+
+
 # ------------------------------------------------------------------ SA localisation
 def test_spatial_attention_pooling_is_the_attention_weighted_mean():
     torch.manual_seed(0)
@@ -164,7 +222,8 @@ def _frame(n=8, seed=1):
 TINY = dict(slice_size=32, width=0.125, max_epochs=1, batch_size=4, random_state=0)
 
 
-@pytest.mark.parametrize("architecture", ["cmir_m2", "cmir_m3", "cmir", "cmir_cube"])
+@pytest.mark.parametrize("architecture", ["cmir_m2", "cmir_m3", "cmir", "cmir_m2_cube",
+                                          "cmir_m3_cube", "cmir_cube"])
 def test_multi_phase_variant_with_one_phase_names_variant_and_columns(architecture):
     with pytest.raises(ValueError, match=rf"'{architecture}' \(CMIR.*AP.*PV.*volumes="
                                          r"\['AP', 'PV'\]\) takes 2 volume column\(s\); got 1"):
@@ -202,11 +261,18 @@ def test_cmir_models_are_table_2():
     assert all(m.use_clinical and m.max_epochs == 2 and m.random_state == 3
                for m in models.values())
     assert cmir_models(["S1"], single_phase="PV")["S1"].volumes == ["PV"]
-    assert cmir_models(["Ours"], spatial_dims=3)["Ours"].architecture == "cmir_cube"
+    cubes = cmir_models(spatial_dims=3, single_phase="PV", max_epochs=2)
+    assert {n: m.architecture for n, m in cubes.items()} == {
+        "S1": "cmir_m1_cube", "M1": "cmir_m1_cube", "M2": "cmir_m2_cube",
+        "M3": "cmir_m3_cube", "Ours": "cmir_cube"}
+    assert cubes["S1"].volumes == ["PV"] and cubes["Ours"].max_epochs == 2
+    assert {(get_architecture(m.architecture).input_kind,
+             get_architecture(m.architecture).spatial_dims) for m in cubes.values()} == {
+        ("cube", 3)}
     with pytest.raises(ValueError, match=r"Unknown CMIR row\(s\) \['M4'\]"):
         cmir_models(["M4"])
-    with pytest.raises(ValueError, match="no registered 3D network"):
-        cmir_models(["M2"], spatial_dims=3)
+    with pytest.raises(ValueError, match=r"spatial_dims=4; choose 2 .*slices.* or 3 .*cube"):
+        cmir_models(["M2"], spatial_dims=4)
 
 
 def test_presets_of_the_registered_variants():
@@ -215,6 +281,34 @@ def test_presets_of_the_registered_variants():
     assert clf.settings_["width"] == 0.25 and clf.settings_["grid"] == (3, 64, 64)
     assert VolumeNetClassifier("cmir", preset="paper")._settings(
         get_architecture("cmir"))["grid"] == (3, 224, 224)
+
+
+_PAPER = {"width": 1.0, "max_epochs": 80, "batch_size": 16, "lr": 3e-4}
+
+
+@pytest.mark.parametrize("architecture, expected", [
+    ("cmir_m1", {**_PAPER, "n_slices": 3, "slice_size": 224, "grid": (3, 224, 224)}),
+    ("cmir", {**_PAPER, "n_slices": 3, "slice_size": 224, "grid": (3, 224, 224)}),
+    ("cmir_m2_cube", {**_PAPER, "cube": (20, 80, 80), "downsample": (1, 1, 1),
+                      "crop_size": (16, 64, 64), "grid": (20, 80, 80)}),
+    ("cmir_cube", {**_PAPER, "cube": (20, 80, 80), "downsample": (1, 1, 1),
+                   "crop_size": (16, 64, 64), "grid": (20, 80, 80)}),
+])
+def test_paper_preset_is_cmirs_own(architecture, expected, monkeypatch):
+    """The documented paper preset (docs/guide/cmir.rst), written out in CMIR's register
+    entry: changing the estimators' paper preset (MD-Net's) leaves it unchanged."""
+    from mvikit.deep._base import PRESETS
+
+    spec = get_architecture(architecture)
+    monkeypatch.setitem(PRESETS, "paper", {**PRESETS["paper"], "width": 0.5, "lr": 1e-2,
+                                           "max_epochs": 3, "batch_size": 4, "slice_size": 96,
+                                           "cube": (8, 32, 32), "crop_size": (8, 16, 16),
+                                           "downsample": (1, 2, 2)})
+    settings = VolumeNetClassifier(architecture, preset="paper")._settings(spec)
+    assert {key: settings[key] for key in expected} == expected
+    # an explicit parameter still wins over the preset
+    assert VolumeNetClassifier(architecture, preset="paper", width=0.25)._settings(
+        spec)["width"] == 0.25
 
 
 # ------------------------------------------------------------------ Table 3

@@ -282,14 +282,15 @@ def test_finding_full_dmmgnet_ranks_pfs_better_than_the_baseline():
     from sklearn.model_selection import RepeatedStratifiedKFold
 
     from mvikit.datasets import make_hcc_cohort
-    from mvikit.survival import risk_groups_by_fold
+    from mvikit.model_selection import compare_survival_models
 
     cohort = make_hcc_cohort(270, task="tace", sequences=("T2", "PV"), layout="full",
                              random_state=0)
     folds = list(RepeatedStratifiedKFold(n_splits=4, n_repeats=2, random_state=0).split(
         cohort.X, cohort.y))
     models = dmmgnet_models("survival", preset="cpu", random_state=0)
-    result = risk_groups_by_fold({k: models[k] for k in ("Baseline", "DMMGNet")},
+    result = compare_survival_models({k: models[k] for k in ("Baseline", "DMMGNet")},
                                      cohort.X, cohort.survival, cv=folds)
-    wide = result.scores.pivot(index="fold", columns="model", values="c_index")
+    harrell = result.scores[result.scores["metric"] == "harrell_c"]
+    wide = harrell.pivot(index=["repeat", "fold"], columns="model", values="value")
     assert wide["DMMGNet"].mean() > wide["Baseline"].mean(), wide

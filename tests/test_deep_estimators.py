@@ -10,49 +10,19 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from _helpers import TINY, make_frame
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_score
 from sklearn.utils.class_weight import compute_class_weight
 
-from mvikit import Volume
 from mvikit.deep import VolumeNetClassifier
 from mvikit.deep._base import PRESETS
 from mvikit.exceptions import CohortError, ColumnRoleError, TrainingError
 
-TINY = dict(cube=(8, 16, 16), downsample=1, crop_size=(8, 12, 12), width=0.0625, max_epochs=2,
-            batch_size=8, random_state=0)
-
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def make_frame(n: int = 20, labels=("M0", "M1"), seed: int = 0, signal: float = 1.5):
-    """A cohort frame with PRE/HBP volumes whose tumour is brighter when the label
-    is not the first one, a shared tumour mask and three clinical columns."""
-    rng = np.random.default_rng(seed)
-    y = np.array([labels[i % len(labels)] for i in range(n)])
-    mask = np.zeros((10, 20, 20), np.uint8)
-    mask[4:6, 8:12, 8:12] = 1
-
-    def volume(i, k):
-        array = rng.normal(size=(10, 20, 20))
-        array[mask > 0] += signal * (k + 1) * (y[i] != labels[0])
-        return Volume(array, spacing=(3.0, 1.0, 1.0))
-
-    X = pd.DataFrame({
-        "age": rng.normal(60, 10, n),
-        "AFP": rng.lognormal(3, 1, n),
-        "HBV": rng.random(n) < 0.5,
-        "PRE": [volume(i, 0) for i in range(n)],
-        "HBP": [volume(i, 1) for i in range(n)],
-        "tumor_mask": [Volume(mask, spacing=(3.0, 1.0, 1.0))] * n,
-    }, index=[f"p{i:02d}" for i in range(n)])
-    X.loc["p01", "AFP"] = np.nan
-    return X, y
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _helpers import TINY, make_frame
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
-from test_deep_estimators import TINY, make_frame  # noqa: I001 (tests folder on sys.path)
 
 from mvikit import Volume
 from mvikit.deep import MDNetClassifier, VolumeNetClassifier, mdnet_ablation_models

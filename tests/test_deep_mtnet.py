@@ -249,6 +249,68 @@ def test_horizon_task_excludes_and_counts_patients_censored_before_the_horizon()
         horizon_task(X, survival, 30)
 
 
+def test_ipcw_weights_are_one_over_the_censoring_km_by_hand():
+    from lifelines import KaplanMeierFitter
+
+    rng = np.random.default_rng(3)
+    n, horizon = 40, 12.0
+    X, _ = _frame(n=n)
+    time = rng.uniform(1, 30, n)  # distinct times: lifelines and the reverse KM agree
+    event = rng.random(n) < 0.6
+    survival = Surv.from_arrays(event=event, time=time)
+    X_known, y_known, labels = horizon_task(X, survival, horizon, censored="ipcw")
+    censored_early = ~event & (time <= horizon)
+    # censored before the horizon: no label, weight 0, left out of the rows and counted
+    assert labels.weights[censored_early].tolist() == [0.0] * censored_early.sum()
+    assert labels.counts["censored_before_horizon"] == censored_early.sum()
+    assert len(X_known) == n - censored_early.sum()
+    assert not X_known.index.isin(X.index[censored_early]).any()
+    # G = Kaplan-Meier of the censoring times; cases 1 / G(T-), controls 1 / G(horizon)
+    km = KaplanMeierFitter().fit(time, ~event)
+    at = np.minimum(time, horizon)
+    left = np.where(time <= horizon, at - 1e-9, at)
+    expected = 1.0 / km.survival_function_at_times(left).to_numpy()
+    known = labels.mask
+    assert labels.weights[known] == pytest.approx(expected[known], rel=1e-12)
+    # the weighted event fraction is the Kaplan-Meier risk by the horizon
+    risk = 1 - KaplanMeierFitter().fit(time, event).survival_function_at_times(horizon).item()
+    w = labels.weights[known]
+    assert np.sum(w * y_known) / np.sum(w) == pytest.approx(risk, rel=1e-12)
+    # the default keeps weight 1
+    assert horizon_task(X, survival, horizon)[2].weights[known].tolist() == [1.0] * known.sum()
+
+
+def test_sample_weight_is_a_weighted_mean_of_the_classification_loss():
+    from mvikit.deep.losses import focal_loss
+
+    logits = torch.tensor([[0.2, 1.0], [1.5, -0.5], [0.0, 0.3], [2.0, 1.0]])
+    target = torch.tensor([1, 0, 0, 1])
+    weights = torch.tensor([1.0, 2.5, 0.0, 1.2])
+    per_patient = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+    expected = (weights * per_patient).sum() / weights.sum()
+    assert float(focal_loss(logits, target, 0.0, sample_weight=weights)) == pytest.approx(
+        float(expected), rel=1e-6)
+    assert float(focal_loss(logits, target, 0.0, sample_weight=torch.zeros(4))) == 0.0
+    # through the trainer: the batch's sample_weight reaches the criterion
+    X, y = _frame(12)
+    ones = MTNetClassifier("CR-DR", **TINY).fit(X, y, sample_weight=np.ones(12))
+    plain = MTNetClassifier("CR-DR", **TINY).fit(X, y)
+    np.testing.assert_array_equal(ones.predict_proba(X), plain.predict_proba(X))
+    uneven = MTNetClassifier("CR-DR", **TINY).fit(X, y, sample_weight=np.r_[[5.0] * 6, [0.2] * 6])
+    assert not np.allclose(uneven.predict_proba(X), plain.predict_proba(X))
+    net = uneven.net_
+    batch = {"sample_weight": torch.tensor([0.0, 3.0])}
+    # the classification term (the multi-task trainer adds the segmentation term to it)
+    loss = CohortTrainer.get_loss(net, {"logits": logits[:2]}, torch.tensor([1, 0]), X=batch)
+    assert float(loss) == pytest.approx(float(per_patient[1]), rel=1e-6)
+    # Model CR: the MLP's own sample_weight
+    cr = MTNetClassifier("CR", **TINY).fit(X, y, sample_weight=np.r_[[5.0] * 6, [0.2] * 6])
+    assert not np.allclose(cr.predict_proba(X),
+                           MTNetClassifier("CR", **TINY).fit(X, y).predict_proba(X))
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        MTNetClassifier("CR", **TINY).fit(X, y, sample_weight=-np.ones(12))
+
+
 def test_segmenting_variant_without_mask_column_names_the_variants():
     X, y = _frame(n=8)
     no_mask = X.drop(columns="tumor_mask")
@@ -295,9 +357,8 @@ def test_mtnet_with_a_cox_head_trains_the_partial_likelihood_plus_segmentation()
             X, survival)
 
 
-def test_risk_group_survival_matches_km_logrank_and_the_inverse_hazard_ratio():
-    from mvikit.deep import risk_group_survival
-    from mvikit.survival import hazard_ratio, km_summary, logrank_test
+def test_figure_6_numbers_match_km_logrank_and_the_inverse_hazard_ratio():
+    from mvikit.survival import hazard_ratio, km_summary, logrank_test, risk_group_summary
 
     rng = np.random.default_rng(0)
     groups = np.array(["low"] * 40 + ["high"] * 40)
@@ -305,7 +366,8 @@ def test_risk_group_survival_matches_km_logrank_and_the_inverse_hazard_ratio():
     event = rng.random(80) < 0.8
     mavi = Surv.from_arrays(event=event, time=time)
     os_ = Surv.from_arrays(event=rng.random(80) < 0.7, time=time * 1.5 + 2)
-    result = risk_group_survival(groups, {"MaVI": mavi, "OS": os_})
+    # the paper's direction: low against high risk
+    result = risk_group_summary(groups, {"MaVI": mavi, "OS": os_}, reference="high")
     assert list(result.tests.index) == ["MaVI", "OS"]
     km = km_summary(mavi, groups)
     assert result.km.loc[("MaVI", "high"), "median"] == km.loc["high", "median"]
@@ -315,5 +377,5 @@ def test_risk_group_survival_matches_km_logrank_and_the_inverse_hazard_ratio():
     assert result.tests.loc["MaVI", "HR"] == pytest.approx(1 / high["HR"], rel=1e-4)
     assert result.tests.loc["MaVI", "HR lower"] == pytest.approx(1 / high["HR upper"], rel=1e-4)
     assert result.tests.loc["MaVI", "HR"] < 1
-    with pytest.raises(ValueError, match="both 'low' and 'high'"):
-        risk_group_survival(np.array(["low"] * 80), {"MaVI": mavi})
+    with pytest.raises(ValueError, match="one group"):
+        risk_group_summary(np.array(["low"] * 80), {"MaVI": mavi})

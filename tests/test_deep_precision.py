@@ -26,9 +26,9 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _helpers import TINY, make_frame
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
-from test_deep_estimators import TINY, make_frame  # noqa: I001 (tests folder on sys.path)
 
 from mvikit.deep import MDNetClassifier, VolumeNetClassifier
 from mvikit.survival import DeepCoxSurvival, Surv

@@ -17,12 +17,21 @@ posteriors gains about the paper's 2 AUC points (p = 0.004) -- but the cpu-size
 teacher's soft labels are neither good enough nor honest on its own training
 patients (docs/guide/distillation.rst, ``benchmarks/deep_seed_diagnosis.py``).
 It reports XPASS if a change makes it hold.
+
+Issue 20 added the cross-fitted teacher (``teacher_training="crossfit"``: every soft
+label comes from a teacher that did not see that patient's grade).  It does not make
+the second half hold either (``benchmarks/mdnet_honest_teacher.py``, same folds,
+n = 270: plain 0.599, joint 0.602, cross-fitted 0.605, p = 0.49): its honest soft
+labels are only as good as a 0.68-AUC teacher.  The crossfit row is therefore a
+second expected failure; about 15 more CPU-minutes.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import wilcoxon
+from sklearn.base import clone
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from mvikit.datasets import make_hcc_cohort
@@ -30,6 +39,7 @@ from mvikit.deep import mdnet_ablation_models
 from mvikit.model_selection import compare_models
 
 ROWS = ("T-Clinical-PRE-HBP", "Our method", "S-PRE-HBP")
+CROSSFIT = "Our method (crossfit)"
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +47,9 @@ def table_iii():
     cohort = make_hcc_cohort(n_patients=270, task="mvi_grade", random_state=0)
     X, y = cohort.X, np.asarray(cohort.y)
     models = mdnet_ablation_models(["III"], preset="cpu", random_state=0)
-    result = compare_models({name: models[name] for name in ROWS}, X, y,
+    rows = {name: models[name] for name in ROWS}
+    rows[CROSSFIT] = clone(models["Our method"]).set_params(teacher_training="crossfit")
+    result = compare_models(rows, X, y,
                             cv=RepeatedStratifiedKFold(n_splits=5, n_repeats=2, random_state=0),
                             scoring=["auc"], threshold="predict", reference="Our method",
                             random_state=0)
@@ -55,10 +67,28 @@ def test_teacher_beats_both_image_only_students(table_iii):
 
 @pytest.mark.slow
 @pytest.mark.xfail(reason="not reproduced by MD-Net's cpu-size teacher: distilled and plain "
-                          "students are level (an oracle teacher gives the paper's gap; "
+                          "students are level (10 paired folds, n = 270: joint 0.602 +- 0.039 "
+                          "vs plain 0.599 +- 0.040, 5/10 folds higher, Wilcoxon p = 0.85; "
+                          "an oracle teacher gives the paper's gap; "
                           "docs/guide/distillation.rst)",
                    strict=False)
 def test_distilled_student_beats_plain_student(table_iii):
     auc = table_iii.summary["auc_mean"]
     assert auc["Our method"] > auc["S-PRE-HBP"], auc
     assert table_iii.summary["p_wilcoxon"]["S-PRE-HBP"] < 0.05, table_iii.summary
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="not reproduced with a cross-fitted teacher either "
+                          "(benchmarks/mdnet_honest_teacher.py, 10 paired folds, n = 270: "
+                          "plain 0.599 +- 0.040, crossfit 0.605 +- 0.058, 6/10 folds higher, "
+                          "Wilcoxon p = 0.49): honest soft labels from a 0.68-AUC teacher "
+                          "carry no more than the student learns alone "
+                          "(docs/guide/distillation.rst)",
+                   strict=False)
+def test_crossfit_distilled_student_beats_plain_student(table_iii):
+    auc = table_iii.summary["auc_mean"]
+    assert auc[CROSSFIT] > auc["S-PRE-HBP"], auc
+    scores = table_iii.scores[table_iii.scores["metric"] == "auc"]
+    table = scores.pivot_table(index=["repeat", "fold"], columns="model", values="value")
+    assert wilcoxon(table[CROSSFIT], table["S-PRE-HBP"]).pvalue < 0.05

@@ -8,19 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from _helpers import SERIES_A, SERIES_B, rotated_volume, write_dicom_series
 
 from mvikit import Volume
 from mvikit.exceptions import ImageFileNotFoundError, ImageReadError
 from mvikit.imaging import as_volume, read_image, write_image
-from mvikit.imaging._io import _keeps_locale
-
-ROTATION = (0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
-
-
-def _volume(dtype=np.float32, seed=0):
-    rng = np.random.default_rng(seed)
-    data = (rng.normal(size=(5, 12, 10)) * 100).astype(dtype)
-    return Volume(data, spacing=(2.5, 0.75, 0.7), origin=(10.5, -20.25, 30.0), direction=ROTATION)
 
 
 def _assert_same(volume, back, tol):
@@ -34,7 +26,7 @@ def _assert_same(volume, back, tol):
 @pytest.mark.parametrize("suffix", [".nii.gz", ".nii", ".nrrd", ".mha"])
 @pytest.mark.parametrize("dtype", [np.float32, np.int16, np.uint8])
 def test_round_trip_per_format(tmp_path, suffix, dtype):
-    volume = _volume(dtype)
+    volume = rotated_volume(dtype)
     path = write_image(volume, tmp_path / f"img{suffix}")
     # NIfTI stores geometry as float32 (relative error ~6e-8); the others as text/double.
     _assert_same(volume, Volume(path=path), 1e-6)
@@ -43,45 +35,15 @@ def test_round_trip_per_format(tmp_path, suffix, dtype):
 
 def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
-        write_image(_volume(), tmp_path / "img.unknownformat")
+        write_image(rotated_volume(), tmp_path / "img.unknownformat")
     assert os.listdir(tmp_path) == []
 
 
-@_keeps_locale  # GDCM's writer resets the process locale to "C"
-def _write_dicom_series(volume, folder, series_uid, study_uid="1.2.826.0.1.3680043.2.1125.1"):
-    """One file per slice, with the tags a series reader needs (ImageSeriesWriter style)."""
-    image = sitk.Cast(volume.to_sitk(), sitk.sitkInt16)
-    writer = sitk.ImageFileWriter()
-    writer.KeepOriginalImageUIDOn()
-    direction = image.GetDirection()
-    orientation = "\\".join(f"{v:.6f}" for v in (direction[0], direction[3], direction[6],
-                                                  direction[1], direction[4], direction[7]))
-    for k in range(image.GetDepth()):
-        slice_ = image[:, :, k]
-        position = image.TransformIndexToPhysicalPoint((0, 0, k))
-        tags = {
-            "0008|0060": "MR",
-            "0020|000d": study_uid,
-            "0020|000e": series_uid,
-            "0008|0018": f"{series_uid}.{k + 1}",
-            "0020|0013": str(k + 1),
-            "0020|0032": "\\".join(f"{p:.6f}" for p in position),
-            "0020|0037": orientation,
-            "0018|0050": f"{volume.spacing[0]:.6f}",
-        }
-        for tag, value in tags.items():
-            slice_.SetMetaData(tag, value)
-        writer.SetFileName(os.fspath(folder / f"{series_uid}_{k:03d}.dcm"))
-        writer.Execute(slice_)
-
-
-SERIES_A = "1.2.826.0.1.3680043.2.1125.10"
-SERIES_B = "1.2.826.0.1.3680043.2.1125.20"
 
 
 def test_dicom_series_folder(tmp_path):
-    volume = _volume(np.int16)
-    _write_dicom_series(volume, tmp_path, SERIES_A)
+    volume = rotated_volume(np.int16)
+    write_dicom_series(volume, tmp_path, SERIES_A)
     back = Volume(path=tmp_path)
     # DICOM writes positions/orientation as decimal strings: 1e-4 mm.
     _assert_same(volume, back, 1e-4)
@@ -96,10 +58,10 @@ def test_dicom_io_keeps_the_process_locale(tmp_path):
         "import locale, sys, numpy as np\n"
         "from pathlib import Path\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "from test_imaging_io import _write_dicom_series, _volume, SERIES_A\n"
+        "from _helpers import write_dicom_series, rotated_volume, SERIES_A\n"
         "from mvikit import Volume\n"
         "before = locale.setlocale(locale.LC_ALL)\n"
-        "_write_dicom_series(_volume(np.int16), Path(sys.argv[1]), SERIES_A)\n"
+        "write_dicom_series(rotated_volume(np.int16), Path(sys.argv[1]), SERIES_A)\n"
         "assert locale.setlocale(locale.LC_ALL) == before, 'write'\n"
         "Volume(path=sys.argv[1]).array\n"
         "assert locale.setlocale(locale.LC_ALL) == before, 'read'\n"
@@ -110,9 +72,9 @@ def test_dicom_io_keeps_the_process_locale(tmp_path):
 
 
 def test_dicom_folder_with_two_series(tmp_path):
-    first, second = _volume(np.int16, seed=1), _volume(np.int16, seed=2)
-    _write_dicom_series(first, tmp_path, SERIES_A)
-    _write_dicom_series(second, tmp_path, SERIES_B)
+    first, second = rotated_volume(np.int16, seed=1), rotated_volume(np.int16, seed=2)
+    write_dicom_series(first, tmp_path, SERIES_A)
+    write_dicom_series(second, tmp_path, SERIES_B)
     with pytest.raises(ImageReadError, match=rf"holds 2 series:(.|\n)*{SERIES_A} \(5 files\)"
                                              rf"(.|\n)*{SERIES_B}(.|\n)*series_uid="):
         Volume(path=tmp_path)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import radiomics
 import yaml
+from _helpers import FIRSTORDER, RADIOMICS_SHAPE, RADIOMICS_SPACING, tiny_cohort
 from radiomics import featureextractor
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -30,31 +31,7 @@ from mvikit.exceptions import (
 from mvikit.imaging import PeritumoralShell
 from mvikit.radiomics import RadiomicsFeatures, UnivariateFilter, _worker
 
-SHAPE = (10, 22, 22)
-SPACING = (2.0, 1.0, 1.0)
-FIRSTORDER = {"firstorder": ["Mean", "Median", "Variance", "Entropy"]}
-
-
-def tiny_cohort(n=8, seed=0, volumes=("HBP",), effect=25.0):
-    """Ellipsoid tumours whose intensity depends on the label (MVI = 1 brighter)."""
-    rng = np.random.default_rng(seed)
-    zz, yy, xx = np.indices(SHAPE)
-    rows, labels = [], []
-    for i in range(n):
-        label = i % 2
-        radius = rng.uniform(3.0, 4.5)
-        centre = np.array(SHAPE) / 2 + rng.uniform(-1, 1, 3)
-        mask = ((((zz - centre[0]) * SPACING[0]) ** 2 + (yy - centre[1]) ** 2
-                 + (xx - centre[2]) ** 2) <= radius ** 2).astype(np.uint8)
-        row = {"tumor_mask": Volume(mask, spacing=SPACING)}
-        for v in volumes:
-            image = rng.normal(100, 10, SHAPE) + mask * (20 + effect * label)
-            row[v] = Volume(image.astype(np.float32), spacing=SPACING)
-        rows.append(row)
-        labels.append(label)
-    X = pd.DataFrame(rows, index=[f"p{i}" for i in range(n)])
-    X.insert(0, "age", rng.normal(60, 8, n))
-    return X, np.asarray(labels)
+SHAPE, SPACING = RADIOMICS_SHAPE, RADIOMICS_SPACING  # tiny_cohort's grid
 
 
 def direct(image: Volume, mask: Volume, params: dict) -> dict:

@@ -9,11 +9,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import FIRSTORDER, tiny_cohort
 from scipy.special import expit
 from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from test_radiomics_features import FIRSTORDER, tiny_cohort
 
 from mvikit.clinical import Nomogram, NomogramClassifier
 from mvikit.datasets import make_hcc_cohort

@@ -14,18 +14,12 @@ from ._ablation import dmmgnet_models, mdnet_ablation_models
 from ._cdlm import CDLM_PHASES, CDLMClassifier, PretrainedWeightsError
 from ._cdlm_models import CDLM_CLINICAL, CDLM_RADIOLOGICAL, cdlm_models
 from ._cmir import cmir_models
+from ._dice import dice_coefficient
 from ._gradcam import GradCAMResult, gradcam
 from ._mdnet import MDNetClassifier
-from ._mtnet import (
-    MTNetClassifier,
-    RiskCalculator,
-    RiskGroupSurvival,
-    RiskReport,
-    dice_coefficient,
-    horizon_task,
-    mtnet_models,
-    risk_group_survival,
-)
+from ._mtnet import MTNetClassifier, mtnet_models
+from ._mtnet_horizon import horizon_task
+from ._mtnet_risk import RiskCalculator, RiskReport
 from ._tables import MDNetTablesResult, mdnet_tables
 from ._tensorizer import CohortTensorizer
 from ._volume_net import VolumeNetClassifier
@@ -47,7 +41,6 @@ __all__ = [
     "dmmgnet_models",
     "MTNetClassifier",
     "RiskCalculator",
-    "RiskGroupSurvival",
     "RiskReport",
     "dice_coefficient",
     "get_architecture",
@@ -58,5 +51,4 @@ __all__ = [
     "mdnet_tables",
     "mtnet_models",
     "register_architecture",
-    "risk_group_survival",
 ]

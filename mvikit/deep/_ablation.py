@@ -140,7 +140,8 @@ def dmmgnet_models(task: str = "classification", *, t2: str = "T2", pv: str = "P
         ``"classification"``: `VolumeNetClassifier` (1-year progression, for
         `mvikit.model_selection.compare_models`: ACC, AUC, F1); ``"survival"``:
         `mvikit.survival.DeepCoxSurvival` (PFS with the Cox partial likelihood, eq. 9,
-        for `mvikit.survival.risk_groups_by_fold`: C-index and HR).
+        for `mvikit.model_selection.compare_models`: C-index and, per fold, the HR of
+        the training-median risk groups).
     t2, pv : str, default="T2", "PV"
         The two volume columns, in the paper's order (PV's tumour mask places CMTFM's
         patches).

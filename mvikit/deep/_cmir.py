@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from ._volume_net import VolumeNetClassifier
-from .nets import get_architecture
+from .nets import CMIR_ARCHITECTURES, get_architecture
 
 __all__ = ["cmir_models", "CMIR_ROWS"]
 
-#: Table 2's rows and the registered architecture of each (S1 is M1 on one phase).
-CMIR_ROWS = {"S1": "cmir_m1", "M1": "cmir_m1", "M2": "cmir_m2", "M3": "cmir_m3",
-             "Ours": "cmir"}
+#: Table 2's rows and the `CMIRNet` variant of each (S1 is M1 on one phase); the
+#: registered name of a variant per input is ``CMIR_ARCHITECTURES[variant][spatial_dims]``.
+CMIR_ROWS = {"S1": "M1", "M1": "M1", "M2": "M2", "M3": "M3", "Ours": "Ours"}
 
 
 def cmir_models(rows=tuple(CMIR_ROWS), *, ap: str = "AP", pv: str = "PV",
@@ -17,13 +17,14 @@ def cmir_models(rows=tuple(CMIR_ROWS), *, ap: str = "AP", pv: str = "PV",
                 use_clinical: bool = True, **params) -> dict[str, VolumeNetClassifier]:
     """Unfitted classifiers for the rows of CMIR's ablation (Table 2), by the paper's names.
 
-    ``"S1"``: one phase, plain ResNet18 (``"cmir_m1"`` on ``single_phase``);
+    ``"S1"``: one phase, plain ResNet18 (variant M1 on ``single_phase``);
     ``"M1"``: both phases, a plain ResNet18 each; ``"M2"``: + involution blocks
     (Inv-ResNet18); ``"M3"``: + CMAM cross-modal attention; ``"Ours"``: + SA
     localisation.  Every row reads the same inputs (the three-channel combination
-    of each phase) and, with ``use_clinical=True``, the same clinical late fusion:
-    Table 2 does not list the clinical data as an ablated component, so the rows
-    differ only by the modules it lists.
+    of each phase, or with ``spatial_dims=3`` the tumour cube of each phase) and,
+    with ``use_clinical=True``, the same clinical late fusion: Table 2 does not
+    list the clinical data as an ablated component, so the rows differ only by
+    the modules it lists.
 
     Parameters
     ----------
@@ -34,8 +35,11 @@ def cmir_models(rows=tuple(CMIR_ROWS), *, ap: str = "AP", pv: str = "PV",
         The phase of S1; None: ``ap`` (arterial-phase hyperenhancement and the
         peritumoral arterial enhancement are the phase's MVI signs).
     spatial_dims : {2, 3}, default=2
-        2: slices (``"cmir_m1"`` ...); 3: "Ours" becomes ``"cmir_cube"`` (the
-        other rows have no registered 3D network and raise).
+        2: 2D networks on each phase's three largest-tumour slices (``"cmir_m1"``,
+        ``"cmir_m2"``, ``"cmir_m3"``, ``"cmir"``); 3: 3D networks on each phase's
+        tumour cube (``"cmir_m1_cube"``, ``"cmir_m2_cube"``, ``"cmir_m3_cube"``,
+        ``"cmir_cube"``: 3D ResNet18, 3D involution with K = 3, CMAM and SA
+        localisation over voxels).
     use_clinical : bool, default=True
         Clinical late fusion in every row.
     **params
@@ -50,7 +54,7 @@ def cmir_models(rows=tuple(CMIR_ROWS), *, ap: str = "AP", pv: str = "PV",
     Raises
     ------
     ValueError
-        An unknown row, or a 3D row other than "Ours".
+        An unknown row, or ``spatial_dims`` other than 2 or 3.
 
     Examples
     --------
@@ -60,20 +64,21 @@ def cmir_models(rows=tuple(CMIR_ROWS), *, ap: str = "AP", pv: str = "PV",
     ('cmir_m1', ['AP'])
     >>> models["Ours"].architecture, models["Ours"].volumes
     ('cmir', ['AP', 'PV'])
+    >>> [m.architecture for m in cmir_models(["M1", "M2"], spatial_dims=3).values()]
+    ['cmir_m1_cube', 'cmir_m2_cube']
     """
     unknown = [row for row in rows if row not in CMIR_ROWS]
     if unknown:
         raise ValueError(f"Unknown CMIR row(s) {unknown}; choose from {list(CMIR_ROWS)}.")
+    if spatial_dims not in (2, 3):
+        raise ValueError(f"cmir_models: spatial_dims={spatial_dims!r}; choose 2 (each phase's "
+                         "three largest-tumour slices, 2D networks) or 3 (each phase's tumour "
+                         "cube, 3D networks).")
     models = {}
-    for row in CMIR_ROWS:
+    for row, variant in CMIR_ROWS.items():
         if row not in rows:
             continue
-        architecture = CMIR_ROWS[row]
-        if spatial_dims == 3:
-            if row != "Ours":
-                raise ValueError(f"CMIR row {row!r} has no registered 3D network; with "
-                                 "spatial_dims=3 ask for rows=['Ours'] ('cmir_cube').")
-            architecture = "cmir_cube"
+        architecture = CMIR_ARCHITECTURES[variant][spatial_dims]
         get_architecture(architecture)  # the rows' networks come from the register
         volumes = [single_phase or ap] if row == "S1" else [ap, pv]
         models[row] = VolumeNetClassifier(architecture, volumes=volumes,

@@ -29,32 +29,32 @@ only to centre the cube (volumes already cut to the cube need none); CR needs no
 image at all.
 
 After training, the Youden cut-off of the training predictions (the paper's
-0.157) splits patients into low and high risk (`predict_risk_group`);
-`risk_calculator` turns the fitted model into the paper's "applet".
+0.157) splits patients into low and high risk (`predict_risk_group`;
+`mvikit.survival.risk_group_summary` with ``reference="high"`` gives the Figure 6
+numbers); `risk_calculator` turns the fitted model into the paper's "applet".
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ..exceptions import CohortError, ColumnRoleError
 from ..imaging import as_volume
 from ..utils._roles import check_cohort_frame, mask_column_for, resolve_columns
 from ..utils._validation import Integral, Interval, Real, StrOptions, fit_context
 from ._base import DeepCohortClassifier, _seed
+from ._dice import dice_coefficient
+from ._mtnet_risk import RiskCalculator
 from ._trainers import CohortTrainer, FocalCriterion, MultiTaskTrainer
 from .nets._registry import Architecture, get_architecture
 
-__all__ = ["MTNetClassifier", "MTNET_VARIANTS", "RiskCalculator", "RiskGroupSurvival",
-           "RiskReport", "dice_coefficient", "horizon_task", "mtnet_models",
-           "risk_group_survival"]
+__all__ = ["MTNetClassifier", "MTNET_VARIANTS", "mtnet_models"]
 
 #: The five models of seed 004, in the paper's order.
 MTNET_VARIANTS = ("DR", "CR", "CR-DR", "NoSeg-CR-DR", "Logistic-CR-DR")
@@ -68,258 +68,39 @@ def _patients(ids) -> str:
     return shown + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
 
 
-def dice_coefficient(prediction, reference) -> float:
-    """Dice similarity of two binary masks, ``2 |A n B| / (|A| + |B|)`` (MONAI's).
+def _clinical_or_network(name: str, clinical):
+    """A prediction method of `MTNetClassifier`: Model CR calls ``clinical(self, X)``
+    (its scikit-learn pipeline), the image variants the network's method of the base
+    class, whose docstring it keeps."""
+    network = getattr(DeepCohortClassifier, name)
 
-    Parameters
-    ----------
-    prediction, reference : array-like or Volume of the same shape
-        Non-zero voxels are the structure.
+    @functools.wraps(network)
+    def method(self, X):
+        check_is_fitted(self, "threshold_")
+        if self.clinical_model_ is None:
+            return network(self, X)
+        return clinical(self, check_cohort_frame(X))
 
-    Returns
-    -------
-    float
-        In [0, 1]; 1 when both masks are empty.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> a = np.zeros((4, 4, 4)); a[:2] = 1
-    >>> b = np.zeros((4, 4, 4)); b[1:3] = 1
-    >>> dice_coefficient(a, a), dice_coefficient(a, b), dice_coefficient(a, 1 - a)
-    (1.0, 0.5, 0.0)
-    """
-    from monai.metrics import compute_dice
-
-    a = np.asarray(getattr(prediction, "array", prediction)) > 0
-    b = np.asarray(getattr(reference, "array", reference)) > 0
-    if a.shape != b.shape:
-        raise ValueError(f"the masks have different shapes: {a.shape} and {b.shape}.")
-    value = compute_dice(torch.from_numpy(a)[None, None].float(),
-                         torch.from_numpy(b)[None, None].float(), include_background=True,
-                         ignore_empty=False)
-    return float(value.item())
+    return method
 
 
-def horizon_task(X, survival, horizon, *, censored="exclude"):
-    """The patients and binary labels of a horizon classification (future MaVI).
-
-    "Macrovascular invasion within ``horizon``": label 1 when the event happens at
-    or before the horizon, 0 when the patient is followed beyond it without the
-    event (`mvikit.survival.horizon_labels`).  Patients censored at or before
-    the horizon have no label and are left out (``censored="exclude"``) or kept
-    with inverse-probability-of-censoring weights for the metrics
-    (``censored="ipcw"``: the unknown ones still leave the training rows).
-
-    Parameters
-    ----------
-    X : pandas.DataFrame
-        Cohort frame, one row per patient.
-    survival : structured ndarray
-        Time to macrovascular invasion (``make_hcc_cohort(task="mavi").y``).
-    horizon : float
-        In the unit of the times (months for the simulated cohort); must lie
-        before the last follow-up.
-    censored : {"exclude", "ipcw"}, default="exclude"
-
-    Returns
-    -------
-    X_known : pandas.DataFrame
-        The rows with a known label.
-    y_known : ndarray of int
-    labels : HorizonLabels
-        Every patient's label, the weights and the ``counts`` (events,
-        event-free, censored before the horizon: the patients left out).
-
-    Raises
-    ------
-    ValueError
-        The horizon is not before the last follow-up (nobody is observed beyond it).
-
-    Examples
-    --------
-    >>> from mvikit.datasets import make_hcc_cohort
-    >>> cohort = make_hcc_cohort(40, task="mavi", sequences=None, layout=None,
-    ...                          random_state=0)
-    >>> X, y, labels = horizon_task(cohort.X, cohort.y, 12)
-    >>> len(X) + labels.counts["censored_before_horizon"] == 40
-    True
-    """
-    from ..survival import horizon_labels
-
-    X = check_cohort_frame(X)
-    labels = horizon_labels(survival, horizon, censored=censored)
-    if labels.mask.shape[0] != len(X):
-        raise ValueError(f"X has {len(X)} patients but the survival target has "
-                         f"{labels.mask.shape[0]}.")
-    return X.loc[labels.mask], labels.labels[labels.mask].astype(np.int64), labels
+def _clinical_proba(model, X: pd.DataFrame) -> np.ndarray:
+    return model.clinical_model_.predict_proba(X[model.risk_clinical_columns_])
 
 
-@dataclass
-class RiskGroupSurvival:
-    """Outcomes of the low- and high-risk groups (seed 004, Figure 6), per outcome.
-
-    Returned by `risk_group_survival`.
-
-    Attributes
-    ----------
-    km : pandas.DataFrame
-        Indexed by (outcome, group): ``n``, ``events``, ``median``, ``median lower``,
-        ``median upper`` (Kaplan-Meier; ``inf``: never reaches 0.5).
-    tests : pandas.DataFrame
-        Indexed by outcome: the log-rank ``chi2`` and ``p``, and the hazard ratio of
-        the low- against the high-risk group (the paper's direction: HR < 1 when the
-        low-risk group fares better) with its 95 % CI and Wald ``HR p``.
-    """
-
-    km: pd.DataFrame
-    tests: pd.DataFrame
-
-    def __str__(self) -> str:
-        return f"{self.km.round(3)}\n\n{self.tests.round(4)}"
+def _clinical_log_odds(model, X: pd.DataFrame) -> np.ndarray:
+    p = np.clip(_clinical_proba(model, X)[:, 1], 1e-15, 1 - 1e-15)
+    return np.log(p) - np.log1p(-p)
 
 
-def risk_group_survival(groups, outcomes, *, alpha=0.05) -> RiskGroupSurvival:
-    """Kaplan-Meier medians, log-rank test and hazard ratio of two risk groups.
-
-    Parameters
-    ----------
-    groups : array-like of {"low", "high"}
-        Risk group of every patient (`MTNetClassifier.predict_risk_group`).
-    outcomes : dict of str to structured ndarray
-        Survival targets by name, e.g. ``{"time to MaVI": ..., "OS": ...}``.
-    alpha : float, default=0.05
-
-    Returns
-    -------
-    RiskGroupSurvival
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from mvikit.survival import Surv
-    >>> groups = np.array(["low"] * 6 + ["high"] * 6)
-    >>> y = Surv.from_arrays(event=[0, 1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1],
-    ...                      time=[30, 10, 28, 40, 35, 50, 5, 8, 32, 20, 9, 45])
-    >>> result = risk_group_survival(groups, {"MaVI": y})
-    >>> int(result.km.loc[("MaVI", "high"), "events"]), bool(result.tests.loc["MaVI", "HR"] < 1)
-    (5, True)
-    """
-    from ..survival import hazard_ratio, km_summary, logrank_test
-
-    groups = np.asarray([str(g) for g in np.asarray(groups)], dtype=object)
-    if set(groups) != {"low", "high"}:
-        raise ValueError(f"groups must hold both 'low' and 'high'; got {sorted(set(groups))}. "
-                         "With one group only there is nothing to compare.")
-    tables, rows = {}, {}
-    for name, y in outcomes.items():
-        tables[name] = km_summary(y, groups, alpha=alpha).loc[["low", "high"]]
-        test = logrank_test(y, groups)
-        hr = hazard_ratio(y, groups, reference="high", alpha=alpha).loc["low"]
-        rows[name] = {"chi2": test.statistic, "p": test.p_value, "HR": hr["HR"],
-                      "HR lower": hr["HR lower"], "HR upper": hr["HR upper"], "HR p": hr["p"]}
-    km = pd.concat(tables, names=["outcome", "group"])
-    tests = pd.DataFrame.from_dict(rows, orient="index")
-    tests.index.name = "outcome"
-    return RiskGroupSurvival(km=km, tests=tests)
+def _no_image_features(model, X: pd.DataFrame):
+    raise ValueError("Model CR has no image features; transform applies to the image "
+                     "variants.")
 
 
-@dataclass
-class RiskReport:
-    """One patient's MTnet risk and the numbers behind it (`RiskCalculator`).
-
-    Attributes
-    ----------
-    patient : object
-        The patient id.
-    risk : float
-        Predicted probability of future macrovascular invasion.
-    group : {"low", "high"}
-        ``"high"`` when ``risk >= threshold``.
-    threshold : float
-        The Youden cut-off of the training predictions.
-    sensitivity, specificity : float
-        Of the cut-off on the training patients.
-    group_patients : int
-        Training patients in the same risk group.
-    group_event_rate : float
-        Observed share of events among them.
-    clinical : dict
-        The clinical items the model read, as given (NaN: imputed as in training).
-    imputed : list of str
-        Those items that were missing.
-    tumour_volume_ml : float or None
-        Volume of the segmented tumour (segmenting variants).
-    """
-
-    patient: Any
-    risk: float
-    group: str
-    threshold: float
-    sensitivity: float
-    specificity: float
-    group_patients: int
-    group_event_rate: float
-    clinical: dict = field(default_factory=dict)
-    imputed: list = field(default_factory=list)
-    tumour_volume_ml: float | None = None
-
-    def __str__(self) -> str:
-        lines = [f"patient {self.patient}: risk of future macrovascular invasion "
-                 f"{self.risk:.3f} -> {self.group} risk (cut-off {self.threshold:.3f}, "
-                 f"training sensitivity {self.sensitivity:.2f}, specificity "
-                 f"{self.specificity:.2f})",
-                 f"  training patients in the {self.group}-risk group: {self.group_patients}, "
-                 f"observed event rate {self.group_event_rate:.3f}"]
-        if self.tumour_volume_ml is not None:
-            lines.append(f"  segmented tumour volume: {self.tumour_volume_ml:.1f} ml")
-        if self.imputed:
-            lines.append(f"  imputed (missing) items: {', '.join(self.imputed)}")
-        return "\n".join(lines)
-
-
-@dataclass
-class RiskCalculator:
-    """The paper's "applet" (Figure 5): a patient row in, the risk report out.
-
-    Built by `MTNetClassifier.risk_calculator`; call it with a dict, a Series or
-    a one-row DataFrame holding the clinical items and the image cells (`Volume`
-    or file paths).
-    """
-
-    model: MTNetClassifier
-
-    def __call__(self, patient) -> RiskReport:
-        model = self.model
-        if isinstance(patient, pd.DataFrame):
-            if len(patient) != 1:
-                raise ValueError(f"the risk calculator takes one patient; got {len(patient)} "
-                                 "rows. Use predict_proba for many.")
-            frame = patient
-        else:
-            row = pd.Series(patient)
-            frame = pd.DataFrame([row.to_dict()], index=[row.name if row.name is not None
-                                                         else "patient"])
-        pid = frame.index[0]
-        risk = float(model.predict_proba(frame)[0, 1])
-        group = "high" if risk >= model.threshold_ else "low"
-        train = model.training_summary_
-        in_group = train["group"] == group
-        columns = model.risk_clinical_columns_
-        values = {c: frame.iloc[0][c] if c in frame.columns else np.nan for c in columns}
-        imputed = [c for c, v in values.items() if pd.isna(v)]
-        volume = None
-        if model.variant in SEGMENTING_VARIANTS:
-            mask = model.predict_segmentation(frame).iloc[0]
-            volume = float(mask.array.sum() * np.prod(mask.spacing) / 1000.0)
-        return RiskReport(
-            patient=pid, risk=risk, group=group, threshold=float(model.threshold_),
-            sensitivity=float(model.youden_.sensitivity),
-            specificity=float(model.youden_.specificity),
-            group_patients=int(in_group.sum()),
-            group_event_rate=float(train.loc[in_group, "event"].mean()) if in_group.any()
-            else float("nan"),
-            clinical=values, imputed=imputed, tumour_volume_ml=volume)
+def _most_probable(model, X: pd.DataFrame) -> np.ndarray:
+    # at probability 0.5, not at the Youden cut-off (that is predict_risk_group)
+    return model.classes_[np.argmax(model.predict_proba(X), axis=1)]
 
 
 class MTNetClassifier(DeepCohortClassifier):
@@ -458,7 +239,7 @@ device, precision, random_state, verbose
 
     # -------------------------------------------------------------------- fit
     @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the variant and choose the Youden cut-off on its training predictions.
 
         Parameters
@@ -469,18 +250,28 @@ device, precision, random_state, verbose
         y : array-like of shape (n_patients,)
             Binary labels (e.g. macrovascular invasion within a horizon,
             `horizon_task`).
+        sample_weight : array-like of shape (n_patients,), default=None
+            Non-negative weight of each patient in the classification loss (a
+            weighted mean, as class weights: ``sum w_i l_i / sum w_i`` per batch;
+            Model CR: the MLP's ``sample_weight``), e.g. the inverse-probability-
+            of-censoring weights of ``horizon_task(..., censored="ipcw")``.  None:
+            every patient 1.  The segmentation loss, the backward selection of
+            Logistic-CR-DR and the Youden cut-off stay unweighted.
 
         Returns
         -------
         self : MTNetClassifier
         """
         X = check_cohort_frame(X)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
         self.selected_clinical_ = self.selector_ = self.clinical_model_ = None
         if self.variant == "CR":
-            y_encoded = self._fit_clinical_only(X, y)
+            y_encoded = self._fit_clinical_only(X, y, sample_weight)
             risk = self.clinical_model_.predict_proba(X[self.risk_clinical_columns_])[:, 1]
         else:
-            y_encoded, risk = self._fit_network(X, y)
+            y_encoded, risk = self._fit_network(X, y, sample_weight)
         self._fit_threshold(X, y_encoded, risk)
         return self
 
@@ -490,7 +281,7 @@ device, precision, random_state, verbose
                              f"invasion within a horizon); y has {len(self.classes_)} classes "
                              f"{self.classes_.tolist()}. Use horizon_task to make the labels.")
 
-    def _fit_clinical_only(self, X: pd.DataFrame, y) -> np.ndarray:
+    def _fit_clinical_only(self, X: pd.DataFrame, y, sample_weight) -> np.ndarray:
         from sklearn.neural_network import MLPClassifier
         from sklearn.pipeline import make_pipeline
 
@@ -511,7 +302,10 @@ device, precision, random_state, verbose
             from sklearn.exceptions import ConvergenceWarning
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.clinical_model_ = make_pipeline(ClinicalPreprocessor(clinical=columns),
-                                                 mlp).fit(X[columns], y_encoded)
+                                                 mlp)
+            weights = ({} if sample_weight is None
+                       else {"mlpclassifier__sample_weight": sample_weight})
+            self.clinical_model_.fit(X[columns], y_encoded, **weights)
         self.risk_clinical_columns_ = columns
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
@@ -580,7 +374,7 @@ device, precision, random_state, verbose
         return [c for c in columns if any(f == c or f.startswith(f"{c}=")
                                           or f == f"{c}_missing" for f in features)]
 
-    def _fit_network(self, X: pd.DataFrame, y) -> tuple[np.ndarray, np.ndarray]:
+    def _fit_network(self, X: pd.DataFrame, y, sample_weight) -> tuple[np.ndarray, np.ndarray]:
         self._check_masks(X)
         clinical = None
         if self.variant == "Logistic-CR-DR":
@@ -591,6 +385,8 @@ device, precision, random_state, verbose
             self._clinical_columns(X)  # a clear error before the images are cropped
         spec = self._architecture()
         data, y_encoded = self._prepare_fit(X, y, clinical=clinical)
+        if sample_weight is not None:  # read per batch by CohortTrainer.get_loss
+            data["sample_weight"] = sample_weight.astype(np.float32)
         self._check_binary()
         self.risk_clinical_columns_ = (list(self.clinical_columns_)
                                        if self._uses_clinical_input() else [])
@@ -624,70 +420,11 @@ device, precision, random_state, verbose
     def _fitted(self) -> None:
         check_is_fitted(self, "threshold_")
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Probabilities of the two classes (the second: the event).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-
-        Returns
-        -------
-        ndarray of shape (n_patients, 2)
-        """
-        self._fitted()
-        if self.clinical_model_ is not None:
-            return self.clinical_model_.predict_proba(check_cohort_frame(X)[
-                self.risk_clinical_columns_])
-        return super().predict_proba(X)
-
-    def decision_function(self, X) -> np.ndarray:
-        """Log-odds of the event.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-
-        Returns
-        -------
-        ndarray of shape (n_patients,)
-        """
-        self._fitted()
-        if self.clinical_model_ is not None:
-            p = np.clip(self.predict_proba(X)[:, 1], 1e-15, 1 - 1e-15)
-            return np.log(p) - np.log1p(-p)
-        return super().decision_function(X)
-
-    def transform(self, X) -> np.ndarray:
-        """The features the fusion block reads (image, then clinical).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-
-        Returns
-        -------
-        ndarray of shape (n_patients, n_features)
-        """
-        self._fitted()
-        if self.clinical_model_ is not None:
-            raise ValueError("Model CR has no image features; transform applies to the "
-                             "image variants.")
-        return super().transform(X)
-
-    def predict(self, X) -> np.ndarray:
-        """Most probable class of each patient (at probability 0.5, not the Youden cut-off).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-
-        Returns
-        -------
-        ndarray of shape (n_patients,)
-        """
-        self._fitted()
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+    # Model CR answers from its clinical pipeline, the image variants from the network
+    predict_proba = _clinical_or_network("predict_proba", _clinical_proba)
+    decision_function = _clinical_or_network("decision_function", _clinical_log_odds)
+    transform = _clinical_or_network("transform", _no_image_features)
+    predict = _clinical_or_network("predict", _most_probable)
 
     def predict_risk_group(self, X) -> np.ndarray:
         """``"high"`` where the risk reaches the training Youden cut-off, else ``"low"``.

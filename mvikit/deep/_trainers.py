@@ -101,8 +101,9 @@ class FocalCriterion(torch.nn.Module):
         self.gamma = gamma
         self.register_buffer("weight", weight)
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return focal_loss(logits, target, self.gamma, self.weight)
+    def forward(self, logits: torch.Tensor, target: torch.Tensor,
+                sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+        return focal_loss(logits, target, self.gamma, self.weight, sample_weight)
 
 
 class CohortTrainer(NeuralNet):
@@ -220,7 +221,12 @@ class CohortTrainer(NeuralNet):
 
     # ------------------------------------------------------------------ loss
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = self.criterion_(y_pred["logits"], to_tensor(y_true, device=self.device))
+        target = to_tensor(y_true, device=self.device)
+        if isinstance(X, dict) and "sample_weight" in X:
+            # per-patient weights travel in the batch (MTnet's IPCW horizon labels)
+            loss = self.criterion_(y_pred["logits"], target, sample_weight=X["sample_weight"])
+        else:
+            loss = self.criterion_(y_pred["logits"], target)
         return self.check_finite(loss)
 
     def check_finite(self, loss: torch.Tensor) -> torch.Tensor:

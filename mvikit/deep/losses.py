@@ -25,12 +25,15 @@ __all__ = [
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
-               weight: torch.Tensor | None = None) -> torch.Tensor:
+               weight: torch.Tensor | None = None,
+               sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Focal loss (Lin et al. 2017), the supervised loss of MD-Net's eq. (6).
 
     ``FL = - w_y (1 - p_y)^gamma log p_y``, averaged with the class weights as
     `torch.nn.functional.cross_entropy` does (``sum FL / sum w_y``), so
-    ``gamma=0`` gives exactly the (weighted) cross-entropy.
+    ``gamma=0`` gives exactly the (weighted) cross-entropy.  Sample weights
+    (e.g. inverse-probability-of-censoring weights) multiply the class weights:
+    ``w_i = w_{y_i} s_i``.
 
     Parameters
     ----------
@@ -43,6 +46,9 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
         Focusing parameter.
     weight : Tensor of shape (K,) or (2,), default=None
         Class weights.
+    sample_weight : Tensor of shape (B,), default=None
+        Non-negative weight of each sample (None: 1).  A batch whose weights are all 0
+        contributes a loss of 0.
 
     Returns
     -------
@@ -67,6 +73,10 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
         index = target.long()
     modulating = (1.0 - log_p.exp()).clamp_min(0.0) ** gamma if gamma else 1.0
     w = torch.ones_like(log_p) if weight is None else weight.to(log_p)[index]
+    if sample_weight is not None:
+        w = w * sample_weight.to(log_p).reshape(-1)
+        # all-zero weights: 0 (not 0/0), still attached to the graph
+        return -(w * modulating * log_p).sum() / w.sum().clamp_min(torch.finfo(w.dtype).tiny)
     return -(w * modulating * log_p).sum() / w.sum()
 
 

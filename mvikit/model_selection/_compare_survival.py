@@ -119,7 +119,9 @@ def compare_survival_models(models, X, y, *, times=None, tau=None, cv=None, grou
     -------
     SurvivalComparison
         Per-fold scores, mean +/- SD table, Wilcoxon tests, pooled out-of-fold C-indices
-        with CIs and paired tests, held-out risk groups with log-rank tests and HRs.
+        with CIs and paired tests, held-out risk groups with log-rank tests and HRs,
+        pooled per repeat (``risk_groups``) and per fold (``fold_risk_groups``,
+        ``fold_summary()``, the per-fold Kaplan-Meier figure ``plot_km(model)``).
 
     Raises
     ------
@@ -290,7 +292,10 @@ def _fold_metrics(y_train, y_test, risk, survival, times, tau):
 
     metrics = {"harrell_c": concordance_index(y_test, risk).c,
                "uno_c": float(concordance_index_ipcw(y_train, y_test, risk, tau=tau)[0])}
-    auc, mean_auc = cumulative_dynamic_auc(y_train, _truncate(y_test, times.max()), risk, times)
+    # follow-up censored just after the last horizon: the AUC and Brier score up to it are
+    # unchanged, and a test time beyond the training fold's last one needs no G(t) there
+    y_test = _truncate(y_test, times.max())
+    auc, mean_auc = cumulative_dynamic_auc(y_train, y_test, risk, times)
     metrics.update({f"auc@{t:g}": float(a) for t, a in zip(times, auc)})
     metrics["mean_auc"] = float(mean_auc)
     metrics["ibs"] = np.nan

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import warnings
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ import pandas as pd
 from sklearn.exceptions import FitFailedWarning
 
 from ..exceptions import TrainingError
+from ..utils._repr import _SectionedResult
 from ._scoring import compute_metric
 from ._stats import centre_table, delong_table, wilcoxon_table
 
@@ -40,60 +40,6 @@ class _Fold:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
-
-
-class _SectionedResult:
-    """What the comparison results share: tables as attributes, and Markdown, HTML and
-    ``repr`` built from their ``_sections`` and ``_header`` (subclasses set ``_title``)."""
-
-    _title = "Model comparison"
-
-    def __init__(self, **tables):
-        for name, value in tables.items():
-            setattr(self, name, value)
-
-    def to_markdown(self, digits=3) -> str:
-        """The comparison as Markdown (GitHub tables).
-
-        Parameters
-        ----------
-        digits : int, default=3
-            Decimals shown.
-
-        Returns
-        -------
-        str
-        """
-        parts = [f"## {self._title}", "", self._header(), ""]
-        for title, frame in self._sections(digits):
-            parts += [f"### {title}", "", _markdown_table(frame), ""]
-        return "\n".join(parts)
-
-    def to_html(self, digits=3) -> str:
-        """The comparison as an HTML fragment (shown by Jupyter).
-
-        Parameters
-        ----------
-        digits : int, default=3
-            Decimals shown.
-
-        Returns
-        -------
-        str
-        """
-        parts = ['<div class="mvikit-comparison">', f"<h2>{html.escape(self._title)}</h2>",
-                 f"<p>{html.escape(self._header())}</p>"]
-        for title, frame in self._sections(digits):
-            parts += [f"<h3>{html.escape(title)}</h3>",
-                      frame.to_html(index=False, border=0, classes="mvikit-table", na_rep="")]
-        parts.append("</div>")
-        return "\n".join(parts)
-
-    def _repr_html_(self):
-        return self.to_html()
-
-    def __repr__(self):
-        return f"<{type(self).__name__}: {self._header()}>"
 
 
 class ModelComparison(_SectionedResult):
@@ -378,15 +324,3 @@ def _fixed_decimals(frame: pd.DataFrame, digits) -> pd.DataFrame:
     for column in out.columns[out.dtypes.map(pd.api.types.is_float_dtype)]:
         out[column] = [("" if np.isnan(v) else f"{v:.{digits}f}") for v in out[column]]
     return out
-
-
-def _markdown_table(frame: pd.DataFrame) -> str:
-    def cell(value):
-        if isinstance(value, float) and np.isnan(value):
-            return ""
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body])

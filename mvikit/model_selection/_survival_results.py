@@ -10,6 +10,8 @@ from ..exceptions import MetricInputError
 from ._results import _check_failures, _SectionedResult
 from ._stats import wilcoxon_table
 
+_GROUP_LABELS = {2: ["low risk", "high risk"], 3: ["low risk", "intermediate risk", "high risk"]}
+
 __all__ = ["SurvivalComparison"]
 
 DISPLAY_NAMES = {"harrell_c": "Harrell C", "uno_c": "Uno C", "mean_auc": "mean td-AUC",
@@ -58,6 +60,10 @@ class SurvivalComparison(_SectionedResult):
         Held-out risk groups pooled per repeat: ``model, repeat, n_low, n_high, logrank,
         p_logrank, HR, HR_low, HR_high`` (high vs low risk; with tertiles, the highest vs
         the lowest group).
+    fold_risk_groups : DataFrame
+        The same per test fold: ``model, repeat, fold, n_low, n_high, logrank, p_logrank,
+        HR, HR_low, HR_high`` (NaN where a fold's test patients fall in one group or a
+        group of one): DMMGNet's per-fold HR (seed 002, Table 1).
     predictions : DataFrame
         ``model, repeat, fold, sample, position, time, event, risk, risk_group`` (``-1``
         where the training fold's risks could not be cut) and ``survival@<t>``, the
@@ -111,7 +117,9 @@ class SurvivalComparison(_SectionedResult):
             times=times,
             cv=repr(splitter), alpha=alpha, splits=split_table, scores=scores,
             wilcoxon=wilcoxon_table(scores, names, reference, metrics), pooled=pooled,
-            paired=paired, risk_groups=_risk_group_table(predictions, names, alpha),
+            paired=paired, risk_groups=_risk_group_table(predictions, alpha),
+            fold_risk_groups=_risk_group_table(predictions, alpha,
+                                               by=("model", "repeat", "fold")),
             predictions=predictions, fits=pd.DataFrame(fits), failures=failures)
         result.summary = result._summary()
         return result
@@ -178,6 +186,72 @@ class SurvivalComparison(_SectionedResult):
                                  self.summary["c_high"])]
         out["p paired C, repeat 0"] = self._p_column("p_paired")
         return out.rename_axis("Model").reset_index()
+
+    def fold_summary(self, digits=3):
+        """Harrell's C and the held-out risk groups' HR, mean ± SD (``ddof=1``) over folds.
+
+        The PFS columns of DMMGNet's Table 1 (seed 002): per test fold the C-index of the
+        risk and the hazard ratio of high vs low risk, cut at the training fold's own
+        risks (``risk_groups``); folds without a hazard ratio are left out of its mean.
+
+        Parameters
+        ----------
+        digits : int, default=3
+
+        Returns
+        -------
+        DataFrame
+            ``Model``, ``C-index``, ``HR``, ``n folds with HR``.
+        """
+        harrell = self.scores[self.scores["metric"] == "harrell_c"]
+        rows = []
+        for model in self.models:
+            c = harrell.loc[harrell["model"] == model, "value"]
+            hr = self.fold_risk_groups.loc[self.fold_risk_groups["model"] == model, "HR"]
+            rows.append({"Model": model, "C-index": _mean_sd(c, digits),
+                         "HR": _mean_sd(hr, digits), "n folds with HR": int(hr.notna().sum())})
+        return pd.DataFrame(rows)
+
+    def plot_km(self, model, repeat=0, **kwargs):
+        """Kaplan-Meier curves of the held-out risk groups, one panel per test fold.
+
+        DMMGNet's Figure 6 (seed 002): the test patients of each fold, grouped at the
+        cut-offs chosen on that fold's training risks.
+
+        Parameters
+        ----------
+        model : str
+        repeat : int, default=0
+        **kwargs
+            Passed to :func:`mvikit.plotting.plot_km` (e.g. ``xlabel="months"``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        import matplotlib.pyplot as plt
+
+        from ..plotting import plot_km
+
+        if model not in self.models:
+            raise KeyError(f"Unknown model {model!r}; the models are {self.models}.")
+        rows = self.predictions[(self.predictions["model"] == model)
+                                & (self.predictions["repeat"] == repeat)]
+        folds = sorted(rows["fold"].unique())
+        n_groups = int(self.predictions["risk_group"].max()) + 1
+        names = dict(enumerate(_GROUP_LABELS.get(n_groups,
+                                                 [f"group {k}" for k in range(n_groups)])))
+        figure, axes = plt.subplots(1, len(folds), figsize=(4.5 * len(folds), 4), squeeze=False)
+        for ax, fold in zip(axes[0], folds):
+            test = rows[(rows["fold"] == fold) & (rows["risk_group"] >= 0)]
+            groups = test["risk_group"].to_numpy()
+            if np.unique(groups).size >= 2:
+                options = {"group_names": names, "at_risk": False, **kwargs}
+                plot_km(_target(test), groups, ax=ax, **options)
+                ax.legend(loc="lower left")  # the log-rank and HR text sits top right
+            ax.set_title(f"{model}, fold {fold + 1}")
+        figure.tight_layout()
+        return figure
 
     def _p_column(self, column):
         return ["ref." if m == self.reference else _p(p)
@@ -248,15 +322,26 @@ def _paired_c(result, ref, z):
             "statistic": statistic, "p_value": p_value}
 
 
-def _risk_group_table(predictions, names, alpha):
+def _mean_sd(values, digits):
+    values = values.dropna()
+    if values.empty:
+        return ""
+    sd = values.std(ddof=1) if len(values) > 1 else np.nan
+    return f"{values.mean():.{digits}f} ± {sd:.{digits}f}"
+
+
+def _risk_group_table(predictions, alpha, by=("model", "repeat")):
+    """Log-rank test and HR (highest vs lowest group) of the held-out risk groups, pooled
+    per ``by`` (per repeat, or per fold)."""
     from ..survival._km import hazard_ratio, logrank_test
 
     rows = []
-    for (name, repeat), frame in predictions.groupby(["model", "repeat"], sort=False):
+    n_groups = int(predictions["risk_group"].max()) + 1
+    for key, frame in predictions.groupby(list(by), sort=False):
         frame = frame[frame["risk_group"] >= 0]
         groups = frame["risk_group"].to_numpy()
-        row = {"model": name, "repeat": repeat, "n_low": int(np.sum(groups == 0)),
-               "n_high": int(np.sum(groups == groups.max())) if groups.size else 0,
+        row = {**dict(zip(by, key)), "n_low": int(np.sum(groups == 0)),
+               "n_high": int(np.sum(groups == n_groups - 1)),
                "logrank": np.nan, "p_logrank": np.nan, "HR": np.nan, "HR_low": np.nan,
                "HR_high": np.nan}
         if np.unique(groups).size >= 2:

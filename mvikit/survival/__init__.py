@@ -10,7 +10,6 @@ Kaplan-Meier user does not import torch and skorch.
 
 from ._concordance import ConcordanceResult, concordance_index
 from ._cox import CoxPHSurvival
-from ._fold_risk_groups import RiskGroupsByFold, risk_groups_by_fold
 from ._horizon import HorizonLabels, horizon_labels
 from ._km import LogRankResult, hazard_ratio, km_summary, logrank_test
 from ._metrics import (
@@ -23,7 +22,7 @@ from ._metrics import (
     time_dependent_roc,
     uno_c_ci,
 )
-from ._prognosis import risk_group_prognosis
+from ._risk_groups import RiskGroupSummary, risk_group_summary
 from ._scorers import SurvivalScorer, make_survival_scorer
 from ._stratify import RiskStratifier
 from ._target import Surv, check_survival_y, make_survival_target
@@ -44,12 +43,12 @@ __all__ = [
     "LogRankResult",
     "RiskStratifier",
     "Surv",
-    "RiskGroupsByFold",
+    "RiskGroupSummary",
     "SurvivalScorer",
     "calibration_at_horizon",
     "check_survival_y",
     "concordance_index",
-    "risk_groups_by_fold",
+    "risk_group_summary",
     "cox_partial_likelihood_loss",
     "hazard_ratio",
     "horizon_labels",
@@ -57,7 +56,6 @@ __all__ = [
     "logrank_test",
     "make_survival_scorer",
     "make_survival_target",
-    "risk_group_prognosis",
 ]
 
 #: Public names whose modules import torch: resolved on first access (PEP 562).

@@ -13,7 +13,7 @@ from ._registry import (
 )
 from .baselines import CNN3DNet, ConcatNet, LSTMNet
 from .cdlm import CDLMNet
-from .cmir import CMIR_VARIANTS, CMIRNet, build_cmir
+from .cmir import CMIR_ARCHITECTURES, CMIR_VARIANTS, CMIRNet, build_cmir
 from .dmmgnet import DMMGNet
 from .mdnet import MRIClinicalFusionModule, MRIOnlyModule, StudentNet, TeacherNet
 from .mtnet import ClinicalBlock, MTNet
@@ -26,6 +26,7 @@ __all__ = [
     "ArchitectureContractError",
     "CDLMNet",
     "CMIRNet",
+    "CMIR_ARCHITECTURES",
     "CMIR_VARIANTS",
     "CNN3DNet",
     "ClinicalBlock",

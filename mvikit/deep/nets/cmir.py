@@ -7,8 +7,10 @@ ours; each is written here and in the user guide (``docs/guide/cmir.rst``).
 * **Input** (Fig. 9, "combination of three-channel images"): per phase the three
   contiguous slices of largest tumour area, cut to a square box around the whole
   tumour, as the three input channels of a 2D network (the ``"slices"`` input
-  kind); ``"cmir_cube"`` reads the tumour cube of each phase with a 3D network
-  instead (the issue's 3D option).
+  kind).  The 3D option (every variant, the names ending in ``"_cube"``) reads the
+  tumour cube of each phase as one input channel of a 3D network (the ``"cube"``
+  input kind): 3D ResNet18, 3D involution (K = 3), CMAM over the voxels of
+  ``layer3``, SA localisation with a 3x3x3 attention convolution.
 * **Inv-ResNet** (Fig. 5): one encoder per phase, MONAI's ResNet18 in
   torchvision's layout (``conv1_t_stride=2``, no shortcut bias).  "In the
   convolution operation block, some convolution operations are replaced by
@@ -37,10 +39,19 @@ ours; each is written here and in the user guide (``docs/guide/cmir.rst``).
   concatenated to them before the linear classifier (late fusion, as the other
   registered networks; ``use_clinical=True``).
 
-Variants (Table 2), registered names: ``"cmir_m1"`` (plain ResNet18 per phase:
-S1 on one volume column, M1 on two), ``"cmir_m2"`` (+ Inv blocks),
-``"cmir_m3"`` (+ CMAM), ``"cmir"`` ("Ours": + SA localisation) and
-``"cmir_cube"`` (Ours in 3D on the tumour cubes).
+Variants (Table 2), registered names (`CMIR_ARCHITECTURES`): ``"cmir_m1"`` (plain
+ResNet18 per phase: S1 on one volume column, M1 on two), ``"cmir_m2"`` (+ Inv
+blocks), ``"cmir_m3"`` (+ CMAM), ``"cmir"`` ("Ours": + SA localisation); in 3D
+on the tumour cubes ``"cmir_m1_cube"``, ``"cmir_m2_cube"``, ``"cmir_m3_cube"`` and
+``"cmir_cube"``.  The input kind is a fact of a registered name (the estimators
+take ``architecture=`` as a name), hence one name per variant and input.
+
+Presets (the slides give no training settings; these are our choices): ``"cpu"``
+width 0.25 on 64x64 slabs (width 0.125 on the estimators' 16x32x32 cube crops);
+``"paper"`` written out in full (`CMIR_PRESETS`): ResNet18's full width, slabs
+at 224x224 (ResNet18's ImageNet size) or MD-Net's 20x80x80 cube at full
+resolution with 16x64x64 training crops, MD-Net's optimisation (80 epochs,
+batch 16, Adam 3e-4, x0.9 every 2 epochs).
 """
 
 from __future__ import annotations
@@ -57,7 +68,7 @@ from ..layers.localisation import SpatialAttentionLocalisation
 from ._registry import register_architecture
 from .baselines import _LateFusionHead
 
-__all__ = ["CMIRNet", "CMIR_VARIANTS", "build_cmir"]
+__all__ = ["CMIRNet", "CMIR_ARCHITECTURES", "CMIR_PRESETS", "CMIR_VARIANTS", "build_cmir"]
 
 #: Table 2's rows as module switches: (involution, cmam, localisation).
 CMIR_VARIANTS = {
@@ -261,33 +272,54 @@ def build_cmir(*, n_sequences: int, n_outputs: int, n_clinical: int = 0, width: 
                    inv_kernel_size=inv_kernel_size, group_channels=group_channels)
 
 
-#: CPU: ResNet18 at a quarter width (16-128 channels, as "resnet18_slices") on 64x64
-#: slabs; the 3D variant keeps the estimators' cube crops at width 0.125 (8-64 channels).
-_SLICE_PRESETS = {"cpu": {"width": 0.25}, "demo": {"width": 0.125}}
-_CUBE_PRESETS = {"cpu": {"width": 0.125}, "demo": {"width": 0.125}}
-_DESCRIPTIONS = {
-    "M1": "CMIR M1/S1: MONAI ResNet18 per phase on its 3 largest-tumour slices (one phase: S1)",
-    "M2": "CMIR M2: Inv-ResNet18 per phase",
-    "M3": "CMIR M3: Inv-ResNet18 per phase + CMAM cross-modal attention",
-    "Ours": "CMIR: Inv-ResNet18 per phase + CMAM + SA localisation",
+#: Registered name of each Table 2 variant per input: 2 (the three-slice slabs of each
+#: phase, a 2D network) or 3 (the tumour cube of each phase, a 3D network).
+CMIR_ARCHITECTURES: dict[str, dict[int, str]] = {
+    "M1": {2: "cmir_m1", 3: "cmir_m1_cube"},
+    "M2": {2: "cmir_m2", 3: "cmir_m2_cube"},
+    "M3": {2: "cmir_m3", 3: "cmir_m3_cube"},
+    "Ours": {2: "cmir", 3: "cmir_cube"},
 }
 
+#: The architecture presets per input (``spatial_dims``); they override the estimators'
+#: `PRESETS`.  The slides state no training setting, so every value is our choice:
+#: "cpu": ResNet18 at a quarter width (16-128 channels, as "resnet18_slices") on 64x64
+#: slabs; in 3D width 0.125 (8-64 channels) on the estimators' cpu cube (20x80x80
+#: downsampled in-plane by 2, 16x32x32 crops).  "paper": written out in full so that
+#: it does not follow other seeds' presets: ResNet18 at full width (64-512 channels);
+#: 2D slabs at 224x224, ResNet18's ImageNet input size (the slides show 2D slabs with
+#: no size); 3D MD-Net's 20x80x80 cube at full resolution with 16x64x64 training crops
+#: (centre crop at inference); MD-Net's optimisation (80 epochs, batch 16, Adam 3e-4;
+#: the estimators' ``lr_step=2, lr_gamma=0.9`` step schedule).  Needs a GPU.
+_PAPER_TRAINING = {"width": 1.0, "max_epochs": 80, "batch_size": 16, "lr": 3e-4}
+CMIR_PRESETS: dict[int, dict[str, dict]] = {
+    2: {"cpu": {"width": 0.25}, "demo": {"width": 0.125},
+        "paper": {**_PAPER_TRAINING, "n_slices": 3, "slice_size": 224}},
+    3: {"cpu": {"width": 0.125}, "demo": {"width": 0.125},
+        "paper": {**_PAPER_TRAINING, "cube": (20, 80, 80), "downsample": (1, 1, 1),
+                  "crop_size": (16, 64, 64)}},
+}
+_DESCRIPTIONS = {
+    "M1": "CMIR M1/S1: MONAI ResNet18 per phase{input} (one phase: S1)",
+    "M2": "CMIR M2: Inv-ResNet18 per phase{input}",
+    "M3": "CMIR M3: Inv-ResNet18 per phase{input} + CMAM cross-modal attention",
+    "Ours": "CMIR: Inv-ResNet18 per phase{input} + CMAM + SA localisation",
+}
+_INPUTS = {2: " on its 3 largest-tumour slices", 3: " in 3D on its tumour cube"}
 
-def _register(name: str, variant: str, *, spatial_dims: int = 2) -> None:
+
+def _register(name: str, variant: str, spatial_dims: int) -> None:
     needs = "" if variant == "M1" else f"; needs {_PHASES}"
-    description = _DESCRIPTIONS[variant] + (" (3D, tumour cubes)" if spatial_dims == 3 else "")
     register_architecture(
         name, build_cmir, clinical="late",
         input_kind="slices" if spatial_dims == 2 else "cube", spatial_dims=spatial_dims,
         gradcam_layers=_layer4, sequences=(1, 2) if variant == "M1" else (2, 2),
         options={"variant": variant, "n_slices": 3, "spatial_dims": spatial_dims,
                  "inv_blocks": "projection", "inv_kernel_size": None, "group_channels": 16},
-        presets=_SLICE_PRESETS if spatial_dims == 2 else _CUBE_PRESETS,
-        description=description + needs)
+        presets=CMIR_PRESETS[spatial_dims],
+        description=_DESCRIPTIONS[variant].format(input=_INPUTS[spatial_dims]) + needs)
 
 
-_register("cmir_m1", "M1")
-_register("cmir_m2", "M2")
-_register("cmir_m3", "M3")
-_register("cmir", "Ours")
-_register("cmir_cube", "Ours", spatial_dims=3)
+for _variant, _names in CMIR_ARCHITECTURES.items():
+    for _dims, _name in _names.items():
+        _register(_name, _variant, _dims)
