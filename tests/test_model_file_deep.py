@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _helpers import TINY, make_frame
 from sklearn.pipeline import make_pipeline
-from test_deep_estimators import TINY, make_frame  # noqa: I001 (tests on sys.path)
 
 from mvikit import Volume
 from mvikit.deep import CDLMClassifier, MDNetClassifier, MTNetClassifier, VolumeNetClassifier
