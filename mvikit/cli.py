@@ -116,6 +116,11 @@ def _study_commands(commands):
     compare.add_argument("--out", type=Path, default=None, help="output folder")
     compare.add_argument("--overwrite", action="store_true", default=None)
     compare.add_argument("--n-jobs", type=int, default=None)
+    shown = compare.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true",
+                       help="no progress bars (default: shown when stderr is a terminal)")
+    shown.add_argument("--progress", action="store_true",
+                       help="progress bars on stderr even when it is not a terminal")
 
     tables = commands.add_parser(
         "mdnet-tables", help="MD-Net's ablation Tables III-IV (or II) on a cohort: every row "

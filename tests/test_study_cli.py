@@ -15,11 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import roc_auc_score
 
 from mvikit import Volume
 from mvikit.cli import main
 from mvikit.datasets import make_hcc_cohort
+from mvikit.exceptions import TrainingError
 from mvikit.imaging import write_image
 from mvikit.imaging._io import _keeps_locale
 from mvikit.study import build_models, load_model, model_file_info, read_study_cohort
@@ -219,3 +221,58 @@ def test_study_file_and_bad_input(hospital, capsys, tmp_path):
                            "--out", tmp_path / "p.csv")
     assert code == 2 and "lacks 1 column(s) the model was trained on: ['Size (cm)']" in err
     assert json.loads((root / "compare" / "study.json").read_text())["cv"] == 3
+
+
+class _FailingClassifier(ClassifierMixin, BaseEstimator):
+    """Fails in fit, as a model that cannot train on the cohort would."""
+
+    def fit(self, X, y):
+        raise TrainingError("this model cannot be trained on the cohort")
+
+    def predict_proba(self, X):  # pragma: no cover - never fitted
+        raise AssertionError
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+def test_compare_that_fails_leaves_no_output_folder(hospital, capsys, tmp_path, monkeypatch):
+    from mvikit.study import _commands
+
+    real = _commands.build_models
+
+    def with_a_failing_model(*args, **kwargs):
+        return {**real(*args, **kwargs), "failing": _FailingClassifier()}
+
+    monkeypatch.setattr(_commands, "build_models", with_a_failing_model)
+    _, development, _ = hospital
+    out = tmp_path / "runs" / "study"
+    code, err = _exit_code(capsys, "compare", development, "--id-column", "Patient ID",
+                           "--outcome", "MVI", "--models", "logistic", "--cv", 3, "--quiet",
+                           "--out", out)
+    assert code == 2 and "Model 'failing' failed in every fold (TrainingError: this model " \
+                         "cannot be trained on the cohort); nothing was written" in err
+    assert "fold fits" not in err  # --quiet
+    assert list((tmp_path / "runs").iterdir()) == []  # neither the folder nor its staging
+    # an existing folder survives a failed --overwrite run untouched
+    out.mkdir()
+    (out / "keep.txt").write_text("previous run")
+    code, _ = _exit_code(capsys, "compare", development, "--id-column", "Patient ID",
+                         "--outcome", "MVI", "--models", "logistic", "--cv", 3, "--quiet",
+                         "--overwrite", "--out", out)
+    assert code == 2
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["study"]
+    assert (out / "keep.txt").read_text() == "previous run"
+
+
+def test_compare_progress_bar_counts_the_fold_fits(hospital, capsys, tmp_path):
+    _, development, _ = hospital
+    argv = ["compare", development, "--id-column", "Patient ID", "--outcome", "MVI",
+            "--models", "logistic", "nomogram", "--cv", 3, "--seed", 0]
+    code, _, err = _run(capsys, *argv, "--progress", "--out", tmp_path / "shown")
+    assert code == 0
+    # 2 models x 3 folds, then the 2 final fits
+    assert "fold fits: 100%" in err and "6/6" in err
+    assert "final models: 100%" in err and "2/2" in err
+    # stderr is not a terminal under pytest: no bar unless asked
+    code, _, err = _run(capsys, *argv, "--out", tmp_path / "default")
+    assert code == 0 and "fold fits" not in err and "final models" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["default", "shown"]

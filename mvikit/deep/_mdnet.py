@@ -15,7 +15,7 @@ from ._base import DeepCohortClassifier, _seed, _seeded_torch
 from ._crossfit import TEACHER_KEYS, check_crossfit, crossfit_teacher_outputs
 from ._trainers import CohortTrainer
 from .losses import MDNetLoss, focal_loss
-from .nets._registry import Architecture, get_architecture
+from .nets._registry import Architecture, ArchitectureBuilder, get_architecture
 
 __all__ = ["MDNetClassifier"]
 
@@ -383,9 +383,9 @@ normalize, device, precision, random_state, verbose
         student = self._build_module(spec, n_classes, 0, n_clinical_targets=n_targets)
         teacher, teacher_params = None, {}
         if self._uses_teacher() and not self._crossfit():
-            # built by skorch's initialize_module from the register's builder, so that
+            # built by skorch's initialize_module through the register, so that
             # teacher__<param> settings reach it
-            teacher = get_architecture("mdnet_teacher").builder
+            teacher = ArchitectureBuilder("mdnet_teacher")
             width = self.settings_["width"] if self.teacher_width is None else self.teacher_width
             teacher_params = {"teacher__n_clinical": data["clinical"].shape[1],
                               "teacher__n_sequences": len(self.volume_columns_),

@@ -39,7 +39,7 @@ __all__ = ["compare_models"]
 
 def compare_models(models, X, y, *, cv=None, scoring=None, groups=None, reference=None,
                    threshold="youden", threshold_cv=3, pos_label=None, n_jobs=None,
-                   random_state=None, verbose=0):
+                   random_state=None, verbose=0, progress=False):
     """Cross-validate several classifiers on the same folds and compare them.
 
     Parameters
@@ -95,6 +95,10 @@ def compare_models(models, X, y, *, cv=None, scoring=None, groups=None, referenc
         own ``random_state`` too for a reproducible comparison.
     verbose : int, default=0
         joblib verbosity.
+    progress : bool or None, default=False
+        A tqdm progress bar over the (model, fold) fits on stderr; None shows it
+        only when stderr is a terminal.  Classification only (survival models
+        ignore it).
 
     Returns
     -------
@@ -179,10 +183,9 @@ def compare_models(models, X, y, *, cv=None, scoring=None, groups=None, referenc
                        threshold_cv=threshold_cv, inner_seed=inner_seed, scorers=sklearn_scorers)
     # One task per (model, split); what runs inside a task stays in it (_parallel.py).
     fit_predict = task_runner(_fit_predict, n_jobs)
-    outputs = Parallel(n_jobs=n_jobs, verbose=verbose)(
-        delayed(fit_predict)(clone(models[name]), X, y, train, test, **fold_kwargs)
-        for name in names for train, test in splits
-    )
+    tasks = (delayed(fit_predict)(clone(models[name]), X, y, train, test, **fold_kwargs)
+             for name in names for train, test in splits)
+    outputs = _run_tasks(tasks, len(names) * len(splits), n_jobs, verbose, progress)
     by_task = {(name, s): out for (name, s), out in
                zip(((n, s) for n in names for s in range(len(splits))), outputs)}
     return ModelComparison._from_folds(
@@ -190,6 +193,20 @@ def compare_models(models, X, y, *, cv=None, scoring=None, groups=None, referenc
         sample_ids=sample_ids, groups=groups, classes=classes, pos_index=pos_index,
         metric_specs=metric_specs, splitter=splitter, threshold=threshold,
     )
+
+
+def _run_tasks(tasks, n_tasks: int, n_jobs, verbose, progress) -> list:
+    """The fits' outputs in task order, counted on a tqdm bar unless ``progress`` is False."""
+    if progress is False:
+        return Parallel(n_jobs=n_jobs, verbose=verbose)(tasks)
+    import sys
+
+    from tqdm.auto import tqdm
+
+    # ordered generator: the bar moves as fits finish, the outputs keep the task order
+    results = Parallel(n_jobs=n_jobs, verbose=verbose, return_as="generator")(tasks)
+    return list(tqdm(results, total=n_tasks, desc="fold fits", unit="fit", file=sys.stderr,
+                     disable=None if progress is None else False))
 
 
 def _n_rows(X) -> int:

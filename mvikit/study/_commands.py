@@ -11,6 +11,7 @@ import logging
 import re
 import shutil
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ..exceptions import (
     DataWarning,
     InvalidSettingsError,
     OutputExistsError,
+    TrainingError,
 )
 from ._cohort import read_study_cohort, scan_images
 from ._frozen import check_model_columns, validate_frozen, validate_predictions
@@ -47,14 +49,6 @@ def _show_warnings(caught) -> None:
             logger.warning("warning: %s", warning.message)
 
 
-def _new_folder(path: Path, overwrite: bool) -> Path:
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} exists; pass --overwrite to replace it or choose "
-                                "another folder.")
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    return path
 
 
 # ------------------------------------------------------------------ check
@@ -119,14 +113,21 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")
 
 
-def _fit_and_save(models, cohort, result, folder: Path, settings) -> None:
+def _fit_and_save(models, cohort, result, folder: Path, settings, progress) -> None:
     """Refit every model on the whole cohort; save it with its card and the CV threshold."""
     from tqdm.auto import tqdm
 
     from ..metrics import youden_threshold
 
     folder.mkdir()
-    for name, model in tqdm(models.items(), desc="final models", unit="model"):
+    for name, model in tqdm(models.items(), desc="final models", unit="model", file=sys.stderr,
+                            disable=None if progress is None else not progress):
+        failed = result.failures[result.failures["model"] == name]
+        if len(failed) == len(result.splits):
+            first = failed.iloc[0]
+            raise TrainingError(f"Model {name!r} failed in every fold ({first['error']}: "
+                                f"{first['message']}); nothing was written. Fix it or leave "
+                                "it out of --models.")
         oof = result.oof_predictions(name, 0)
         events = (oof["y_true"].to_numpy() == result.pos_label).astype(int)
         threshold = youden_threshold(events, oof["score"].to_numpy()).threshold
@@ -145,13 +146,19 @@ def _fit_and_save(models, cohort, result, folder: Path, settings) -> None:
         card.write(folder / f"{_slug(name)}.card.md")
 
 
+def _progress(args) -> bool | None:
+    """--quiet: no bars; --progress: bars; neither: bars when stderr is a terminal."""
+    if getattr(args, "quiet", False):
+        return False
+    return True if getattr(args, "progress", False) else None
+
+
 def compare(args) -> int:
-    """``mvikit compare``: Table 1, the cross-validated comparison report, model files."""
-    from sklearn.model_selection import RepeatedStratifiedKFold
+    """``mvikit compare``: Table 1, the cross-validated comparison report, model files.
 
-    from ..model_selection import compare_models
-    from ..report import write_report
-
+    Everything is written into a staging folder next to ``--out``, renamed to
+    ``--out`` at the end: a run that fails leaves no partial output.
+    """
     settings = _settings(args)
     images = bool(set(settings["models"]) & IMAGE_MODELS)
     with warnings.catch_warnings(record=True) as caught:
@@ -165,9 +172,34 @@ def compare(args) -> int:
     roles = resolve_columns(cohort.X)
     models = build_models(settings["models"], clinical=roles.clinical, volumes=roles.volumes,
                           random_state=settings["seed"])
-    out = _new_folder(Path(settings["out"]), settings["overwrite"])
+    out = Path(settings["out"])
+    if out.exists() and not settings["overwrite"]:
+        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it or choose "
+                                "another folder.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        result = _compare_into(staging, models, cohort, roles, settings, _progress(args))
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _say(result.to_markdown())
+    _say(f"Wrote {out / 'report'}, {out / 'models'} and Table 1 ({out / 'table1.md'}).")
+    return 0
+
+
+def _compare_into(folder: Path, models, cohort, roles, settings, progress):
+    """The work of `compare`, written into ``folder``; returns the comparison."""
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    from ..model_selection import compare_models
+    from ..report import write_report
+
     _write_table_one(table_one(cohort.X[roles.clinical], by=cohort.y,
-                               by_name=settings["outcome"]), out)
+                               by_name=settings["outcome"]), folder)
     logger.info("Comparing %s on %d patients (%d-fold CV x %d) ...", ", ".join(models),
                 len(cohort.X), settings["cv"], settings["repeats"])
     cv = RepeatedStratifiedKFold(n_splits=settings["cv"], n_repeats=settings["repeats"],
@@ -177,14 +209,12 @@ def compare(args) -> int:
         warnings.filterwarnings("ignore", message="The groups parameter is ignored")
         result = compare_models(models, cohort.X, cohort.y, cv=cv, groups=cohort.centers,
                                 random_state=settings["seed"], n_jobs=settings["n_jobs"],
-                                verbose=5)  # joblib's progress lines on stderr
-    write_report(result, out / "report", title=settings["title"])
-    _fit_and_save(models, cohort, result, out / "models", settings)
-    (out / "study.json").write_text(json.dumps(
+                                progress=progress)
+    write_report(result, folder / "report", title=settings["title"])
+    _fit_and_save(models, cohort, result, folder / "models", settings, progress)
+    (folder / "study.json").write_text(json.dumps(
         {k: str(v) if isinstance(v, Path) else v for k, v in settings.items()}, indent=1))
-    _say(result.to_markdown())
-    _say(f"Wrote {out / 'report'}, {out / 'models'} and Table 1 ({out / 'table1.md'}).")
-    return 0
+    return result
 
 
 # ------------------------------------------------------------------ predict / validate

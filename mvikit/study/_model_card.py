@@ -80,6 +80,9 @@ def _model_section(model) -> str:
     if module is not None:
         n_parameters = sum(p.numel() for p in module.parameters())
         lines.append(f"- Architecture: {type(module).__name__}, {n_parameters} parameters")
+    from ._torch_state import network_summary
+
+    lines.extend(f"- {line}" for line in network_summary(final))
     lines.append(f"- Parameters of the final step: {final.get_params(deep=False)}")
     lines.append(f"- Written by mvikit {__version__}")
     return "\n".join(lines)

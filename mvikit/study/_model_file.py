@@ -8,13 +8,18 @@ A ``.mvikit`` file is a zip archive of
   numpy arrays, dtypes and random states, pandas frames, series, indexes and
   categoricals are encoded as data; every other object is its class name and
   its pickle state (``__reduce_ex__(2)``: ``cls.__new__(cls)`` then the state);
-* ``arrays/<n>.npy``: numeric arrays, written and read with
-  ``allow_pickle=False``;
+  deep models' torch objects are recipes and weights
+  (:mod:`mvikit.study._torch_state`): each network is its registered
+  architecture and the builder's arguments, plus its state dict; each skorch
+  trainer its class, parameters and history;
+* ``arrays/<n>.npy``: numeric arrays (network weights included), written and
+  read with ``allow_pickle=False``;
 * ``card.md``: the model card, when one was given.
 
-Nothing in the file is executed: `load_model` first lists every class the
-tree names and refuses the file, naming them, when one is outside the trust
-policy of :mod:`mvikit.study._trust`; it then builds the objects.  This is
+Nothing in the file is executed: `load_model` first lists every class (and
+architecture) the tree names and refuses the file, naming them, when one is
+outside the trust policy of :mod:`mvikit.study._trust`; it then builds the
+objects, the networks by calling the register's builders.  This is
 the idea of skops' format (``skops.io``), which cannot encode the pandas
 frames and statsmodels results mvikit's models hold.
 """
@@ -35,6 +40,13 @@ import pandas as pd
 
 from .._version import __version__
 from ..exceptions import OutputExistsError, UnsafeModelFileError
+from ._torch_state import (
+    TORCH_KINDS,
+    decode_torch,
+    encode_torch,
+    is_torch_object,
+    untrusted_torch_names,
+)
 from ._trust import is_trusted_class, is_trusted_type_reference, resolve_name, type_name
 
 __all__ = ["load_model", "model_file_info", "read_model_card", "save_model", "untrusted_types"]
@@ -52,7 +64,7 @@ class _Encoder:
     def array_file(self, array: np.ndarray) -> str:
         name = f"arrays/{len(self.arrays)}.npy"
         buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+        np.save(buffer, array, allow_pickle=False)  # any layout; keeps 0-d arrays 0-d
         self.arrays[name] = buffer.getvalue()
         return name
 
@@ -127,14 +139,15 @@ class _Encoder:
     def encode_object(self, obj, path: str):
         if isinstance(obj, pd.api.extensions.ExtensionArray):
             return self.encode_extension(obj, path)
+        if is_torch_object(obj):
+            return encode_torch(self, obj, path)
         cls = type(obj)
         name = type_name(cls)
         if not is_trusted_class(name):
             raise UnsafeModelFileError(
                 f"The model holds a {name} object (at {path}) that a model file cannot carry "
-                "safely: only mvikit, scikit-learn and statsmodels objects, numpy and pandas "
-                "data are saved. Deep-learning models (torch/skorch) are not supported yet; "
-                "save their weights with the net's save_params."
+                "safely: only mvikit, scikit-learn and statsmodels objects, mvikit's deep "
+                "networks and trainers, numpy and pandas data are saved."
             )
         try:
             reduced = obj.__reduce_ex__(2)
@@ -171,6 +184,8 @@ def untrusted_types(tree) -> list:
             bad.add(node["type"])
         elif kind == "type" and not is_trusted_type_reference(node["name"]):
             bad.add(node["name"])
+        elif kind in TORCH_KINDS:
+            bad.update(untrusted_torch_names(node))
     return sorted(bad)
 
 
@@ -217,6 +232,8 @@ class _Decoder:
             return slice(*[self.decode(v) for v in node["v"]])
         if kind == "object":
             return self.decode_object(node)
+        if kind in TORCH_KINDS:
+            return decode_torch(self, node)
         return self.decode_pandas(node)
 
     def decode_pandas(self, node):
@@ -271,7 +288,10 @@ def save_model(model, path, *, card=None, metadata=None, overwrite=False) -> Pat
     Parameters
     ----------
     model : estimator
-        A fitted mvikit/scikit-learn model or pipeline (deep models: not yet).
+        A fitted mvikit/scikit-learn model or pipeline, deep models included
+        (their networks are stored as the registered architecture, the
+        builder's arguments and the weights as ``.npy`` arrays; see the module
+        docstring).
     path : str or path-like
         The file to write (conventionally ``*.mvikit``).
     card : ModelCard or str, default=None
@@ -310,6 +330,27 @@ def save_model(model, path, *, card=None, metadata=None, overwrite=False) -> Pat
     ...                   os.path.join(tempfile.mkdtemp(), "model.mvikit"))
     >>> load_model(path).predict_proba(X).round(3)[:, 1].tolist()
     [0.192, 0.382, 0.618, 0.808]
+
+    A deep model: its network is stored as the registered architecture, the
+    builder's arguments and the weights, and predicts bit-identically after loading.
+
+    >>> import pandas as pd
+    >>> from mvikit import Volume
+    >>> from mvikit.deep import VolumeNetClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> mask = np.zeros((8, 16, 16), np.uint8); mask[3:5, 6:10, 6:10] = 1
+    >>> cohort = pd.DataFrame({
+    ...     "PRE": [Volume(rng.normal(size=(8, 16, 16))) for _ in range(8)],
+    ...     "tumor_mask": [Volume(mask)] * 8}, index=[f"p{i}" for i in range(8)])
+    >>> net = VolumeNetClassifier("cnn3d", cube=(8, 16, 16), downsample=1,
+    ...                           crop_size=(8, 16, 16), width=0.0625, max_epochs=1,
+    ...                           batch_size=4, random_state=0).fit(cohort, [0, 1] * 4)
+    >>> path = save_model(net, os.path.join(tempfile.mkdtemp(), "net.mvikit"))
+    >>> loaded = load_model(path)
+    >>> loaded.net_.module_._mvikit_build["architecture"]
+    'cnn3d'
+    >>> bool(np.array_equal(loaded.predict_proba(cohort), net.predict_proba(cohort)))
+    True
     """
     path = Path(os.fspath(path))
     if path.exists() and not overwrite:
@@ -396,10 +437,13 @@ def load_model(path):
             raise UnsafeModelFileError(
                 f"{str(path)!r} names {len(untrusted)} type(s) that mvikit does not trust: "
                 f"{untrusted}. Nothing was loaded. Only mvikit, scikit-learn and statsmodels "
-                "classes may appear in a model file; this one was altered or not written by "
-                "mvikit.")
+                "classes and registered architectures may appear in a model file; this one was "
+                "altered or not written by mvikit (an architecture of your own must be "
+                "registered, by importing the code that registers it, before loading).")
         try:
             return _Decoder(archive).decode(tree)
+        except UnsafeModelFileError:
+            raise
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             raise UnsafeModelFileError(
                 f"{str(path)!r} is malformed ({type(exc).__name__}: {exc}); it was altered or "

@@ -9,14 +9,20 @@ what the ``__setstate__`` of the classes it names does, and it may name only:
 * scikit-learn estimators (subclasses of ``BaseEstimator`` defined in ``sklearn.*``);
 * statsmodels models, results, wrappers, model data and GLM families/links
   (held by mvikit's logistic models);
-* as bare type references (no instance is built from them): the builtin
-  scalar types and numpy scalar types (e.g. ``OneHotEncoder(dtype=float)``).
+* scikit-survival's Breslow baseline and step functions (held by the Cox models),
+  scikit-learn's MLP optimisers (held by a fitted ``MLPClassifier``);
+* as bare type references (no instance is built from them by the file): the
+  builtin scalar types and numpy scalar types (e.g. ``OneHotEncoder(dtype=float)``),
+  and the torch optimisers, learning-rate schedulers, ``DataLoader`` and skorch's
+  ``Dataset`` that a trainer's parameters name.
 
 numpy arrays, dtypes and random states, pandas frames, series, indexes and
 categoricals, and Python containers are encoded as data, not as objects.
-Deep-learning objects (torch tensors and modules, skorch nets) are not
-trusted yet: their state holds optimisers, devices and callables that this
-format does not encode.
+Deep-learning objects never take the state-restoring path (skorch's
+``__setstate__`` calls ``torch.load``): they have node kinds of their own
+(:mod:`mvikit.study._torch_state`), which may name only mvikit's trainers
+(`is_trusted_trainer`), mvikit's torch modules (`is_trusted_module_class`),
+skorch's ``LRScheduler`` callback and registered architectures.
 """
 
 from __future__ import annotations
@@ -24,10 +30,15 @@ from __future__ import annotations
 import importlib
 import inspect
 
-__all__ = ["is_trusted_class", "is_trusted_type_reference", "resolve_name", "type_name"]
+__all__ = ["is_trusted_callback", "is_trusted_class", "is_trusted_module_class",
+           "is_trusted_trainer", "is_trusted_type_reference", "resolve_name", "type_name"]
 
 _BUILTIN_TYPES = {"builtins.int", "builtins.float", "builtins.str", "builtins.bool",
                   "builtins.complex", "builtins.object"}
+#: scikit-survival classes a fitted Cox model holds (plain data: arrays and floats).
+_SKSURV_CLASSES = {"sksurv.linear_model.coxph.BreslowEstimator", "sksurv.functions.StepFunction"}
+#: The one skorch callback a trainer's ``callbacks`` may hold (built from its parameters).
+_CALLBACKS = {"skorch.callbacks.lr_scheduler.LRScheduler"}
 
 
 def type_name(cls) -> str:
@@ -78,6 +89,8 @@ def is_trusted_class(name: str) -> bool:
     >>> is_trusted_class("os.system"), is_trusted_class("builtins.eval")
     (False, False)
     """
+    if name in _SKSURV_CLASSES:
+        return resolve_name(name) is not None
     root = name.split(".", 1)[0]
     if root not in ("mvikit", "sklearn", "statsmodels"):
         return False  # never import anything else
@@ -85,12 +98,74 @@ def is_trusted_class(name: str) -> bool:
     if cls is None:
         return False
     if root == "mvikit":
-        return True
+        return not _is_torch_derived(cls)
     if root == "sklearn":
         from sklearn.base import BaseEstimator
+        from sklearn.neural_network._stochastic_optimizers import BaseOptimizer
 
-        return issubclass(cls, BaseEstimator)
+        return issubclass(cls, (BaseEstimator, BaseOptimizer))
     return issubclass(cls, _statsmodels_bases())
+
+
+def _is_torch_derived(cls) -> bool:
+    """Networks and trainers: restored only through their own node kinds."""
+    import sys
+
+    torch, skorch = sys.modules.get("torch"), sys.modules.get("skorch")
+    return bool((torch is not None and issubclass(cls, torch.nn.Module))
+                or (skorch is not None and issubclass(cls, skorch.NeuralNet)))
+
+
+def _mvikit_subclass(name: str, base) -> bool:
+    if not name.startswith("mvikit."):
+        return False
+    cls = resolve_name(name)
+    return cls is not None and issubclass(cls, base)
+
+
+def is_trusted_trainer(name: str) -> bool:
+    """Whether a model file may build the trainer ``name`` (an mvikit `CohortTrainer`).
+
+    Examples
+    --------
+    >>> from mvikit.study._trust import is_trusted_trainer
+    >>> is_trusted_trainer("mvikit.deep._trainers.CohortTrainer")
+    True
+    >>> is_trusted_trainer("skorch.net.NeuralNet")
+    False
+    """
+    from ..deep._trainers import CohortTrainer
+
+    return _mvikit_subclass(name, CohortTrainer)
+
+
+def is_trusted_module_class(name: str) -> bool:
+    """Whether a model file may call the torch module class ``name`` (an mvikit one)."""
+    import torch
+
+    return _mvikit_subclass(name, torch.nn.Module)
+
+
+def is_trusted_callback(name: str) -> bool:
+    """Whether a model file may build the skorch callback ``name`` from its parameters."""
+    return name in _CALLBACKS and resolve_name(name) is not None
+
+
+def _is_training_type(name: str) -> bool:
+    """The torch/skorch classes a trainer's parameters name (built by skorch in fit)."""
+    root = name.split(".", 1)[0]
+    if root not in ("torch", "skorch"):
+        return False
+    cls = resolve_name(name)
+    if cls is None:
+        return False
+    import torch
+    from skorch.dataset import Dataset
+    from torch.optim import lr_scheduler
+
+    return issubclass(cls, (torch.optim.Optimizer, lr_scheduler.LRScheduler,
+                            lr_scheduler.ReduceLROnPlateau, torch.utils.data.DataLoader,
+                            Dataset))
 
 
 def is_trusted_type_reference(name: str) -> bool:
@@ -102,4 +177,4 @@ def is_trusted_type_reference(name: str) -> bool:
 
         cls = resolve_name(name)
         return cls is not None and issubclass(cls, np.generic)
-    return is_trusted_class(name)
+    return is_trusted_class(name) or _is_training_type(name)

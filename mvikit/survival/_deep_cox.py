@@ -135,6 +135,7 @@ class LinearClinicalSkip(torch.nn.Module):
                  init: np.ndarray | None = None) -> None:
         super().__init__()
         self.image = image
+        self.n_clinical = n_clinical  # its model-file recipe: LinearClinicalSkip(image, n_clinical)
         self.clinical_linear = torch.nn.Linear(n_clinical, 1, bias=False)
         with torch.no_grad():
             weights = (torch.zeros(n_clinical) if init is None

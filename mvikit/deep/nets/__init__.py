@@ -3,7 +3,9 @@ architecture register (`register_architecture`, `get_architecture`, `list_archit
 
 from ._registry import (
                         Architecture,
+                        ArchitectureBuilder,
                         ArchitectureContractError,
+                        build_record,
                         check_module_output,
                         get_architecture,
                         list_architectures,
@@ -20,6 +22,7 @@ from .resnet2d import SliceResNet, resnet18_trunk
 
 __all__ = [
     "Architecture",
+    "ArchitectureBuilder",
     "ArchitectureContractError",
     "CDLMNet",
     "CMIRNet",
@@ -38,6 +41,7 @@ __all__ = [
     "StudentNet",
     "TeacherNet",
     "build_cmir",
+    "build_record",
     "check_module_output",
     "get_architecture",
     "list_architectures",

@@ -29,9 +29,10 @@ from torch import nn
 
 from ...exceptions import MvikitError
 
-__all__ = ["Architecture", "ArchitectureContractError", "get_architecture",
-           "list_architectures", "register_architecture", "check_module_output",
-           "CLINICAL_ROLES", "INPUT_KINDS", "AUXILIARY_LOSSES"]
+__all__ = ["Architecture", "ArchitectureBuilder", "ArchitectureContractError",
+           "get_architecture", "list_architectures", "register_architecture",
+           "check_module_output", "build_record", "CLINICAL_ROLES", "INPUT_KINDS",
+           "AUXILIARY_LOSSES"]
 
 #: How an architecture reads the clinical vector: never ("none"), optionally by late
 #: fusion ("late", with ``use_clinical=True``) or always ("required").
@@ -40,6 +41,10 @@ CLINICAL_ROLES = ("none", "late", "required")
 INPUT_KINDS = ("cube", "slices", "liver_tumor")
 #: Losses of auxiliary outputs and the batch entry each is compared with.
 AUXILIARY_LOSSES = {"dice_ce": "masks"}
+#: Attribute of every module `Architecture.build` returns: ``{"architecture": name,
+#: "kwargs": the builder's keyword arguments}``, so that a model file can rebuild the
+#: network from the register and load its weights (`mvikit.study.save_model`).
+BUILD_RECORD = "_mvikit_build"
 
 GradCAMLayers = Callable[[nn.Module, list[str]], dict[str, str]]
 
@@ -113,8 +118,48 @@ class Architecture:
         if unknown:
             raise TypeError(f"architecture {self.name!r} has no option(s) {sorted(unknown)}; "
                             f"its options are {sorted(self.options)}.")
-        return self.builder(n_sequences=n_sequences, n_outputs=n_outputs,
-                            n_clinical=n_clinical, width=width, **{**self.options, **options})
+        kwargs = {"n_sequences": n_sequences, "n_outputs": n_outputs, "n_clinical": n_clinical,
+                  "width": width, **self.options, **options}
+        module = self.builder(**kwargs)
+        object.__setattr__(module, BUILD_RECORD, {"architecture": self.name, "kwargs": kwargs})
+        return module
+
+
+def build_record(module: nn.Module) -> dict | None:
+    """How `Architecture.build` made ``module``: ``{"architecture", "kwargs"}``, or None.
+
+    Examples
+    --------
+    >>> from mvikit.deep.nets import build_record, get_architecture
+    >>> net = get_architecture("cnn3d").build(n_sequences=2, n_outputs=2, width=0.0625)
+    >>> build_record(net)["architecture"], build_record(net)["kwargs"]["n_sequences"]
+    ('cnn3d', 2)
+    """
+    return getattr(module, BUILD_RECORD, None)
+
+
+class ArchitectureBuilder:
+    """``ArchitectureBuilder(name)(**kwargs)`` is ``get_architecture(name).build(**kwargs)``.
+
+    A builder for skorch's callable components (MD-Net's ``teacher``) that pickles
+    and that a model file stores as the architecture's name.
+
+    Examples
+    --------
+    >>> from mvikit.deep.nets import ArchitectureBuilder
+    >>> net = ArchitectureBuilder("cnn3d")(n_sequences=1, n_outputs=2, width=0.0625)
+    >>> type(net).__name__
+    'CNN3DNet'
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, **kwargs: Any) -> nn.Module:
+        return get_architecture(self.name).build(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"ArchitectureBuilder({self.name!r})"
 
 
 _REGISTER: dict[str, Architecture] = {}
