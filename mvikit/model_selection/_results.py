@@ -192,11 +192,7 @@ class ModelComparison(_SectionedResult):
         DataFrame
             Rows of :attr:`predictions`, indexed by patient id.
         """
-        if model not in self.models:
-            raise KeyError(f"Unknown model {model!r}; the models are {self.models}.")
-        rows = self.predictions[(self.predictions["model"] == model)
-                                & (self.predictions["repeat"] == repeat)]
-        return rows.sort_values("position").set_index("sample")
+        return _oof_rows(self, model, repeat)
 
     # ------------------------------------------------------------------ rendering
     def table(self, digits=3) -> pd.DataFrame:
@@ -274,6 +270,16 @@ def _prediction_frame(key, test, sample_ids, y, out, classes, pos_index, groups)
     if groups is not None:
         frame["centre"] = groups[test]
     return frame
+
+
+def _oof_rows(result, model, repeat) -> pd.DataFrame:
+    """One model's out-of-fold prediction rows of one repeat, in patient order (shared by
+    the classification and survival comparisons)."""
+    if model not in result.models:
+        raise KeyError(f"Unknown model {model!r}; the models are {result.models}.")
+    rows = result.predictions[(result.predictions["model"] == model)
+                              & (result.predictions["repeat"] == repeat)]
+    return rows.sort_values("position").set_index("sample")
 
 
 def _check_failures(failures, names, n_splits):

@@ -7,7 +7,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from ..exceptions import MetricInputError
-from ._results import _check_failures, _SectionedResult
+from ._results import _check_failures, _oof_rows, _SectionedResult
 from ._stats import wilcoxon_table
 
 _GROUP_LABELS = {2: ["low risk", "high risk"], 3: ["low risk", "intermediate risk", "high risk"]}
@@ -155,11 +155,7 @@ class SurvivalComparison(_SectionedResult):
         DataFrame
             Rows of :attr:`predictions`, indexed by patient id.
         """
-        if model not in self.models:
-            raise KeyError(f"Unknown model {model!r}; the models are {self.models}.")
-        rows = self.predictions[(self.predictions["model"] == model)
-                                & (self.predictions["repeat"] == repeat)]
-        return rows.sort_values("position").set_index("sample")
+        return _oof_rows(self, model, repeat)
 
     def table(self, digits=3):
         """The summary as printed in papers: "mean ± SD" per metric, pooled C [CI], p-values.
