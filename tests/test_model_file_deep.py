@@ -3,6 +3,7 @@ estimator, tampered weights and names refused, the architecture on the model car
 
 import io
 import json
+import warnings
 import zipfile
 
 import numpy as np
@@ -14,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 
 from mvikit import Volume
 from mvikit.deep import CDLMClassifier, MDNetClassifier, MTNetClassifier, VolumeNetClassifier
-from mvikit.exceptions import UnsafeModelFileError
+from mvikit.exceptions import MvikitWarning, UnsafeModelFileError
 from mvikit.study import RecalibratedClassifier, load_model, model_card, save_model
 from mvikit.study._trust import is_trusted_class
 from mvikit.survival import DeepCoxSurvival, Surv
@@ -234,6 +235,47 @@ def test_tampered_weights_are_refused_naming_the_key(concat, tmp_path):
     with pytest.raises(UnsafeModelFileError, match="holds float32 values where the model file "
                                                    "declares float64"):
         load_model(path)
+
+
+def _set_devices(node, device, found):
+    """Write ``device`` into every ``device`` entry of a model.json tree (the estimator's
+    parameter and its trainer's), as a GPU-trained model's file would hold; count them."""
+    if isinstance(node, dict):
+        if "keys" in node and "values" in node and "device" in node["keys"]:
+            node["values"][node["keys"].index("device")] = device
+            found.append(device)
+        for value in node.values():
+            _set_devices(value, device, found)
+    elif isinstance(node, list):
+        for value in node:
+            _set_devices(value, device, found)
+
+
+def test_a_gpu_trained_model_loads_onto_the_cpu_where_no_gpu_is(concat, frame, tmp_path,
+                                                                 monkeypatch):
+    _, _, held_out = frame
+    path = save_model(concat, tmp_path / "gpu.mvikit")
+    members = _members(path)
+    tree = json.loads(members["model.json"])
+    found = []
+    _set_devices(tree, "cuda:0", found)
+    assert len(found) == 2  # VolumeNetClassifier.device and its trainer's
+    _rewrite(path, {**members, "model.json": json.dumps(tree).encode()})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(MvikitWarning, match=r"trained on \['cuda:0'\].*loaded onto the CPU"):
+        loaded = load_model(path)
+    assert loaded.device == loaded.net_.device == "cpu"
+    assert next(loaded.net_.module_.parameters()).device.type == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(held_out), concat.predict_proba(held_out))
+    # an explicit device wins, silently
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        explicit = load_model(path, device="cpu")
+    assert explicit.device == explicit.net_.device == "cpu"
+    # a CPU model stays on the CPU and loading it says nothing
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_model(save_model(concat, tmp_path / "cpu.mvikit")).device == "cpu"
 
 
 def test_unknown_classes_and_architectures_are_refused_by_name(concat, tmp_path):

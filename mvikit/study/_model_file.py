@@ -31,6 +31,7 @@ import io
 import json
 import math
 import os
+import warnings
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -39,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from ..exceptions import OutputExistsError, UnsafeModelFileError
+from ..exceptions import MvikitWarning, OutputExistsError, UnsafeModelFileError
 from ._torch_state import (
     TORCH_KINDS,
     decode_torch,
@@ -190,8 +191,26 @@ def untrusted_types(tree) -> list:
 
 
 class _Decoder:
-    def __init__(self, archive: zipfile.ZipFile):
+    def __init__(self, archive: zipfile.ZipFile, device=None):
         self.archive = archive
+        self.device = device
+        self.moved = set()  # saved devices that were not available here (warned once)
+
+    def place(self, saved):
+        """The device a deep network saved on ``saved`` is put on: ``device`` when given,
+        else ``saved`` -- or the CPU when ``saved`` is a CUDA device this machine lacks
+        (skorch's rule for its own files)."""
+        if not isinstance(saved, str):
+            return saved
+        if self.device is not None:
+            return str(self.device)
+        if saved.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                self.moved.add(saved)
+                return "cpu"
+        return saved
 
     def array(self, name: str) -> np.ndarray:
         with self.archive.open(name) as handle:
@@ -267,6 +286,8 @@ class _Decoder:
         cls = resolve_name(node["type"])
         obj = cls.__new__(cls)
         state = self.decode(node["state"])
+        if isinstance(state, dict) and "device" in state and _has_device_param(cls):
+            state["device"] = self.place(state["device"])
         if (hasattr(obj, "__setstate__")
                 and type(obj).__setstate__ is not getattr(object, "__setstate__", None)):
             obj.__setstate__(state)
@@ -279,6 +300,15 @@ class _Decoder:
         for key, value in (slots or {}).items():
             setattr(obj, key, value)
         return obj
+
+
+def _has_device_param(cls) -> bool:
+    # deep estimators take ``device``; only their own parameter is remapped
+    get_names = getattr(cls, "_get_param_names", None)
+    try:
+        return callable(get_names) and "device" in get_names()
+    except (TypeError, RuntimeError):
+        return False
 
 
 # ------------------------------------------------------------------ public API
@@ -392,13 +422,20 @@ def _open(path) -> zipfile.ZipFile:
     return archive
 
 
-def load_model(path):
+def load_model(path, *, device=None):
     """Load a model written by :func:`save_model`, refusing untrusted types.
 
     Parameters
     ----------
     path : str or path-like
         The model file.
+    device : str, default=None
+        Where the networks of deep models go (``"cpu"``, ``"cuda"``,
+        ``"cuda:1"``...); it becomes the estimators' ``device`` parameter too.
+        ``None`` keeps the device each model was trained on, except that a model
+        trained on a GPU is loaded onto the CPU, with a warning, where no GPU is
+        available (as skorch does with its own files).  Predictions on the CPU
+        equal the GPU's up to floating-point rounding.
 
     Returns
     -------
@@ -440,14 +477,21 @@ def load_model(path):
                 "classes and registered architectures may appear in a model file; this one was "
                 "altered or not written by mvikit (an architecture of your own must be "
                 "registered, by importing the code that registers it, before loading).")
+        decoder = _Decoder(archive, device)
         try:
-            return _Decoder(archive).decode(tree)
+            model = decoder.decode(tree)
         except UnsafeModelFileError:
             raise
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             raise UnsafeModelFileError(
                 f"{str(path)!r} is malformed ({type(exc).__name__}: {exc}); it was altered or "
                 "written by another version of mvikit.") from exc
+    if decoder.moved:
+        warnings.warn(f"{str(path)!r} holds networks trained on {sorted(decoder.moved)}, which "
+                      "this machine does not have (torch.cuda.is_available() is False); they "
+                      "were loaded onto the CPU and their `device` parameter set to 'cpu'. "
+                      "Pass load_model(..., device=...) to choose.", MvikitWarning, stacklevel=2)
+    return model
 
 
 def model_file_info(path) -> dict:

@@ -322,6 +322,8 @@ def _decode_net(decoder, node: dict):
 
     cls = resolve_name(node["type"])
     params = decoder.decode(node["params"])
+    if "device" in params:  # a GPU-trained net goes where load_model puts it
+        params["device"] = decoder.place(params["device"])
     components = dict(zip(node["components"]["keys"], node["components"]["values"]))
     # the networks given to the trainer as instances are built (and loaded) first, so that
     # skorch's initialize() takes them as they are and builds the optimiser over them
