@@ -4,7 +4,10 @@
 ``predict`` and ``validate`` run on the user's own cohort (a CSV with image
 paths, or a folder holding ``clinical.csv``).  Exit status: 0 success, 1 the
 check found problems in the data, 2 an error (the message names the patient
-and the column when the data is at fault).
+and the column when the data is at fault).  Errors in the data, the arguments or
+the files (mvikit's errors, `ValueError`, `OSError`) print one line;
+``--traceback`` shows where they came from.  Anything else is a bug and prints
+its traceback.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="HCC vascular-invasion models as scikit-learn estimators.",
     )
     parser.add_argument("--version", action="version", version=f"mvikit {__version__}")
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an error, print the traceback, not one line")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     simulate = commands.add_parser(
@@ -238,8 +243,13 @@ def main(argv=None) -> int:
                 "validate": _commands.validate, "mdnet-tables": _mdnet_tables}
     try:
         return handlers[args.command](args)
-    except (MvikitError, FileExistsError, FileNotFoundError) as exc:
-        parser.exit(2, f"mvikit {args.command}: error: {exc}\n")
+    except (MvikitError, ValueError, OSError) as exc:
+        if args.traceback:
+            raise
+        # mvikit's messages stand alone; another library's need their type to be read
+        kind = "" if isinstance(exc, MvikitError) else f"{type(exc).__name__}: "
+        hint = "" if isinstance(exc, MvikitError) else " (--traceback shows where)"
+        parser.exit(2, f"mvikit {args.command}: error: {kind}{exc}{hint}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

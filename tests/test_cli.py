@@ -73,3 +73,23 @@ def test_mdnet_tables_command_writes_the_tables(tmp_path):
                  "--folds", "2", "--repeats", "1", "--out", str(out)]) == 0
     table = pd.read_csv(out / "table_IV.csv", index_col=0)
     assert "Our method" in table.index and (out.parent / "tables.cache").is_dir()
+
+
+def test_errors_from_other_libraries_print_one_line_and_exit_2(monkeypatch, capsys):
+    """A plain ValueError (here raised by the simulator as another library would) is an
+    error in the input: one line with its type, exit 2; ``--traceback`` re-raises it."""
+    import mvikit.datasets
+
+    def broken(*args, **kwargs):
+        raise ValueError("Input X contains NaN.")
+
+    monkeypatch.setattr(mvikit.datasets, "make_hcc_cohort", broken)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "--out", "never-written", "--n-patients", "2"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == ("mvikit simulate: error: ValueError: Input X contains NaN. "
+                       "(--traceback shows where)")
+    assert not any("Traceback" in line for line in err)
+    with pytest.raises(ValueError, match="contains NaN"):
+        main(["--traceback", "simulate", "--out", "never-written", "--n-patients", "2"])
