@@ -271,26 +271,3 @@ def test_mask_pooling_matches_the_feature_grid():
     for _ in range(4):
         mask = F.max_pool3d(mask, (1, 2, 2), ceil_mode=True)
     assert mask.shape[2:] == maps["tumour"][1].shape[2:] == (3, 2, 2)
-
-
-# --------------------------------------------------------------------- the finding
-@pytest.mark.slow
-def test_finding_full_dmmgnet_ranks_pfs_better_than_the_baseline():
-    """Seed 002, Table 1: the full model's PFS C-index exceeds the baseline's, over 8 paired
-    folds (4-fold CV x 2) of the default simulated tace cohort, CPU preset.  Hours on two
-    cores; ``benchmarks/dmmgnet_findings.py --repeats 2 --folds 8`` prints the numbers."""
-    from sklearn.model_selection import RepeatedStratifiedKFold
-
-    from mvikit.datasets import make_hcc_cohort
-    from mvikit.model_selection import compare_survival_models
-
-    cohort = make_hcc_cohort(270, task="tace", sequences=("T2", "PV"), layout="full",
-                             random_state=0)
-    folds = list(RepeatedStratifiedKFold(n_splits=4, n_repeats=2, random_state=0).split(
-        cohort.X, cohort.y))
-    models = dmmgnet_models("survival", preset="cpu", random_state=0)
-    result = compare_survival_models({k: models[k] for k in ("Baseline", "DMMGNet")},
-                                     cohort.X, cohort.survival, cv=folds)
-    harrell = result.scores[result.scores["metric"] == "harrell_c"]
-    wide = harrell.pivot(index=["repeat", "fold"], columns="model", values="value")
-    assert wide["DMMGNet"].mean() > wide["Baseline"].mean(), wide

@@ -7,14 +7,13 @@ listed but missing.
 """
 
 import json
-import os
 import pickle
 import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
-import SimpleITK as sitk
+from _helpers import write_dicom_series
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import roc_auc_score
 
@@ -34,28 +33,6 @@ CLINICAL = {"age": "Age (years)", "gender": "Sex", "afp": "AFP (ng/mL)", "size":
 
 
 @_keeps_locale  # GDCM's writer resets the process locale to "C"
-def _write_dicom_series(volume, folder, series_uid):
-    """One DICOM file per slice with the tags a series reader needs."""
-    folder.mkdir(parents=True)
-    image = sitk.Cast(volume.to_sitk(), sitk.sitkInt16)
-    writer = sitk.ImageFileWriter()
-    writer.KeepOriginalImageUIDOn()
-    d = image.GetDirection()
-    orientation = "\\".join(f"{v:.6f}" for v in (d[0], d[3], d[6], d[1], d[4], d[7]))
-    for k in range(image.GetDepth()):
-        slice_ = image[:, :, k]
-        position = image.TransformIndexToPhysicalPoint((0, 0, k))
-        for tag, value in {"0008|0060": "MR", "0020|000d": "1.2.826.0.1.3680043.2.1125.1",
-                           "0020|000e": series_uid, "0008|0018": f"{series_uid}.{k + 1}",
-                           "0020|0013": str(k + 1),
-                           "0020|0032": "\\".join(f"{p:.6f}" for p in position),
-                           "0020|0037": orientation,
-                           "0018|0050": f"{volume.spacing[0]:.6f}"}.items():
-            slice_.SetMetaData(tag, value)
-        writer.SetFileName(os.fspath(folder / f"slice_{k:03d}.dcm"))
-        writer.Execute(slice_)
-
-
 def _hospital_cohort(folder, *, seed, n_patients, centre=None, dicom=None, missing=None):
     """Write a simulated cohort as a hospital export; return the CSV path."""
     cohort = make_hcc_cohort(n_patients=n_patients, task="mvi", random_state=seed)
@@ -75,7 +52,8 @@ def _hospital_cohort(folder, *, seed, n_patients, centre=None, dicom=None, missi
                             spacing=cell.spacing, origin=cell.origin, direction=DIRECTION)
             if column == "HBP" and pid == dicom:
                 relative = f"dicom/{pid}_HBP"
-                _write_dicom_series(volume, folder / relative, "1.2.826.0.1.3680043.2.1125.7")
+                (folder / relative).mkdir(parents=True)
+                write_dicom_series(volume, folder / relative, "1.2.826.0.1.3680043.2.1125.7")
             else:
                 relative = f"images/{pid}/{column.lower()}.nii.gz"
                 if not (column == "HBP" and pid == missing):
