@@ -10,7 +10,10 @@ high vs low risk (Efron ties, `mvikit.survival.hazard_ratio`) with the log-rank 
 (`logrank_test`), the groups cut at the median of the *training* patients' risks
 (`RiskStratifier(method="median")`).  ``--tasks classification`` adds ACC / AUC / F1
 of 1-year progression (`VolumeNetClassifier`, class 1 at probability >= 0.5) on the
-same folds.
+same folds.  The survival task also prints the simulator's ceiling on the same test folds
+(the C-index of the true progression risk and of its image-visible part, aggressiveness
+``a``) and what each row's risks follow (Spearman with ``a``, the systemic factor ``s``
+and the tumour's diameter).
 
     python benchmarks/dmmgnet_findings.py [--n-patients 270] [--repeats 2] [--folds 8] \\
         [--rows Baseline,DMMGNet | all] [--tasks survival[,classification]] \\
@@ -30,17 +33,20 @@ NIfTI, about 17 MB per patient on disk) and its cells are lazy volumes; each fit
 a patient's files once per process and keeps only the slabs (`CohortTensorizer`'s
 cache), so a 270-patient fit peaks at about 1.8 GiB RSS per process (measured: one
 epoch; it went out of memory at about 7 GB with the cohort in memory and a normalised
-copy of every volume).  Estimated cost (from 1-epoch and 120-patient fits): a
-DMMGNet fit on 202 training patients about 4 CPU min, the baseline 2.7x less, so
-8 folds x 2 rows about 45 CPU min and ``--rows all`` about 3-4 CPU h (``--n-jobs 2``
+copy of every volume).  Cost: a
+DMMGNet fit on 202 training patients about 2.7 CPU min (measured), the baseline 2x less, so
+8 folds x 2 rows about 32 CPU min and ``--rows all`` about 2.3 CPU h (``--n-jobs 2``
 on two cores halves the wall time; 1.8 GiB per job).
 
-Measured before (2026-12, shared 2-core machine, old 4-fold script, ``--threads 1``):
-``--n-patients 64`` (48 training patients per fold): PFS C-index Baseline 0.532 +/-
-0.062, DMMGNet 0.602 +/- 0.061, DMMGNet ahead in 2 of 4 folds; 8 paired folds (two
-repeats): Baseline 0.515 +/- 0.079, DMMGNet 0.572 +/- 0.084, DMMGNet ahead in 6 of 8
-(mean difference +0.057); HR 2.11 +/- 1.35 vs 1.79 +/- 1.27.  Those folds were
-stratified on 1-year progression, these on the PFS event: numbers differ by the split.
+Measured (2026-12, 2-core machine, ``--repeats 2 --n-jobs 2 --rows all``, 270 patients;
+results in benchmarks/results/dmmgnet_table1/): PFS C-index Baseline 0.544 +- 0.027,
++SGCM 0.569 (+0.025, 7/8 folds, p 0.039), +MMDFM 0.549, +CMTFM 0.545, +SGCM+MMDFM 0.524,
++SGCM+CMTFM 0.547, +MMDFM+CMTFM 0.560, DMMGNet 0.558 +- 0.048 (+0.013, 5/8, p 0.46);
+the simulator's truth 0.663, its image-visible part ``a`` 0.615, the diameter 0.559.
+One fit on 202 patients: 73-82 CPU s (baseline) to 151-172 (DMMGNet); the six module
+rows took 47 wall minutes.  ``docs/guide/dmmgnet.rst`` has the tables and the reading.
+Earlier, on 64 patients (48 per training fold, folds stratified on 1-year progression):
+Baseline 0.515 +- 0.079, DMMGNet 0.572 +- 0.084, ahead in 6 of 8.
 """
 
 from __future__ import annotations
@@ -143,6 +149,30 @@ def summarise(scores: pd.DataFrame, metric: str, rows: list[str]) -> None:
         print(line)
 
 
+def truth_summary(truth: pd.DataFrame, y, splits, predictions: pd.DataFrame,
+                  rows: list[str]) -> None:
+    """The simulator's ceiling on the same test folds -- Harrell's C of the true progression
+    linear predictor and of its image-visible part, aggressiveness ``a`` -- and what each
+    row's held-out risks follow (Spearman with ``a``, the systemic factor ``s`` that the
+    images do not show, and the tumour's diameter; mean over folds)."""
+    from scipy.stats import spearmanr
+
+    from mvikit.survival import concordance_index
+
+    print("\nsimulator's truth, C-index on the same test folds, mean +- SD:")
+    for key in ("progression_lp", "a", "diameter_mm"):
+        values = [concordance_index(y[test], truth[key].to_numpy()[test]).c
+                  for _, test in splits]
+        print(f"  {key:22s} {np.mean(values):.4f} +- {np.std(values, ddof=1):.4f}")
+    print("Spearman of each row's held-out risks with the truth (mean over folds):")
+    for name in rows:
+        part = predictions[predictions["model"] == name]
+        rho = {key: np.mean([spearmanr(fold["risk"], truth.loc[fold["patient"], key])[0]
+                             for _, fold in part.groupby("fold")])
+               for key in ("a", "s", "diameter_mm")}
+        print(f"  {name:22s} " + ", ".join(f"{k} {v:+.3f}" for k, v in rho.items()))
+
+
 def plot_km(predictions: pd.DataFrame, name: str, path: Path) -> None:
     """KM curves of the test patients' training-median groups, one panel per fold (Fig. 6)."""
     import matplotlib
@@ -237,10 +267,11 @@ def main() -> None:
         scores = pd.DataFrame(records)
         for metric in (["c_index", "hr"] if task == "survival" else ["auc", "accuracy", "f1"]):
             summarise(scores, metric, rows)
-        if task == "survival" and args.plots:
+        if task == "survival":
             frame = pd.concat(predictions)
             frame.to_csv(out / "predictions_survival.csv", index=False)
-            for name in rows:
+            truth_summary(cohort.truth, y, splits, frame, rows)
+            for name in rows if args.plots else []:
                 plot_km(frame, name, out / f"km_{name.replace('+', '_')}.png")
     pd.Series(vars(args)).to_csv(out / "arguments.csv")
     print(f"\ntotal {time.perf_counter() - start:.0f} s wall", flush=True)

@@ -9,7 +9,8 @@ prints every table; the numbers are in ``docs/guide/dmmgnet.rst``.
 
 The simulator's truth bounds both models: on the same test folds the true progression
 linear predictor (``cohort.truth["progression_lp"]``) reaches a C-index of 0.663 +-
-0.024 (death also ends PFS, so no model of progression reaches 1).
+0.024 (death also ends PFS), and its image-visible part, aggressiveness ``a``, 0.615 +-
+0.026 (the systemic factor ``s`` shows in the labs, not in the images).
 """
 
 import pytest
@@ -45,8 +46,9 @@ def c_index(cohort, folds):
                                      cohort.X, cohort.survival, cv=folds)
     harrell = result.scores[result.scores["metric"] == "harrell_c"]
     wide = harrell.pivot(index=["repeat", "fold"], columns="model", values="value")
-    truth = cohort.truth["progression_lp"].to_numpy()
-    wide["truth"] = [concordance_index(cohort.survival[test], truth[test]).c
+    for key in ("progression_lp", "a"):
+        truth = cohort.truth[key].to_numpy()
+        wide[key] = [concordance_index(cohort.survival[test], truth[test]).c
                      for _, test in folds]
     return wide
 
@@ -56,14 +58,23 @@ def test_full_dmmgnet_ranks_pfs_better_than_the_baseline(c_index):
     assert c_index["DMMGNet"].mean() > c_index["Baseline"].mean(), c_index
 
 
-def test_both_models_learn_progression_but_stay_below_the_truth(c_index):
-    assert c_index["truth"].mean() == pytest.approx(0.663, abs=0.001)
+def test_both_models_learn_progression_but_stay_below_what_the_images_show(c_index):
+    """Above chance, below the C-index of the image-visible part of the true risk."""
+    assert c_index["progression_lp"].mean() == pytest.approx(0.663, abs=0.001)
+    assert c_index["a"].mean() == pytest.approx(0.615, abs=0.001)
     for model in ("Baseline", "DMMGNet"):
-        assert 0.5 < c_index[model].mean() < c_index["truth"].mean(), c_index
+        assert 0.5 < c_index[model].mean() < c_index["a"].mean(), c_index
 
 
 _MEASURED = (
-    "MEASURED_PLACEHOLDER")
+    "benchmarks/dmmgnet_findings.py --repeats 2 --rows all (these folds, CPU preset): PFS "
+    "C-index Baseline 0.544 +- 0.027, DMMGNet 0.558 +- 0.048: +0.013, ahead in 5 of 8 folds, "
+    "Wilcoxon p = 0.46 (SD of the paired differences 0.044). Of the modules only SGCM alone "
+    "moves the C-index in 7 of 8 folds (+0.025, p = 0.039; Holm over the seven rows 0.27). The "
+    "images show only the aggressiveness a of the simulator's progression risk (C-index of a "
+    "on these folds 0.615, of the whole risk 0.663); the CPU preset's branches (width 1/8, "
+    "56 x 56, 8 epochs, 202 training patients) follow mostly the tumour's size (C of the "
+    "diameter 0.559), which leaves the graph modules little to relate")
 
 
 @pytest.mark.xfail(reason=_MEASURED, strict=False)
