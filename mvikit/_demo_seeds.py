@@ -11,6 +11,7 @@ with the ``"cpu"`` preset; the papers' own sizes are in ``benchmarks/<seed>_find
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -367,15 +368,20 @@ def dmmgnet_section(settings: SeedSettings, out: Path, *, random_state=0, n_jobs
     from .model_selection import compare_survival_models
     from .report import write_report
 
-    cohort = make_hcc_cohort(settings.dmmgnet_patients, task="tace", sequences=("T2", "PV"),
-                             layout="full", random_state=random_state, n_jobs=n_jobs)
-    X, pfs = cohort.X, cohort.survival
-    rows = dmmgnet_models("survival", **_params(settings, random_state))
-    models = {name: rows[name] for name in ("Baseline", "DMMGNet")}
-    folds = _stratified_folds(settings.dmmgnet_splits, pfs["event"], random_state)
-    times = survival_horizons(pfs, folds)
-    result = compare_survival_models(models, X, pfs, cv=folds, times=times, n_jobs=n_jobs,
-                                     random_state=random_state)
+    # the full layout is about 18 MB per patient: the images go to a temporary folder as
+    # they are simulated and are read lazily (each fit keeps only its slabs), so neither
+    # this process nor each parallel worker holds the whole cohort (6.8 GB peak before)
+    with tempfile.TemporaryDirectory(prefix="mvikit-demo-dmmgnet-") as images:
+        cohort = make_hcc_cohort(settings.dmmgnet_patients, task="tace",
+                                 sequences=("T2", "PV"), layout="full",
+                                 random_state=random_state, n_jobs=n_jobs, image_dir=images)
+        X, pfs = cohort.X, cohort.survival
+        rows = dmmgnet_models("survival", **_params(settings, random_state))
+        models = {name: rows[name] for name in ("Baseline", "DMMGNet")}
+        folds = _stratified_folds(settings.dmmgnet_splits, pfs["event"], random_state)
+        times = survival_horizons(pfs, folds)
+        result = compare_survival_models(models, X, pfs, cv=folds, times=times,
+                                         n_jobs=n_jobs, random_state=random_state)
     write_report(result, out / "report", title="DMMGNet (seed 002): PFS after TACE")
     figures = [_dmmgnet_km(result, name, out) for name in models]
     harrell = (result.scores.query("metric == 'harrell_c'")
